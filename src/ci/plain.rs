@@ -1,0 +1,72 @@
+//! Plain line-oriented output on stderr, and a recording reporter for tests.
+
+use std::sync::Mutex;
+
+use super::{BlobAction, Event, Reporter};
+
+pub struct PlainReporter {
+    pub debug: bool,
+}
+
+impl Reporter for PlainReporter {
+    fn event(&self, event: Event<'_>) {
+        if let Some(line) = render(&event, self.debug) {
+            eprintln!("{line}");
+        }
+    }
+}
+
+pub(crate) fn render(event: &Event<'_>, debug: bool) -> Option<String> {
+    Some(match event {
+        Event::Phase(name) => format!("==> {name}"),
+        Event::Step { stage, line, text } => format!("[{stage} {line}] {text}"),
+        Event::Blob { action, digest, size } => {
+            let verb = match action {
+                BlobAction::Existing => "existing",
+                BlobAction::Mounted => "mounted",
+                BlobAction::Pushed => "pushed",
+            };
+            format!("{verb} {} ({})", digest, human_size(*size))
+        }
+        Event::Manifest { target, digest } => format!("manifest {digest} -> {target}"),
+        Event::Note(text) => text.to_string(),
+        Event::Warning(text) => format!("warning: {text}"),
+        Event::Debug(text) if debug => format!("debug: {text}"),
+        Event::Debug(_) => return None,
+    })
+}
+
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Keeps every rendered line, for tests that assert what a user would see.
+#[derive(Default)]
+pub struct RecordingReporter {
+    lines: Mutex<Vec<String>>,
+}
+
+impl RecordingReporter {
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Reporter for RecordingReporter {
+    fn event(&self, event: Event<'_>) {
+        if let Some(line) = render(&event, true) {
+            self.lines.lock().unwrap().push(line);
+        }
+    }
+}

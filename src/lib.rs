@@ -1,0 +1,35 @@
+//! spaceone-publish: build a SpaceONE plugin image without a daemon, push it over the OCI
+//! distribution API and register it with the SpaceONE Repository service, in one CI step.
+//!
+//! # Layout
+//!
+//! The data flows `environment → Inputs → Plan → Image → Pushed → Registration → Report`,
+//! and each arrow is one call in [`pipeline`]:
+//!
+//! - [`inputs`]: every input (name, variables, default, validation); the only reader of the
+//!   environment.
+//! - [`plan`]: inputs resolved against the checkout (Dockerfile, version, plugin manifest).
+//! - [`reference`]: image references, parsed and normalised once.
+//! - [`oci`]: digests, descriptors, manifests, the content-addressed blob store and the OCI
+//!   image layout.
+//! - [`build`]: the Dockerfile frontend and the deterministic layer writer.
+//! - [`registry`]: the distribution client behind `registry::push`.
+//! - [`spaceone`]: the Repository API of both server generations and the registration flow.
+//! - [`ci`]: everything the user sees (plain logs, GitHub, GitLab), behind [`ci::Reporter`].
+//! - [`secret`]: values that never print.
+//!
+//! Errors roll up into [`Error`], whose variant decides the exit code in `main.rs`.
+
+pub mod build;
+pub mod ci;
+mod error;
+pub mod inputs;
+pub mod oci;
+pub mod pipeline;
+pub mod plan;
+pub mod reference;
+pub mod registry;
+pub mod secret;
+pub mod spaceone;
+
+pub use error::Error;
