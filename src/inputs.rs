@@ -1,1 +1,561 @@
-//! TODO
+//! Every input of spaceone-publish, and the only place that reads the environment.
+//!
+//! [`INPUTS`] is the single table: kebab-case name, meaning, default, and how to check a
+//! value. `--help`, `action.yml` and the README's input list are all generated from it, so
+//! they cannot drift apart (a test compares the committed `action.yml`).
+//!
+//! Each input is looked up, in order, as:
+//! 1. `INPUT_<NAME>`: upper case with hyphens kept, as GitHub passes `with:` values to a
+//!    container action (`INPUT_SPACEONE-TOKEN`). GitHub always sets declared inputs, so an
+//!    empty value counts as unset;
+//! 2. `PUBLISH_<NAME>`: upper case with hyphens as underscores, for GitLab, `docker run` and
+//!    shells (`PUBLISH_SPACEONE_TOKEN`);
+//! 3. a CI default (e.g. `CI_REGISTRY_IMAGE` for `image` in GitLab);
+//! 4. the built-in default.
+//!
+//! Values are validated once, here, for syntax only (no file system, no network); a bad
+//! value is an [`InputError`] that names the variable it came from. The typed result is
+//! deserialized with `envy` from the resolved values, so field types live in one struct.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::oci::Platform;
+use crate::reference::{validate_tag, Reference};
+use crate::secret::Secret;
+
+/// How a value is checked and documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    /// `true` or `false` (any case), like the GitHub toolkit's `getBooleanInput`.
+    Bool,
+    /// One item per line or comma-separated.
+    List,
+    /// `KEY=VALUE`, one per line.
+    KeyValues,
+    /// Never printed; masked in CI logs.
+    Secret,
+}
+
+pub struct InputDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub description: &'static str,
+    /// The default as documented (`action.yml` and `--help`); empty when it is computed.
+    pub default: &'static str,
+    /// What the default is when it is not a constant, for `--help`.
+    pub default_doc: &'static str,
+    check: fn(&str) -> Result<(), String>,
+}
+
+fn any(_: &str) -> Result<(), String> {
+    Ok(())
+}
+
+fn check_image(v: &str) -> Result<(), String> {
+    let r: Reference = v.parse().map_err(|e: crate::reference::ReferenceError| e.reason)?;
+    if r.digest.is_some() {
+        return Err("the image to publish cannot carry a digest; give a tag or use `tags`".into());
+    }
+    Ok(())
+}
+
+fn check_tags(v: &str) -> Result<(), String> {
+    split_list(v).iter().try_for_each(|t| validate_tag(t))
+}
+
+fn check_platforms(v: &str) -> Result<(), String> {
+    split_list(v).iter().try_for_each(|p| Platform::parse(p).map(|_| ()))
+}
+
+fn check_output(v: &str) -> Result<(), String> {
+    Output::parse(v).map(|_| ())
+}
+
+fn check_endpoint(v: &str) -> Result<(), String> {
+    if v.starts_with("grpc://") || v.starts_with("grpc+ssl://") {
+        Ok(())
+    } else {
+        Err(format!("`{v}` must start with grpc:// or grpc+ssl:// (e.g. grpc+ssl://repository.api.example.com:443)"))
+    }
+}
+
+fn check_api(v: &str) -> Result<(), String> {
+    match v {
+        "auto" | "1" | "2" => Ok(()),
+        _ => Err(format!("`{v}` must be auto, 1 or 2")),
+    }
+}
+
+fn check_registry_type(v: &str) -> Result<(), String> {
+    const TYPES: [&str; 6] =
+        ["DOCKER_HUB", "HARBOR", "AWS_PRIVATE_ECR", "AWS_PUBLIC_ECR", "GITHUB", "GCP_PRIVATE_GCR"];
+    if TYPES.contains(&v) {
+        Ok(())
+    } else {
+        Err(format!("`{v}` is not a registry type (one of {})", TYPES.join(", ")))
+    }
+}
+
+fn check_epoch(v: &str) -> Result<(), String> {
+    v.parse::<u64>().map(|_| ()).map_err(|_| format!("`{v}` is not a Unix timestamp in seconds"))
+}
+
+fn check_key_values(v: &str) -> Result<(), String> {
+    parse_key_values(v).map(|_| ())
+}
+
+fn check_bool(v: &str) -> Result<(), String> {
+    parse_bool(v).map(|_| ())
+}
+
+macro_rules! input {
+    ($name:literal, $kind:ident, $default:literal, $default_doc:literal, $check:expr, $desc:literal) => {
+        InputDef {
+            name: $name,
+            kind: Kind::$kind,
+            description: $desc,
+            default: $default,
+            default_doc: $default_doc,
+            check: $check,
+        }
+    };
+}
+
+/// The inputs, in the order `--help` and `action.yml` list them.
+pub static INPUTS: &[InputDef] = &[
+    input!("context", Text, ".", "", any, "Build context: the directory COPY and ADD read from."),
+    input!("dockerfile", Text, "", "<context>/Dockerfile", any, "Path of the Dockerfile."),
+    input!("image", Text, "", "GitLab: CI_REGISTRY_IMAGE; none: local OCI output only", check_image,
+        "Repository to push to, `host/namespace/plugin-name` (a `:tag` adds a tag)."),
+    input!("version", Text, "", "the git tag at HEAD (`v` stripped), else src/VERSION", check_tags,
+        "Version of the plugin: the image tag SpaceONE lists as a version."),
+    input!("tags", List, "", "the version", check_tags, "Tags to push, one per line or comma-separated."),
+    input!("build-args", KeyValues, "", "", check_key_values, "Build arguments, KEY=VALUE, one per line."),
+    input!("target", Text, "", "the last stage", any, "Dockerfile stage to build."),
+    input!("platforms", List, "", "this machine's platform", check_platforms,
+        "Platforms to build, e.g. linux/amd64."),
+    input!("registry-username", Text, "", "docker config; GITHUB_TOKEN for ghcr.io; CI_REGISTRY_USER", any,
+        "User name for the registry."),
+    input!("registry-password", Secret, "", "", any, "Password or token for the registry."),
+    input!("registry-ca-cert", Text, "", "system roots", any, "PEM file with extra CA certificates for registries."),
+    input!("insecure-registries", List, "", "loopback hosts may use plain HTTP", any,
+        "Registry hosts (host:port) allowed over plain HTTP or without TLS verification."),
+    input!("output", Text, "", "registry when image is set, else oci:./oci-layout", check_output,
+        "Where the image goes: `registry` or `oci:DIR` (an OCI image layout)."),
+    input!("plugin-manifest", Text, "", "a plugin YAML in the context, if any", any,
+        "SpaceONE plugin manifest (YAML, as for `spacectl exec register repository.Plugin -f`)."),
+    input!("spaceone-endpoint", Text, "", "none: registration skipped", check_endpoint,
+        "Repository service endpoint, grpc://host:port or grpc+ssl://host:port."),
+    input!("spaceone-token", Secret, "", "", any, "SpaceONE API key or app token (sent as gRPC metadata `token`)."),
+    input!("spaceone-domain-id", Text, "", "", any, "Domain id, sent as `domain_id` to 1.x servers."),
+    input!("spaceone-ca-cert", Text, "", "system roots", any, "PEM file with CA certificates for the SpaceONE endpoint."),
+    input!("spaceone-api", Text, "auto", "", check_api, "Server generation: auto (reflection), 1 or 2."),
+    input!("registry-type", Text, "", "derived from the image host", check_registry_type,
+        "SpaceONE registry type (DOCKER_HUB, HARBOR, …)."),
+    input!("dry-run", Bool, "false", "", check_bool,
+        "Build and print the registration request, but push and register nothing."),
+    input!("source-date-epoch", Text, "", "SOURCE_DATE_EPOCH, else the last commit's time", check_epoch,
+        "Timestamp for file times and `created`, for reproducible digests."),
+];
+
+/// Where the image goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Registry,
+    OciLayout(PathBuf),
+}
+
+impl Output {
+    fn parse(v: &str) -> Result<Output, String> {
+        match v {
+            "registry" => Ok(Output::Registry),
+            _ => match v.strip_prefix("oci:") {
+                Some(dir) if !dir.is_empty() => Ok(Output::OciLayout(dir.into())),
+                _ => Err(format!("`{v}` is not an output (`registry` or `oci:DIR`)")),
+            },
+        }
+    }
+}
+
+/// Which server generation to talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiGeneration {
+    Auto,
+    V1,
+    V2,
+}
+
+/// Validated inputs. Paths are as given (relative to the working directory).
+#[derive(Debug)]
+pub struct Inputs {
+    pub context: PathBuf,
+    pub dockerfile: Option<PathBuf>,
+    pub image: Option<Reference>,
+    pub version: Option<String>,
+    pub tags: Vec<String>,
+    pub build_args: Vec<(String, String)>,
+    pub target: Option<String>,
+    pub platforms: Vec<Platform>,
+    pub registry_username: Option<String>,
+    pub registry_password: Option<Secret>,
+    pub registry_ca_cert: Option<PathBuf>,
+    pub insecure_registries: Vec<String>,
+    pub output: Output,
+    pub plugin_manifest: Option<PathBuf>,
+    pub spaceone_endpoint: Option<String>,
+    pub spaceone_token: Option<Secret>,
+    pub spaceone_domain_id: Option<String>,
+    pub spaceone_ca_cert: Option<PathBuf>,
+    pub spaceone_api: ApiGeneration,
+    pub registry_type: Option<String>,
+    pub dry_run: bool,
+    pub source_date_epoch: Option<u64>,
+    /// Registry credentials a CI provides for its own registry (GitLab, GitHub's ghcr.io).
+    pub ci_credentials: Vec<(String, String, Secret)>,
+    /// Where each input's value came from, for messages (`INPUT_IMAGE`, `default`, …).
+    pub sources: BTreeMap<&'static str, String>,
+    /// Variables that look like inputs but are not (`PUBLISH_IMAGES`), with a suggestion.
+    pub unknown: Vec<String>,
+}
+
+/// The raw, resolved values, typed by `envy`.
+#[derive(Deserialize)]
+struct Raw {
+    context: String,
+    dockerfile: Option<String>,
+    image: Option<String>,
+    version: Option<String>,
+    tags: Option<String>,
+    build_args: Option<String>,
+    target: Option<String>,
+    platforms: Option<String>,
+    registry_username: Option<String>,
+    registry_password: Option<Secret>,
+    registry_ca_cert: Option<String>,
+    insecure_registries: Option<String>,
+    output: Option<String>,
+    plugin_manifest: Option<String>,
+    spaceone_endpoint: Option<String>,
+    spaceone_token: Option<Secret>,
+    spaceone_domain_id: Option<String>,
+    spaceone_ca_cert: Option<String>,
+    spaceone_api: String,
+    registry_type: Option<String>,
+    dry_run: String,
+    source_date_epoch: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("input `{input}` ({variable}): {problem}")]
+pub struct InputError {
+    pub input: &'static str,
+    pub variable: String,
+    pub problem: String,
+}
+
+pub fn github_variable(name: &str) -> String {
+    format!("INPUT_{}", name.to_uppercase())
+}
+
+pub fn plain_variable(name: &str) -> String {
+    format!("PUBLISH_{}", name.to_uppercase().replace('-', "_"))
+}
+
+impl Inputs {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Inputs, InputError> {
+        Inputs::from_vars(std::env::vars().collect())
+    }
+
+    /// Resolves every input from `vars` (the environment, or a test's map).
+    pub fn from_vars(vars: BTreeMap<String, String>) -> Result<Inputs, InputError> {
+        let get = |k: &str| vars.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let mut resolved: BTreeMap<String, String> = BTreeMap::new();
+        let mut sources = BTreeMap::new();
+        for def in INPUTS {
+            let candidates = [
+                (github_variable(def.name), get(&github_variable(def.name))),
+                (plain_variable(def.name), get(&plain_variable(def.name))),
+                ci_default(def.name, &get),
+                ("default".to_string(), Some(def.default.to_string()).filter(|d| !d.is_empty())),
+            ];
+            let Some((source, value)) = candidates.into_iter().find_map(|(s, v)| v.map(|v| (s, v)))
+            else {
+                continue;
+            };
+            (def.check)(&value).map_err(|problem| InputError {
+                input: def.name,
+                variable: source.clone(),
+                problem,
+            })?;
+            resolved.insert(def.name.replace('-', "_"), value);
+            sources.insert(def.name, source);
+        }
+        let raw: Raw = envy::from_iter(resolved).map_err(|e| InputError {
+            input: "?",
+            variable: "?".into(),
+            problem: e.to_string(),
+        })?;
+        let mut inputs = Inputs::from_raw(raw, sources);
+        inputs.ci_credentials = ci_credentials(&get);
+        inputs.unknown = unknown_variables(&vars);
+        Ok(inputs)
+    }
+
+    fn from_raw(raw: Raw, sources: BTreeMap<&'static str, String>) -> Inputs {
+        let image: Option<Reference> = raw.image.map(|i| i.parse().expect("checked"));
+        let mut tags: Vec<String> = raw.tags.as_deref().map(split_list).unwrap_or_default();
+        if let Some(tag) = image.as_ref().and_then(|i| i.tag.clone()) {
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        let output = match raw.output {
+            Some(o) => Output::parse(&o).expect("checked"),
+            None if image.is_some() => Output::Registry,
+            None => Output::OciLayout("oci-layout".into()),
+        };
+        Inputs {
+            context: raw.context.into(),
+            dockerfile: raw.dockerfile.map(Into::into),
+            image,
+            version: raw.version,
+            tags,
+            build_args: raw.build_args.as_deref().map(|v| parse_key_values(v).expect("checked")).unwrap_or_default(),
+            target: raw.target,
+            platforms: raw
+                .platforms
+                .as_deref()
+                .map(|v| split_list(v).iter().map(|p| Platform::parse(p).expect("checked")).collect())
+                .unwrap_or_default(),
+            registry_username: raw.registry_username,
+            registry_password: raw.registry_password,
+            registry_ca_cert: raw.registry_ca_cert.map(Into::into),
+            insecure_registries: raw.insecure_registries.as_deref().map(split_list).unwrap_or_default(),
+            output,
+            plugin_manifest: raw.plugin_manifest.map(Into::into),
+            spaceone_endpoint: raw.spaceone_endpoint,
+            spaceone_token: raw.spaceone_token,
+            spaceone_domain_id: raw.spaceone_domain_id,
+            spaceone_ca_cert: raw.spaceone_ca_cert.map(Into::into),
+            spaceone_api: match raw.spaceone_api.as_str() {
+                "1" => ApiGeneration::V1,
+                "2" => ApiGeneration::V2,
+                _ => ApiGeneration::Auto,
+            },
+            registry_type: raw.registry_type,
+            dry_run: parse_bool(&raw.dry_run).expect("checked"),
+            source_date_epoch: raw.source_date_epoch.map(|v| v.parse().expect("checked")),
+            ci_credentials: vec![],
+            sources,
+            unknown: vec![],
+        }
+    }
+
+    /// The variable an input's value came from (for messages), or its plain name.
+    pub fn source_of(&self, name: &str) -> String {
+        self.sources.get(name).cloned().unwrap_or_else(|| plain_variable(name))
+    }
+
+    /// Every secret value, for CI log masking.
+    pub fn secrets(&self) -> Vec<&Secret> {
+        let ci = self.ci_credentials.iter().map(|(_, _, s)| s);
+        self.registry_password.iter().chain(self.spaceone_token.iter()).chain(ci).collect()
+    }
+}
+
+/// Defaults that come from the CI's own variables.
+fn ci_default(name: &str, get: &dyn Fn(&str) -> Option<String>) -> (String, Option<String>) {
+    let gitlab = get("GITLAB_CI").is_some();
+    let from = |var: &str| (var.to_string(), get(var));
+    match name {
+        "image" if gitlab => from("CI_REGISTRY_IMAGE"),
+        "version" if gitlab => {
+            let (var, tag) = from("CI_COMMIT_TAG");
+            (var, tag.map(|t| strip_v(&t)))
+        }
+        "version" if get("GITHUB_REF_TYPE").as_deref() == Some("tag") => {
+            let (var, tag) = from("GITHUB_REF_NAME");
+            (var, tag.map(|t| strip_v(&t)))
+        }
+        "source-date-epoch" => from("SOURCE_DATE_EPOCH"),
+        _ => (String::new(), None),
+    }
+}
+
+/// `v1.2.3` → `1.2.3`: plugin image tags never carry the `v` that git tags often do.
+pub fn strip_v(tag: &str) -> String {
+    match tag.strip_prefix('v') {
+        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => rest.to_string(),
+        _ => tag.to_string(),
+    }
+}
+
+fn ci_credentials(get: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String, Secret)> {
+    let mut creds = vec![];
+    if let (Some(registry), Some(user)) = (get("CI_REGISTRY"), get("CI_REGISTRY_USER")) {
+        if let Some(password) = get("CI_REGISTRY_PASSWORD").or_else(|| get("CI_JOB_TOKEN")) {
+            creds.push((registry, user, Secret::new(password)));
+        }
+    }
+    if let Some(token) = get("GITHUB_TOKEN") {
+        let actor = get("GITHUB_ACTOR").unwrap_or_else(|| "github-actions".into());
+        creds.push(("ghcr.io".into(), actor, Secret::new(token)));
+    }
+    creds
+}
+
+fn unknown_variables(vars: &BTreeMap<String, String>) -> Vec<String> {
+    let known: Vec<String> = INPUTS.iter().map(|d| plain_variable(d.name)).collect();
+    vars.keys()
+        .filter(|k| k.starts_with("PUBLISH_") && !known.contains(k))
+        .map(|k| match closest(k, &known) {
+            Some(s) => format!("{k} is not an input (did you mean {s}?)"),
+            None => format!("{k} is not an input"),
+        })
+        .collect()
+}
+
+fn closest<'a>(word: &str, candidates: &'a [String]) -> Option<&'a String> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+pub fn split_list(v: &str) -> Vec<String> {
+    v.split(['\n', ','])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+pub fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("`{v}` is not a boolean (true or false)")),
+    }
+}
+
+/// `KEY=VALUE` lines; blank lines and `#` comments are skipped.
+pub fn parse_key_values(v: &str) -> Result<Vec<(String, String)>, String> {
+    v.lines()
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+        .map(|(n, line)| match line.split_once('=') {
+            Some((k, val)) if !k.trim().is_empty() && !k.contains(char::is_whitespace) => {
+                Ok((k.to_string(), val.to_string()))
+            }
+            _ => Err(format!("line {n}: `{line}` is not KEY=VALUE")),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn precedence_github_then_plain_then_ci_then_default() {
+        let i = Inputs::from_vars(vars(&[])).unwrap();
+        assert_eq!(i.context, PathBuf::from("."));
+        assert_eq!(i.output, Output::OciLayout("oci-layout".into()));
+
+        let i = Inputs::from_vars(vars(&[
+            ("GITLAB_CI", "true"),
+            ("CI_REGISTRY_IMAGE", "registry.gitlab.com/g/plugin-a"),
+            ("PUBLISH_IMAGE", "localhost:5000/b/plugin-b"),
+        ]))
+        .unwrap();
+        assert_eq!(i.image.unwrap().repository, "b/plugin-b");
+        assert_eq!(i.output, Output::Registry);
+
+        let i = Inputs::from_vars(vars(&[
+            ("INPUT_IMAGE", "localhost:5000/c/plugin-c"),
+            ("PUBLISH_IMAGE", "localhost:5000/b/plugin-b"),
+        ]))
+        .unwrap();
+        assert_eq!(i.image.as_ref().unwrap().repository, "c/plugin-c");
+        assert_eq!(i.source_of("image"), "INPUT_IMAGE");
+    }
+
+    #[test]
+    fn empty_github_input_counts_as_unset() {
+        let i = Inputs::from_vars(vars(&[("INPUT_DRY-RUN", ""), ("PUBLISH_DRY_RUN", "TRUE")])).unwrap();
+        assert!(i.dry_run);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("INPUT_IMAGE", "Ghcr.io/Org/X", "input `image` (INPUT_IMAGE): repository names must be lower case"),
+            ("PUBLISH_DRY_RUN", "yes", "input `dry-run` (PUBLISH_DRY_RUN): `yes` is not a boolean"),
+            ("PUBLISH_BUILD_ARGS", "A=1\nB", "input `build-args` (PUBLISH_BUILD_ARGS): line 2: `B` is not KEY=VALUE"),
+            ("PUBLISH_PLATFORMS", "linux", "input `platforms` (PUBLISH_PLATFORMS): `linux` is not a platform"),
+            ("PUBLISH_SPACEONE_ENDPOINT", "https://x", "must start with grpc:// or grpc+ssl://"),
+            ("PUBLISH_TAGS", "1.0.0,-x", "`-x` is not a valid tag"),
+            ("PUBLISH_OUTPUT", "docker", "`docker` is not an output"),
+            ("PUBLISH_SPACEONE_API", "3", "must be auto, 1 or 2"),
+        ];
+        for (var, value, expected) in cases {
+            let err = Inputs::from_vars(vars(&[(var, value)])).unwrap_err().to_string();
+            assert!(err.contains(expected), "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn version_from_ci_tags_strips_v() {
+        let i = Inputs::from_vars(vars(&[("GITHUB_REF_TYPE", "tag"), ("GITHUB_REF_NAME", "v1.2.3")])).unwrap();
+        assert_eq!(i.version.as_deref(), Some("1.2.3"));
+        let i = Inputs::from_vars(vars(&[("GITLAB_CI", "true"), ("CI_COMMIT_TAG", "1.4.0")])).unwrap();
+        assert_eq!(i.version.as_deref(), Some("1.4.0"));
+        assert_eq!(strip_v("version-1"), "version-1");
+    }
+
+    #[test]
+    fn image_tag_joins_tags_and_secrets_are_listed() {
+        let i = Inputs::from_vars(vars(&[
+            ("PUBLISH_IMAGE", "localhost:5000/a/plugin-x:1.0.0"),
+            ("PUBLISH_REGISTRY_PASSWORD", "pw"),
+            ("PUBLISH_SPACEONE_TOKEN", "tok"),
+        ]))
+        .unwrap();
+        assert_eq!(i.tags, vec!["1.0.0"]);
+        assert_eq!(i.secrets().len(), 2);
+        assert_eq!(format!("{:?}", i.registry_password), "Some(***)");
+    }
+
+    #[test]
+    fn unknown_plain_variables_get_a_suggestion() {
+        let i = Inputs::from_vars(vars(&[("PUBLISH_IMAGES", "x")])).unwrap();
+        assert_eq!(i.unknown, vec!["PUBLISH_IMAGES is not an input (did you mean PUBLISH_IMAGE?)"]);
+    }
+}

@@ -5,3 +5,4 @@ pub mod context;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod expand;
+pub mod layer;

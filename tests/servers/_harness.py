@@ -16,7 +16,6 @@ What it provides:
 import argparse
 import base64
 import json
-import logging
 import os
 import signal
 import sys
@@ -26,7 +25,19 @@ import time
 import grpc
 from google.protobuf.json_format import MessageToDict
 
-_LOGGER = logging.getLogger("spaceone_test_harness")
+
+
+def log(fmt, *args, level="INFO"):
+    """Harness log line on stderr (= server.log). Not via `logging`: the SpaceONE
+    frameworks call logging.config.dictConfig(), which disables foreign loggers."""
+    try:
+        msg = fmt % args if args else fmt
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        sys.stderr.write(f"{ts}Z [{level}] harness: {msg}\n")
+        sys.stderr.flush()
+    except Exception:
+        pass
+
 
 # Requests carrying this metadata key are harness-internal (e.g. creating the 1.x
 # local repository at start-up) and are not written to requests.jsonl.
@@ -80,11 +91,6 @@ class Output:
         # Re-open the Python-level streams on the redirected descriptors.
         sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
         sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
-        logging.basicConfig(
-            level=logging.INFO,
-            stream=sys.stderr,
-            format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
-        )
 
     def ready(self, port, local_repository_id, pid=None):
         line = json.dumps({
@@ -93,12 +99,12 @@ class Output:
             "local_repository_id": local_repository_id,
             "pid": pid or os.getpid(),
         })
-        _LOGGER.info("READY %s", line)
+        log("READY %s", line)
         self._ready.write(line + "\n")
         self._ready.flush()
 
     def fatal(self, message):
-        _LOGGER.error("FATAL: %s", message)
+        log("FATAL: %s", message, level="ERROR")
         try:
             self._orig_err.write(f"{os.path.basename(sys.argv[0])}: {message} (log: {self.log_path})\n")
             self._orig_err.flush()
@@ -220,8 +226,8 @@ class RecordingInterceptor(grpc.ServerInterceptor):
             if not any(k == INTERNAL_METADATA_KEY for k, _ in metadata):
                 try:
                     recorder.record(full_method, request, metadata)
-                except Exception:
-                    _LOGGER.exception("failed to record request %s", full_method)
+                except Exception as e:
+                    log("failed to record request %s: %r", full_method, e, level="ERROR")
             if pre_call is not None:
                 pre_call(request, context, unknown_field_numbers(request))
             return inner(request, context)
@@ -241,11 +247,13 @@ class _ServerProxy:
 
     def add_insecure_port(self, address):
         port = address.rsplit(":", 1)[-1]
+        if self._harness.port is not None:
+            port = self._harness.port
         bound = self._server.add_insecure_port(f"127.0.0.1:{port}")
         if bound == 0:
             raise RuntimeError(f"cannot bind 127.0.0.1:{port}")
         self._harness.bound_port = bound
-        _LOGGER.info("bind rewritten: %s -> 127.0.0.1:%s", address, bound)
+        log("bind rewritten: %s -> 127.0.0.1:%s", address, bound)
         return bound
 
     def add_secure_port(self, address, credentials):
@@ -260,8 +268,9 @@ class _ServerProxy:
 
 
 class Harness:
-    def __init__(self, recorder, pre_call=None):
+    def __init__(self, recorder, pre_call=None, port=None):
         self.recorder = recorder
+        self.port = port  # overrides the port the framework asks for (0 = any free port)
         self.interceptor = RecordingInterceptor(recorder, pre_call)
         self.server = None
         self.bound_port = None
@@ -288,7 +297,7 @@ class Harness:
 
     def install_signal_handlers(self):
         def handler(signum, _frame):
-            _LOGGER.info("signal %s received, stopping", signum)
+            log("signal %s received, stopping", signum)
             self.stop()
 
         signal.signal(signal.SIGTERM, handler)

@@ -16,7 +16,6 @@ stdout: exactly one line when ready:
 Everything else goes to <state-dir>/server.log. SIGTERM/SIGINT stop it cleanly (exit 0).
 """
 
-import logging
 import os
 import sys
 import threading
@@ -26,7 +25,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _harness  # noqa: E402
 
-_LOGGER = logging.getLogger("v1_server")
 
 # A port on 127.0.0.1 that nothing should listen on ("discard"); every outbound
 # service-to-service endpoint points there so nothing is dialled off the machine.
@@ -102,7 +100,7 @@ def main():
         yaml.safe_dump(build_config(args.registry_url), f, sort_keys=False)
 
     recorder = _harness.RequestRecorder(os.path.join(args.state_dir, "requests.jsonl"))
-    harness = _harness.Harness(recorder)
+    harness = _harness.Harness(recorder, port=args.port)
     harness.patch_grpc_server()
     harness.install_signal_handlers()
 
@@ -122,7 +120,7 @@ def main():
             repo_id = None
             if not args.no_local_repository:
                 repo_id = create_local_repository(port)
-                _LOGGER.info("local repository: %s", repo_id)
+                _harness.log("local repository: %s", repo_id)
             out.ready(port, repo_id)
         except Exception as e:
             traceback.print_exc()
@@ -139,7 +137,7 @@ def main():
         traceback.print_exc()
         out.fatal(f"server failed: {e}")
         return 1
-    _LOGGER.info("server stopped (exit %s)", harness.exit_code)
+    _harness.log("server stopped (exit %s)", harness.exit_code)
     return harness.exit_code
 
 

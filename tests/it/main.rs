@@ -1,0 +1,8 @@
+//! The one integration-test binary (`cargo test --test it`).
+//!
+//! `support/` holds the fixtures every end-to-end test uses: a real registry, base
+//! images pushed by skopeo, the SpaceONE stand-in servers, and a builder that runs the
+//! real `spaceone-publish` binary. `harness` proves those fixtures work.
+
+mod harness;
+mod support;
