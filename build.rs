@@ -4,8 +4,8 @@
 //! The two SpaceONE server generations define the same package
 //! (`spaceone.api.repository.v1`) with different messages, so each tree is compiled in its
 //! own run into its own directory under `OUT_DIR`; `src/spaceone/api.rs` includes them as
-//! separate modules. Only clients are generated, and `google.protobuf.*` maps to
-//! `prost-types`.
+//! separate modules. Only clients are generated. With well-known types not compiled,
+//! prost-build maps `google.protobuf.*` to `prost-types` by itself.
 
 use std::path::{Path, PathBuf};
 
@@ -41,7 +41,6 @@ fn compile(root: PathBuf, files: &[&str], out: PathBuf) -> Result<(), Box<dyn st
         .build_client(true)
         .build_transport(true)
         .compile_well_known_types(false)
-        .extern_path(".google.protobuf", "::prost_types")
         .out_dir(&out)
         .compile_fds(fds)?;
     Ok(())

@@ -1,8 +1,64 @@
 //! The crate's error, rolled up from each module's own enum. Its variant decides the exit
-//! code (see `main.rs`).
+//! code, in [`Error::exit_code`], which `main.rs` applies: the only place that exits.
+
+use std::path::Path;
+
+use crate::{build, inputs, oci, plan, registry, spaceone};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error(transparent)]
+    Input(#[from] inputs::InputError),
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    #[error(transparent)]
+    Build(#[from] build::BuildError),
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+    #[error(transparent)]
+    SpaceOne(#[from] spaceone::SpaceOneError),
     #[error("writing the OCI layout failed")]
-    Layout(#[from] crate::oci::layout::LayoutError),
+    Layout(#[from] oci::layout::LayoutError),
+    #[error("the blob store failed")]
+    Store(#[from] oci::StoreError),
+    #[error("cancelled by {0}; nothing more was pushed or registered")]
+    Cancelled(&'static str),
+}
+
+impl Error {
+    /// 2 bad input, 3 build failed, 4 registry, 5 SpaceONE, 1 anything unexpected.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Input(_) | Error::Plan(_) => 2,
+            Error::Build(e) => match e {
+                build::BuildError::Base { .. } => 4,
+                build::BuildError::Layer { .. } => 1,
+                _ => 2,
+            },
+            Error::Registry(_) => 4,
+            Error::SpaceOne(e) if e.is_preflight() => 2,
+            Error::SpaceOne(_) => 5,
+            Error::Layout(_) | Error::Store(_) => 1,
+            Error::Cancelled(_) => 130,
+        }
+    }
+
+    /// A known fix, shown apart from the error chain.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Registry(e) => e.hint(),
+            Error::Build(build::BuildError::Base { source, .. }) => source.hint(),
+            Error::SpaceOne(e) => e.hint(),
+            _ => None,
+        }
+    }
+
+    /// The file and line the error is about, for CI annotations.
+    pub fn location(&self) -> Option<(&Path, usize)> {
+        match self {
+            Error::Build(e) => e.location(),
+            Error::Plan(plan::PlanError::Dockerfile(e)) => Some((e.path(), e.line())),
+            _ => None,
+        }
+    }
 }

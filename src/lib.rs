@@ -25,6 +25,7 @@ pub mod ci;
 mod error;
 pub mod inputs;
 pub mod oci;
+pub mod output;
 pub mod pipeline;
 pub mod plan;
 pub mod reference;

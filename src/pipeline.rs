@@ -1,1 +1,47 @@
-//! TODO
+//! The publish verb, top to bottom: environment → Inputs → Plan → Image → Pushed →
+//! Registration → Report. Each step is one call into the module that owns it; no protocol
+//! detail lives here.
+
+use crate::ci::{Event, Reporter};
+use crate::inputs::Inputs;
+use crate::oci::BlobStore;
+use crate::output::{self, Delivered};
+use crate::plan::Plan;
+use crate::spaceone::{self, Registration};
+use crate::{build, registry, Error};
+
+/// What a publish did, for the final report and CI outputs.
+pub struct Report {
+    pub delivered: Delivered,
+    pub version: String,
+    /// The request that was (or, in a dry run, would be) sent, as JSON.
+    pub request: Option<serde_json::Value>,
+    pub registration: Option<Registration>,
+}
+
+pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, Error> {
+    let plan = Plan::resolve(inputs)?;
+    for note in &plan.notes {
+        reporter.event(Event::Warning(note));
+    }
+    let store = BlobStore::open(&plan.store_dir)?;
+    let registry = registry::Client::new(plan.registry.clone())?;
+
+    reporter.event(Event::Phase("build"));
+    let image = build::build(&plan.build, &registry, &store, reporter).await?;
+    let sealed = image.seal(&store)?;
+
+    reporter.event(Event::Phase("push"));
+    let delivered =
+        output::deliver(&plan.destination, &sealed, &plan.tags, plan.dry_run, &registry, &store, reporter).await?;
+
+    let request = plan.registration.as_ref().map(|r| r.to_json());
+    let registration = match (&plan.registration, &plan.spaceone) {
+        (Some(request), Some(options)) => {
+            reporter.event(Event::Phase("register"));
+            Some(spaceone::register(options, request, reporter).await?)
+        }
+        _ => None,
+    };
+    Ok(Report { delivered, version: plan.version, request, registration })
+}

@@ -1,1 +1,4 @@
-//! TODO
+//! TODO (written last)
+pub mod api;
+pub mod error;
+pub mod manifest;

@@ -38,8 +38,13 @@ pub mod tls;
 
 pub use context::Context;
 pub use http::{http_get, HttpResponse};
-pub use images::{push_busybox, push_busybox_multi_platform, push_busybox_v2s2, BUSYBOX_APPLETS, BASE_PATH_ENV};
+pub use images::{
+    push_busybox, push_busybox_multi_platform, push_busybox_v2s2, BASE_PATH_ENV, BUSYBOX_APPLETS,
+};
 pub use publish::{Publish, Run};
-pub use read_back::{read_back, read_back_platform, skopeo_inspect, skopeo_inspect_config, skopeo_inspect_raw, EntryKind, PulledImage, PulledLayer, TarEntry};
+pub use read_back::{
+    read_back, read_back_platform, skopeo_inspect, skopeo_inspect_config, skopeo_inspect_raw,
+    EntryKind, PulledImage, PulledLayer, TarEntry,
+};
 pub use registry::Registry;
 pub use spaceone::{jwt_v2, Generation, SpaceOne};

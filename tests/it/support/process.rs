@@ -26,7 +26,10 @@ impl Daemon {
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {}: {e}", describe(cmd)));
-        Daemon { name: name.to_string(), child }
+        Daemon {
+            name: name.to_string(),
+            child,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -40,7 +43,9 @@ impl Daemon {
 
     /// `Some(status)` once the process has exited (without blocking).
     pub fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().unwrap_or_else(|e| panic!("waiting for {}: {e}", self.name))
+        self.child
+            .try_wait()
+            .unwrap_or_else(|e| panic!("waiting for {}: {e}", self.name))
     }
 
     /// SIGTERM, a short grace period, then SIGKILL; always reaps the child.
@@ -105,7 +110,8 @@ pub fn describe(cmd: &Command) -> String {
 
 fn shell_quote(s: &str) -> String {
     let plain = !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c));
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c));
     if plain {
         s.to_string()
     } else {
@@ -114,7 +120,11 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// Calls `f` every `interval` until it returns `Some` or `timeout` has passed.
-pub fn poll<T>(timeout: Duration, interval: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+pub fn poll<T>(
+    timeout: Duration,
+    interval: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> Option<T> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = f() {

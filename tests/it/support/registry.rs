@@ -52,7 +52,11 @@ impl Registry {
         let dir = tempfile::tempdir().unwrap();
         let tls = make_tls(dir.path());
         write_htpasswd(&dir.path().join("htpasswd"), user, password);
-        Registry::start(dir, Some(tls), Some((user.to_string(), password.to_string())))
+        Registry::start(
+            dir,
+            Some(tls),
+            Some((user.to_string(), password.to_string())),
+        )
     }
 
     fn start(dir: TempDir, tls: Option<TlsFiles>, creds: Option<(String, String)>) -> Registry {
@@ -60,9 +64,20 @@ impl Registry {
         for _ in 0..START_ATTEMPTS {
             let port = free_port();
             let config = write_config(dir.path(), port, tls.as_ref(), creds.is_some());
-            let mut reg = RegistryProbe { port, tls: tls.as_ref(), log_path: &log_path };
-            if let Started::Up(daemon) = reg.launch(&config) {
-                return Registry { daemon, port, tls, creds, log_path, dir };
+            let attempt = RegistryProbe {
+                port,
+                tls: tls.as_ref(),
+                log_path: &log_path,
+            };
+            if let Started::Up(daemon) = attempt.launch(&config) {
+                return Registry {
+                    daemon,
+                    port,
+                    tls,
+                    creds,
+                    log_path,
+                    dir,
+                };
             }
         }
         panic!(
@@ -96,7 +111,11 @@ impl Registry {
 
     /// The CA certificate that signed the server certificate. Panics on a plain registry.
     pub fn ca_cert_path(&self) -> &Path {
-        &self.tls.as_ref().expect("ca_cert_path() on a plain-HTTP registry").ca_cert
+        &self
+            .tls
+            .as_ref()
+            .expect("ca_cert_path() on a plain-HTTP registry")
+            .ca_cert
     }
 
     /// A directory holding only `ca.crt` (skopeo `--cert-dir`, docker `certs.d` layout).
@@ -146,10 +165,18 @@ impl Registry {
         if resp.status == 404 {
             return Vec::new();
         }
-        assert_eq!(resp.status, 200, "tags/list for {repo}: {}\n--- log ---\n{}", resp.text(), self.log());
+        assert_eq!(
+            resp.status,
+            200,
+            "tags/list for {repo}: {}\n--- log ---\n{}",
+            resp.text(),
+            self.log()
+        );
         let body: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
         let tags = body["tags"].as_array().cloned().unwrap_or_default();
-        tags.iter().map(|t| t.as_str().unwrap().to_string()).collect()
+        tags.iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect()
     }
 }
 
@@ -167,7 +194,7 @@ struct RegistryProbe<'a> {
 impl RegistryProbe<'_> {
     /// Starts `docker-registry serve config` with a clean environment (no `REGISTRY_*`
     /// overrides from the host) and waits until it is ours and answering.
-    fn launch(&mut self, config: &Path) -> Started {
+    fn launch(&self, config: &Path) -> Started {
         let log = File::create(self.log_path).unwrap();
         let mut daemon = Daemon::spawn(
             "docker-registry",
@@ -180,11 +207,16 @@ impl RegistryProbe<'_> {
                 .stdout(log.try_clone().unwrap())
                 .stderr(log),
         );
-        let up = poll(START_TIMEOUT, Duration::from_millis(20), || self.check(&mut daemon));
+        let up = poll(START_TIMEOUT, Duration::from_millis(20), || {
+            self.check(&mut daemon)
+        });
         match up {
             Some(true) => Started::Up(daemon),
             Some(false) => Started::PortTaken,
-            None => panic!("docker-registry did not come up in {START_TIMEOUT:?}\n--- log ---\n{}", read_lossy(self.log_path)),
+            None => panic!(
+                "docker-registry did not come up in {START_TIMEOUT:?}\n--- log ---\n{}",
+                read_lossy(self.log_path)
+            ),
         }
     }
 
@@ -211,7 +243,8 @@ impl RegistryProbe<'_> {
 
 /// Writes `config.yml` (JSON is YAML) for one port and returns its path.
 fn write_config(dir: &Path, port: u16, tls: Option<&TlsFiles>, htpasswd: bool) -> PathBuf {
-    let mut http = serde_json::json!({ "addr": format!("127.0.0.1:{port}"), "secret": random_hex() });
+    let mut http =
+        serde_json::json!({ "addr": format!("127.0.0.1:{port}"), "secret": random_hex() });
     if let Some(t) = tls {
         http["tls"] = serde_json::json!({ "certificate": t.server_cert, "key": t.server_key });
     }

@@ -30,9 +30,17 @@ pub struct LayerBuilder {
     tar: tar::Builder<Vec<u8>>,
 }
 
+impl Default for LayerBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl LayerBuilder {
     pub fn new() -> LayerBuilder {
-        LayerBuilder { tar: tar::Builder::new(Vec::new()) }
+        LayerBuilder {
+            tar: tar::Builder::new(Vec::new()),
+        }
     }
 
     /// A directory owned by `uid:gid`; `path` without a trailing slash.
@@ -40,7 +48,9 @@ impl LayerBuilder {
         let mut h = header(EntryType::Directory, mode, 0);
         h.set_uid(uid);
         h.set_gid(gid);
-        self.tar.append_data(&mut h, format!("{path}/"), &[][..]).unwrap();
+        self.tar
+            .append_data(&mut h, format!("{path}/"), &[][..])
+            .unwrap();
         self
     }
 
@@ -68,10 +78,16 @@ impl LayerBuilder {
     /// Gzips the tar and computes its digest and diff_id.
     pub fn finish(self) -> Layer {
         let tar = self.tar.into_inner().unwrap();
-        let mut gz = GzBuilder::new().mtime(0).write(Vec::new(), Compression::default());
+        let mut gz = GzBuilder::new()
+            .mtime(0)
+            .write(Vec::new(), Compression::default());
         gz.write_all(&tar).unwrap();
         let gz = gz.finish().unwrap();
-        Layer { digest: sha256_digest(&gz), diff_id: sha256_digest(&tar), gz }
+        Layer {
+            digest: sha256_digest(&gz),
+            diff_id: sha256_digest(&tar),
+            gz,
+        }
     }
 }
 
@@ -93,10 +109,53 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
 
 /// Applets linked as `/bin/<name> -> busybox`.
 pub const BUSYBOX_APPLETS: &[&str] = &[
-    "[", "awk", "basename", "cat", "chmod", "chown", "cp", "cut", "date", "dirname", "du", "echo",
-    "env", "expr", "false", "find", "grep", "gzip", "head", "hostname", "id", "ln", "ls", "mkdir",
-    "mktemp", "mv", "printf", "pwd", "readlink", "rm", "sed", "sh", "sha256sum", "sleep", "sort",
-    "stat", "tail", "tar", "tee", "test", "touch", "tr", "true", "uname", "wc", "which", "whoami",
+    "[",
+    "awk",
+    "basename",
+    "cat",
+    "chmod",
+    "chown",
+    "cp",
+    "cut",
+    "date",
+    "dirname",
+    "du",
+    "echo",
+    "env",
+    "expr",
+    "false",
+    "find",
+    "grep",
+    "gzip",
+    "head",
+    "hostname",
+    "id",
+    "ln",
+    "ls",
+    "mkdir",
+    "mktemp",
+    "mv",
+    "printf",
+    "pwd",
+    "readlink",
+    "rm",
+    "sed",
+    "sh",
+    "sha256sum",
+    "sleep",
+    "sort",
+    "stat",
+    "tail",
+    "tar",
+    "tee",
+    "test",
+    "touch",
+    "tr",
+    "true",
+    "uname",
+    "wc",
+    "which",
+    "whoami",
     "xargs",
 ];
 
@@ -112,7 +171,9 @@ const GROUP: &str = "root:x:0:\napp:x:1000:\nnogroup:x:65534:\n";
 pub fn busybox_layer() -> Layer {
     let busybox = fs::read("/bin/busybox")
         .unwrap_or_else(|e| panic!("/bin/busybox: {e} (apt-get install busybox-static)"));
-    let mut b = LayerBuilder::new().dir("bin", 0o755, 0, 0).file("bin/busybox", 0o755, &busybox);
+    let mut b = LayerBuilder::new()
+        .dir("bin", 0o755, 0, 0)
+        .file("bin/busybox", 0o755, &busybox);
     for applet in BUSYBOX_APPLETS {
         b = b.symlink(&format!("bin/{applet}"), "busybox");
     }

@@ -30,16 +30,38 @@ pub fn make_tls(dir: &Path) -> TlsFiles {
     fs::create_dir_all(&cert_dir).unwrap();
     let ca_key = tls.join("ca.key");
     let ca_cert = tls.join("ca.crt");
-    openssl(&tls, &[
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", p(&ca_key), "-out", p(&ca_cert), "-days", "3650",
-        "-subj", "/CN=spaceone-publish test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
+    openssl(
+        &tls,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            p(&ca_key),
+            "-out",
+            p(&ca_cert),
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=spaceone-publish test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
     let (server_cert, server_key) = sign_server_cert(&tls, &ca_cert, &ca_key);
     fs::copy(&ca_cert, cert_dir.join("ca.crt")).unwrap();
-    TlsFiles { ca_cert, cert_dir, server_cert, server_key }
+    TlsFiles {
+        ca_cert,
+        cert_dir,
+        server_cert,
+        server_key,
+    }
 }
 
 /// A CSR for 127.0.0.1, signed by the CA with the extensions from `server.ext`.
@@ -54,14 +76,44 @@ fn sign_server_cert(tls: &Path, ca_cert: &Path, ca_key: &Path) -> (PathBuf, Path
          keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
-    openssl(tls, &[
-        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", p(&key), "-out", p(&csr), "-subj", "/CN=127.0.0.1",
-    ]);
-    openssl(tls, &[
-        "x509", "-req", "-in", p(&csr), "-CA", p(ca_cert), "-CAkey", p(ca_key),
-        "-CAcreateserial", "-out", p(&cert), "-days", "3650", "-sha256", "-extfile", p(&ext),
-    ]);
+    openssl(
+        tls,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            p(&key),
+            "-out",
+            p(&csr),
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    openssl(
+        tls,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            p(&csr),
+            "-CA",
+            p(ca_cert),
+            "-CAkey",
+            p(ca_key),
+            "-CAcreateserial",
+            "-out",
+            p(&cert),
+            "-days",
+            "3650",
+            "-sha256",
+            "-extfile",
+            p(&ext),
+        ],
+    );
     (cert, key)
 }
 

@@ -20,6 +20,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub mod docs;
+
 use serde::Deserialize;
 
 use crate::oci::Platform;
@@ -220,6 +222,27 @@ pub struct Inputs {
     pub sources: BTreeMap<&'static str, String>,
     /// Variables that look like inputs but are not (`PUBLISH_IMAGES`), with a suggestion.
     pub unknown: Vec<String>,
+    /// Directory for the blob store and caches (`XDG_CACHE_HOME`, `~/.cache`, or the
+    /// temporary directory).
+    pub cache_dir: PathBuf,
+    /// `--debug` or GitHub's `RUNNER_DEBUG=1`.
+    pub debug: bool,
+    /// Which CI runs us, and its output files.
+    pub ci: CiEnv,
+}
+
+/// The CI system, as its predefined variables tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CiEnv {
+    #[default]
+    None,
+    GitHub {
+        /// `GITHUB_OUTPUT`: `name=value` lines for later steps.
+        output: Option<PathBuf>,
+        /// `GITHUB_STEP_SUMMARY`: Markdown for the run page.
+        summary: Option<PathBuf>,
+    },
+    GitLab,
 }
 
 /// The raw, resolved values, typed by `envy`.
@@ -303,6 +326,18 @@ impl Inputs {
         let mut inputs = Inputs::from_raw(raw, sources);
         inputs.ci_credentials = ci_credentials(&get);
         inputs.unknown = unknown_variables(&vars);
+        inputs.cache_dir = cache_dir(&get);
+        inputs.debug = get("RUNNER_DEBUG").as_deref() == Some("1");
+        inputs.ci = if get("GITHUB_ACTIONS").as_deref() == Some("true") {
+            CiEnv::GitHub {
+                output: get("GITHUB_OUTPUT").map(PathBuf::from),
+                summary: get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            }
+        } else if get("GITLAB_CI").is_some() {
+            CiEnv::GitLab
+        } else {
+            CiEnv::None
+        };
         Ok(inputs)
     }
 
@@ -353,6 +388,9 @@ impl Inputs {
             ci_credentials: vec![],
             sources,
             unknown: vec![],
+            cache_dir: PathBuf::new(),
+            debug: false,
+            ci: CiEnv::None,
         }
     }
 
@@ -393,6 +431,14 @@ pub fn strip_v(tag: &str) -> String {
         Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => rest.to_string(),
         _ => tag.to_string(),
     }
+}
+
+fn cache_dir(get: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    let base = get("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| get("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| get("TMPDIR").map(PathBuf::from).unwrap_or_else(|| "/tmp".into()));
+    base.join("spaceone-publish")
 }
 
 fn ci_credentials(get: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String, Secret)> {

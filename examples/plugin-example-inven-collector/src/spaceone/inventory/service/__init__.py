@@ -1,0 +1,1 @@
+from spaceone.inventory.service.collector_service import CollectorService

@@ -1,0 +1,185 @@
+//! The state of one stage while its instructions are applied: the image configuration so
+//! far, the variables in scope, and the layers.
+//!
+//! Variable scoping follows BuildKit: an `ARG` before the first `FROM` is visible only in
+//! `FROM` lines, unless a stage re-declares it (`ARG NAME` without a value then inherits the
+//! global value). Inside a stage, words are expanded against the declared ARGs (with
+//! `build-args` overriding their defaults) and the ENV so far, ENV winning over ARG.
+//! ENTRYPOINT, CMD and RUN words are not expanded here: the shell does that at run time.
+
+use std::collections::BTreeMap;
+
+use super::dockerfile::{ArgDecl, CommandForm};
+use super::expand;
+use crate::oci::{History, Image, ImageConfig, Layer};
+
+/// Build arguments that BuildKit always defines for every stage.
+const PREDEFINED: &[&str] = &[
+    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
+    "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
+];
+
+pub struct StageState {
+    pub name: String,
+    pub image: Image,
+    escape: char,
+    /// Declared ARGs of this stage and their values.
+    args: BTreeMap<String, String>,
+    /// `build-args` from the inputs.
+    overrides: BTreeMap<String, String>,
+    /// Values of global ARGs (declared before the first FROM).
+    globals: BTreeMap<String, String>,
+    /// Whether CMD came from the base image (a new ENTRYPOINT clears it, as Docker does).
+    cmd_inherited: bool,
+    /// `created` for history entries.
+    created: String,
+}
+
+impl StageState {
+    pub fn new(
+        name: String,
+        image: Image,
+        escape: char,
+        overrides: BTreeMap<String, String>,
+        globals: BTreeMap<String, String>,
+        created: String,
+    ) -> StageState {
+        let cmd_inherited = image.config.config.cmd.is_some();
+        StageState { name, image, escape, args: BTreeMap::new(), overrides, globals, cmd_inherited, created }
+    }
+
+    pub fn config(&mut self) -> &mut ImageConfig {
+        &mut self.image.config
+    }
+
+    fn lookup(&self, name: &str) -> Option<String> {
+        if let Some(v) = self.image.config.env(name) {
+            return Some(v.to_string());
+        }
+        self.args.get(name).cloned()
+    }
+
+    /// Expands one word against the stage's ARGs and ENV.
+    pub fn expand(&self, word: &str) -> Result<String, expand::ExpandError> {
+        expand::expand(word, self.escape, &|name| self.lookup(name))
+    }
+
+    pub fn expand_words(&self, word: &str) -> Result<Vec<String>, expand::ExpandError> {
+        expand::expand_words(word, self.escape, &|name| self.lookup(name))
+    }
+
+    pub fn declare_arg(&mut self, decl: &ArgDecl) -> Result<(), expand::ExpandError> {
+        let value = match self.overrides.get(&decl.name) {
+            Some(v) => Some(v.clone()),
+            None => match &decl.default {
+                Some(d) => Some(self.expand(d)?),
+                None => self.globals.get(&decl.name).cloned(),
+            },
+        };
+        if let Some(v) = value {
+            self.args.insert(decl.name.clone(), v);
+        }
+        Ok(())
+    }
+
+    pub fn set_entrypoint(&mut self, argv: Vec<String>) {
+        self.image.config.config.entrypoint = Some(argv);
+        if self.cmd_inherited {
+            self.image.config.config.cmd = None;
+            self.cmd_inherited = false;
+        }
+    }
+
+    pub fn set_cmd(&mut self, argv: Vec<String>) {
+        self.image.config.config.cmd = Some(argv);
+        self.cmd_inherited = false;
+    }
+
+    /// The argv for a shell-form command: `SHELL` (default `/bin/sh -c`) plus the line.
+    pub fn shell_argv(&self, form: &CommandForm) -> Vec<String> {
+        match form {
+            CommandForm::Exec(argv) => argv.clone(),
+            CommandForm::Shell(line) => {
+                let mut argv =
+                    self.image.config.config.shell.clone().unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+                argv.push(line.clone());
+                argv
+            }
+        }
+    }
+
+    /// Records an instruction in the history, with or without a layer.
+    pub fn record(&mut self, created_by: &str, layer: Option<Layer>) {
+        let empty = layer.is_none();
+        if let Some(layer) = layer {
+            self.image.add_layer(layer);
+        }
+        self.image.config.history.push(History {
+            created: Some(self.created.clone()),
+            created_by: Some(created_by.to_string()),
+            comment: Some("spaceone-publish".into()),
+            empty_layer: empty.then_some(true),
+        });
+    }
+}
+
+/// Values of the global ARGs, with `build-args` overriding defaults; predefined proxy
+/// variables come only from `build-args`.
+pub fn global_args(
+    decls: &[ArgDecl],
+    overrides: &BTreeMap<String, String>,
+    escape: char,
+) -> Result<BTreeMap<String, String>, expand::ExpandError> {
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    for decl in decls {
+        let value = match overrides.get(&decl.name) {
+            Some(v) => Some(v.clone()),
+            None => match &decl.default {
+                Some(d) => Some(expand::expand(d, escape, &|n| values.get(n).cloned())?),
+                None => None,
+            },
+        };
+        if let Some(v) = value {
+            values.insert(decl.name.clone(), v);
+        }
+    }
+    for name in PREDEFINED {
+        if let Some(v) = overrides.get(*name) {
+            values.entry(name.to_string()).or_insert_with(|| v.clone());
+        }
+    }
+    Ok(values)
+}
+
+/// RFC 3339 UTC time of a Unix timestamp, as image configs record it.
+pub fn rfc3339(epoch: u64) -> String {
+    let days = (epoch / 86_400) as i64;
+    let secs = epoch % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, (secs / 60) % 60, secs % 60)
+}
+
+/// Days since 1970-01-01 → (year, month, day), after Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_table() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

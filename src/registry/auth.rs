@@ -1,0 +1,349 @@
+//! Authentication: what a registry asks for, and the tokens we hold for it.
+//!
+//! The flow (distribution's token auth, also used by Docker Hub, GHCR, GitLab, Harbor):
+//!
+//! 1. `GET /v2/` (the *ping*, in `client.rs`) answers 200 — no auth — or 401 with
+//!    `WWW-Authenticate` challenges, which become a [`HostAuth`]: `Basic` (send the
+//!    credential on every request; ECR, htpasswd) or `Bearer` (ask a token service).
+//! 2. For Bearer, [`Auth::bearer`] calls `GET <realm>?service=<s>&scope=<a>&scope=<b>` —
+//!    with Basic credentials when we have them, anonymously otherwise — and reads `token`
+//!    (or `access_token`) and `expires_in` (60 s when absent).
+//! 3. Tokens are cached per *(host, scope set)*: a push token (`pull,push` on the target,
+//!    `pull` on mount sources) is not a pull token. The cache slot is an async mutex, so
+//!    concurrent uploads needing the same token wait for one request instead of each
+//!    asking the token service.
+//! 4. A 401 in the middle of an operation makes the session re-read the challenge, merge
+//!    its `scope` into its own set and ask again, once (`Session::send`).
+//!
+//! Credentials go only to the registry's own host and to the realm its challenge names;
+//! never to an upload `Location` or redirect on another host. Tokens are [`Secret`]s: no
+//! error or debug line can show them. What a token *grants* is not secret: when it is a
+//! JWT (distribution's format) [`Auth::granted`] reads its `access` claim, so a 401 can
+//! say "asked for pull,push, got pull" instead of only "denied".
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use reqwest::header::HeaderValue;
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+use super::challenge::{Challenge, Scopes};
+use super::error::{RedactedUrl, RegistryError, ResponseBody};
+use super::Credential;
+use crate::secret::Secret;
+
+/// Token lifetime when the token service does not say (Docker token spec).
+const DEFAULT_EXPIRY: Duration = Duration::from_secs(60);
+/// A token this close to expiry is refreshed before use rather than after a 401.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
+/// Token responses are small JSON documents.
+const TOKEN_RESPONSE_LIMIT: usize = 1024 * 1024;
+
+/// How a registry host wants to be authenticated, from its latest challenge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum HostAuth {
+    Anonymous,
+    Basic,
+    Bearer { realm: Url, service: Option<String> },
+}
+
+impl HostAuth {
+    /// Picks Bearer when offered (it scopes access), else Basic; other schemes are refused.
+    pub fn from_challenges(host: &str, challenges: &[Challenge]) -> Result<HostAuth, RegistryError> {
+        if let Some(bearer) = challenges.iter().find(|c| c.scheme == "bearer") {
+            let realm = bearer.param("realm").ok_or_else(|| RegistryError::Challenge {
+                host: host.into(),
+                reason: "its Bearer challenge has no realm".into(),
+            })?;
+            let realm = Url::parse(realm).map_err(|e| RegistryError::Challenge {
+                host: host.into(),
+                reason: format!("its Bearer realm is not a URL ({e})"),
+            })?;
+            if !matches!(realm.scheme(), "https" | "http") {
+                return Err(RegistryError::Challenge {
+                    host: host.into(),
+                    reason: format!("its Bearer realm uses the `{}` scheme", realm.scheme()),
+                });
+            }
+            let service = bearer.param("service").map(String::from);
+            return Ok(HostAuth::Bearer { realm, service });
+        }
+        if challenges.iter().any(|c| c.scheme == "basic") {
+            return Ok(HostAuth::Basic);
+        }
+        let offered: Vec<&str> = challenges.iter().map(|c| c.scheme.as_str()).collect();
+        Err(RegistryError::Challenge {
+            host: host.into(),
+            reason: if offered.is_empty() {
+                "it answered 401 without a WWW-Authenticate challenge".into()
+            } else {
+                format!("it offers only {} (Basic or Bearer supported)", offered.join(", "))
+            },
+        })
+    }
+}
+
+struct Token {
+    value: Secret,
+    expires: Instant,
+}
+
+impl Token {
+    fn fresh(&self) -> bool {
+        Instant::now() + EXPIRY_MARGIN < self.expires
+    }
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<Token>>>;
+
+/// Credentials and cached tokens, shared by every session of a `Client`.
+pub(super) struct Auth {
+    credentials: Vec<Credential>,
+    tokens: Mutex<HashMap<String, Slot>>,
+}
+
+/// Where and how to ask the token service.
+pub(super) struct TokenRequest<'a> {
+    pub http: &'a reqwest::Client,
+    pub host: &'a str,
+    pub realm: &'a Url,
+    pub service: Option<&'a str>,
+    pub scopes: &'a Scopes,
+}
+
+impl Auth {
+    pub fn new(credentials: Vec<Credential>) -> Auth {
+        Auth { credentials, tokens: Mutex::new(HashMap::new()) }
+    }
+
+    /// The explicit credential for a registry host, if any.
+    pub fn credential(&self, host: &str) -> Option<&Credential> {
+        self.credentials.iter().find(|c| c.matches(host))
+    }
+
+    /// `Authorization: Basic …` for `host`, when we have a credential for it.
+    pub fn basic(&self, host: &str) -> Option<HeaderValue> {
+        let c = self.credential(host)?;
+        let raw = format!("{}:{}", c.username, c.password.expose());
+        let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
+        sensitive(&format!("Basic {encoded}"))
+    }
+
+    /// `Authorization: Bearer …` for the request's host and scopes, from the cache or a
+    /// fresh token.
+    pub async fn bearer(&self, req: &TokenRequest<'_>) -> Result<HeaderValue, RegistryError> {
+        let slot = self.slot(req.host, req.scopes);
+        let mut guard = slot.lock().await;
+        if let Some(token) = guard.as_ref().filter(|t| t.fresh()) {
+            return header_for(token, req.realm);
+        }
+        let token = self.fetch(req).await?;
+        let header = header_for(&token, req.realm)?;
+        *guard = Some(token);
+        Ok(header)
+    }
+
+    /// Drops the cached token for `(host, scopes)`, after a 401 showed it is not enough.
+    pub fn forget(&self, host: &str, scopes: &Scopes) {
+        let slot = self.slot(host, scopes);
+        // A slot locked right now is being refreshed by someone else: nothing to drop.
+        if let Ok(mut guard) = slot.try_lock() {
+            *guard = None;
+        }
+    }
+
+    /// The scopes the cached token for `(host, scopes)` actually carries, when readable.
+    pub fn granted(&self, host: &str, scopes: &Scopes) -> Option<Vec<String>> {
+        let slot = self.slot(host, scopes);
+        let guard = slot.try_lock().ok()?;
+        jwt_access(guard.as_ref()?.value.expose())
+    }
+
+    fn slot(&self, host: &str, scopes: &Scopes) -> Slot {
+        let key = format!("{host} {}", scopes.key());
+        let mut tokens = self.tokens.lock().expect("token cache lock");
+        tokens.entry(key).or_default().clone()
+    }
+
+    async fn fetch(&self, req: &TokenRequest<'_>) -> Result<Token, RegistryError> {
+        let mut url = req.realm.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(service) = req.service {
+                query.append_pair("service", service);
+            }
+            for scope in req.scopes.to_strings() {
+                query.append_pair("scope", &scope);
+            }
+        }
+        let credential = self.credential(req.host);
+        let mut builder = req.http.get(url.clone());
+        if let Some(c) = credential {
+            builder = builder.basic_auth(&c.username, Some(c.password.expose()));
+        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| RegistryError::transport(&Method::GET, &url, e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = ResponseBody::read(&Method::GET, response).await;
+            let url = RedactedUrl::new(&url);
+            return Err(if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                RegistryError::TokenDenied {
+                    url,
+                    host: req.host.into(),
+                    who: match credential {
+                        Some(c) => format!("user `{}`", c.username),
+                        None => "anonymous access".into(),
+                    },
+                    status,
+                    body,
+                }
+            } else {
+                RegistryError::TokenService { url, status, body }
+            });
+        }
+        let bytes =
+            super::client::read_capped(response, &Method::GET, TOKEN_RESPONSE_LIMIT, "token response")
+                .await?;
+        parse_token_response(&bytes).map_err(|reason| RegistryError::TokenResponse {
+            url: RedactedUrl::new(&url),
+            reason,
+        })
+    }
+}
+
+fn parse_token_response(bytes: &[u8]) -> Result<Token, String> {
+    #[derive(serde::Deserialize)]
+    struct Response {
+        token: Option<Secret>,
+        access_token: Option<Secret>,
+        expires_in: Option<u64>,
+    }
+    let r: Response =
+        serde_json::from_slice(bytes).map_err(|e| format!("not the token JSON ({e})"))?;
+    let value = [r.token, r.access_token]
+        .into_iter()
+        .flatten()
+        .find(|t| !t.is_empty())
+        .ok_or("neither `token` nor `access_token` is set")?;
+    let lifetime = r.expires_in.map(Duration::from_secs).unwrap_or(DEFAULT_EXPIRY);
+    Ok(Token { value, expires: Instant::now() + lifetime })
+}
+
+fn header_for(token: &Token, realm: &Url) -> Result<HeaderValue, RegistryError> {
+    sensitive(&format!("Bearer {}", token.value.expose())).ok_or_else(|| {
+        RegistryError::TokenResponse {
+            url: RedactedUrl::new(realm),
+            reason: "the token holds characters not allowed in a header".into(),
+        }
+    })
+}
+
+fn sensitive(value: &str) -> Option<HeaderValue> {
+    let mut header = HeaderValue::from_str(value).ok()?;
+    header.set_sensitive(true);
+    Some(header)
+}
+
+/// The `access` claim of a JWT (`[{type,name,actions}]`) as scope strings; `None` when the
+/// token is not a readable JWT. The signature is not checked: this is for messages only.
+fn jwt_access(token: &str) -> Option<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        #[serde(default)]
+        access: Vec<Access>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Access {
+        #[serde(rename = "type")]
+        kind: String,
+        name: String,
+        #[serde(default)]
+        actions: Vec<String>,
+    }
+    let mut parts = token.split('.');
+    let (_, payload, _) = (parts.next()?, parts.next()?, parts.next()?);
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: Claims = serde_json::from_slice(&bytes).ok()?;
+    Some(
+        claims
+            .access
+            .into_iter()
+            .map(|a| format!("{}:{}:{}", a.kind, a.name, a.actions.join(",")))
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::challenge::parse;
+
+    #[test]
+    fn host_auth_prefers_bearer_and_explains_refusals() {
+        let pick = |h: &str| HostAuth::from_challenges("reg", &parse(h).unwrap());
+        assert_eq!(pick(r#"Basic realm="x""#).unwrap(), HostAuth::Basic);
+        assert_eq!(
+            pick(r#"Basic realm="x", Bearer realm="https://auth/token",service="reg""#).unwrap(),
+            HostAuth::Bearer {
+                realm: Url::parse("https://auth/token").unwrap(),
+                service: Some("reg".into())
+            }
+        );
+        for (header, reason) in [
+            ("Bearer service=x", "no realm"),
+            (r#"Bearer realm="/relative""#, "not a URL"),
+            (r#"Bearer realm="ftp://x/""#, "`ftp` scheme"),
+            ("Negotiate abc==", "only negotiate"),
+            ("", "without a WWW-Authenticate"),
+        ] {
+            let err = pick(header).unwrap_err().to_string();
+            assert!(err.contains(reason), "{header}: {err}");
+        }
+    }
+
+    #[test]
+    fn token_responses() {
+        let t = parse_token_response(br#"{"token":"abc","expires_in":300}"#).unwrap();
+        assert_eq!(t.value.expose(), "abc");
+        assert!(t.expires > Instant::now() + Duration::from_secs(290));
+        let t = parse_token_response(br#"{"token":"","access_token":"def"}"#).unwrap();
+        assert_eq!(t.value.expose(), "def");
+        assert!(t.expires <= Instant::now() + DEFAULT_EXPIRY);
+        assert!(parse_token_response(br#"{"expires_in":300}"#).unwrap_err().contains("neither"));
+        assert!(parse_token_response(b"<html>").unwrap_err().contains("not the token JSON"));
+    }
+
+    #[test]
+    fn granted_scopes_come_from_the_jwt_access_claim() {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let jwt = format!(
+            "{}.{}.sig",
+            b64(r#"{"alg":"RS256"}"#),
+            b64(r#"{"iss":"x","access":[{"type":"repository","name":"a/b","actions":["pull"]}]}"#)
+        );
+        assert_eq!(jwt_access(&jwt), Some(vec!["repository:a/b:pull".to_string()]));
+        assert_eq!(jwt_access(&format!("{}.{}.s", b64("{}"), b64("{}"))), Some(vec![]));
+        assert_eq!(jwt_access("opaque-token"), None);
+    }
+
+    #[test]
+    fn basic_header_is_sensitive_and_matches_host_aliases() {
+        let auth = Auth::new(vec![Credential {
+            registry: "docker.io".into(),
+            username: "u".into(),
+            password: Secret::new("p"),
+        }]);
+        let h = auth.basic("registry-1.docker.io").unwrap();
+        assert!(h.is_sensitive());
+        assert_eq!(h.to_str().unwrap(), "Basic dTpw");
+        assert!(auth.basic("ghcr.io").is_none());
+    }
+}

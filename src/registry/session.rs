@@ -1,0 +1,357 @@
+//! A session: requests to one registry host under one growing set of scopes.
+//!
+//! Every registry request goes through [`Session::send`], the one place that
+//!
+//! - attaches `Authorization` (Basic, or a Bearer token for the session's scopes) — and
+//!   only when the request goes to the registry's own scheme, host and port: an upload
+//!   `Location` on object storage or a redirect elsewhere gets no credentials;
+//! - answers a 401 by re-reading the challenge, merging the scopes it names into the
+//!   session's set, forgetting the token that failed and sending again, **once**;
+//! - follows redirects of bodiless GET/HEAD requests itself (at most [`MAX_REDIRECTS`]).
+//!
+//! A request body is a [`Body`] *recipe* rather than bytes: a file body is re-opened
+//! from the blob store for each send, so the 401 retry (and the retry policy above it)
+//! can replay it. Only a body streamed from another registry is one-shot.
+//!
+//! Upload sessions hand out their next URL in `Location` headers: [`location`] resolves
+//! one (relative or absolute) against the URL of the request that got it, keeping its
+//! query (distribution's signed `_state`), and [`with_digest`] adds `digest=` properly
+//! encoded — never string concatenation.
+
+use std::sync::Mutex;
+
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, LOCATION};
+use reqwest::{Method, Response, StatusCode};
+use tokio_util::io::ReaderStream;
+use url::Url;
+
+use super::auth::{HostAuth, TokenRequest};
+use super::challenge::Scopes;
+use super::client::{challenges, Client, Endpoint};
+use super::error::{AuthContext, RedactedUrl, RegistryError};
+use crate::oci::{BlobStore, Digest};
+use std::sync::Arc;
+
+pub(super) const MAX_REDIRECTS: usize = 5;
+/// Read size when streaming a file body.
+const FILE_CHUNK: usize = 256 * 1024;
+
+pub(super) struct Session {
+    client: Client,
+    endpoint: Arc<Endpoint>,
+    scopes: Mutex<Scopes>,
+}
+
+/// How to produce a request body, possibly more than once.
+pub(super) enum Body {
+    Empty,
+    Bytes(bytes::Bytes),
+    /// A blob in the local store, re-opened for every send.
+    Blob { store: BlobStore, digest: Digest, size: u64 },
+    /// A one-shot stream of known length (a blob streamed from another registry).
+    Stream(Option<reqwest::Body>, u64),
+}
+
+impl Body {
+    fn replayable(&self) -> bool {
+        !matches!(self, Body::Stream(..))
+    }
+
+    /// The body for one send, and its length.
+    async fn open(&mut self) -> Result<(Option<reqwest::Body>, u64), RegistryError> {
+        Ok(match self {
+            Body::Empty => (None, 0),
+            Body::Bytes(bytes) => (Some(bytes.clone().into()), bytes.len() as u64),
+            Body::Blob { store, digest, size } => {
+                let file = store.open_blob(digest).map_err(RegistryError::Store)?;
+                let file = tokio::fs::File::from_std(file);
+                let stream = ReaderStream::with_capacity(file, FILE_CHUNK);
+                (Some(reqwest::Body::wrap_stream(stream)), *size)
+            }
+            Body::Stream(stream, len) => (stream.take(), *len),
+        })
+    }
+}
+
+pub(super) struct Request {
+    pub method: Method,
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub body: Body,
+}
+
+impl Request {
+    pub fn new(method: Method, url: Url) -> Request {
+        Request { method, url, headers: HeaderMap::new(), body: Body::Empty }
+    }
+
+    pub fn header(mut self, name: reqwest::header::HeaderName, value: &str) -> Request {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.insert(name, v);
+        }
+        self
+    }
+
+    pub fn body(mut self, body: Body) -> Request {
+        self.body = body;
+        self
+    }
+}
+
+impl Session {
+    pub fn new(client: Client, endpoint: Arc<Endpoint>, scopes: Scopes) -> Session {
+        Session { client, endpoint, scopes: Mutex::new(scopes) }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn host(&self) -> &str {
+        &self.endpoint.host
+    }
+
+    /// `<base>/v2/<repository>/<tail>`.
+    pub fn url(&self, repository: &str, tail: &str) -> Url {
+        let mut url = self.endpoint.base.clone();
+        url.set_path(&format!("/v2/{repository}/{tail}"));
+        url
+    }
+
+    /// Sends `req`, authenticating and re-authenticating as the module docs describe.
+    /// Any status is returned as a response; [`Session::expect`] turns the unexpected
+    /// ones into errors.
+    pub async fn send(&self, mut req: Request) -> Result<Response, RegistryError> {
+        let mut url = req.url.clone();
+        let mut reauthorized = false;
+        let mut redirects = 0;
+        loop {
+            let own_host = same_origin(&url, &self.endpoint.base);
+            let mut builder = self
+                .client
+                .http_for(&url)
+                .request(req.method.clone(), url.clone())
+                .headers(req.headers.clone());
+            if own_host {
+                if let Some(value) = self.authorization().await? {
+                    builder = builder.header(AUTHORIZATION, value);
+                }
+            }
+            let (body, len) = req.body.open().await?;
+            if body.is_some() || matches!(req.method, Method::POST | Method::PUT | Method::PATCH) {
+                builder = builder.header(CONTENT_LENGTH, len);
+            }
+            if let Some(body) = body {
+                builder = builder.body(body);
+            }
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| RegistryError::transport(&req.method, &url, e))?;
+            let status = response.status();
+            if status == StatusCode::UNAUTHORIZED
+                && own_host
+                && !reauthorized
+                && req.body.replayable()
+            {
+                reauthorized = true;
+                if self.reauthorize(&response) {
+                    continue;
+                }
+            }
+            let bodiless = matches!(req.method, Method::GET | Method::HEAD);
+            if bodiless && status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                if redirects == MAX_REDIRECTS {
+                    return Err(RegistryError::TooManyRedirects {
+                        url: RedactedUrl::new(&req.url),
+                        limit: MAX_REDIRECTS,
+                    });
+                }
+                redirects += 1;
+                url = location(&response, &req.method)?;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
+    /// Sends `req` and fails unless the status is one of `ok`.
+    pub async fn expect(&self, req: Request, ok: &[StatusCode]) -> Result<Response, RegistryError> {
+        let method = req.method.clone();
+        let response = self.send(req).await?;
+        if ok.contains(&response.status()) {
+            Ok(response)
+        } else {
+            Err(self.fail(&method, response).await)
+        }
+    }
+
+    /// The error for an unexpected response, with what we know about authentication.
+    pub async fn fail(&self, method: &Method, response: Response) -> RegistryError {
+        RegistryError::from_response(method, response, Some(self.auth_context())).await
+    }
+
+    fn auth_context(&self) -> AuthContext {
+        let scopes = self.scopes();
+        let bearer = matches!(*self.endpoint.auth.read().expect("auth lock"), HostAuth::Bearer { .. });
+        AuthContext {
+            host: self.endpoint.host.clone(),
+            username: self.client.inner.auth.credential(self.host()).map(|c| c.username.clone()),
+            push: scopes.pushes(),
+            requested: if bearer { scopes.to_strings() } else { Vec::new() },
+            granted: if bearer { self.client.inner.auth.granted(self.host(), &scopes) } else { None },
+        }
+    }
+
+    fn scopes(&self) -> Scopes {
+        self.scopes.lock().expect("scopes lock").clone()
+    }
+
+    async fn authorization(&self) -> Result<Option<HeaderValue>, RegistryError> {
+        let host_auth = self.endpoint.auth.read().expect("auth lock").clone();
+        let auth = &self.client.inner.auth;
+        match host_auth {
+            HostAuth::Anonymous => Ok(None),
+            HostAuth::Basic => Ok(auth.basic(self.host())),
+            HostAuth::Bearer { realm, service } => {
+                if realm.scheme() == "http"
+                    && auth.credential(self.host()).is_some()
+                    && !self.client.plain_http_ok(&realm)
+                {
+                    return Err(RegistryError::InsecureRealm {
+                        host: self.host().into(),
+                        url: RedactedUrl::new(&realm),
+                    });
+                }
+                let scopes = self.scopes();
+                let request = TokenRequest {
+                    http: self.client.http_for(&realm),
+                    host: self.host(),
+                    realm: &realm,
+                    service: service.as_deref(),
+                    scopes: &scopes,
+                };
+                auth.bearer(&request).await.map(Some)
+            }
+        }
+    }
+
+    /// After a 401: adopt the new challenge and its scopes. Returns whether sending again
+    /// can help (a Basic challenge after Basic credentials were refused cannot).
+    fn reauthorize(&self, response: &Response) -> bool {
+        let Ok(new_auth) = HostAuth::from_challenges(
+            self.host(),
+            &challenges(response.headers()),
+        ) else {
+            return false;
+        };
+        let old_auth = self.endpoint.auth.read().expect("auth lock").clone();
+        let has_credential = self.client.inner.auth.credential(self.host()).is_some();
+        if new_auth == HostAuth::Basic && (old_auth == HostAuth::Basic || !has_credential) {
+            return false;
+        }
+        let old_scopes = self.scopes();
+        if let HostAuth::Bearer { .. } = new_auth {
+            let wanted = challenges(response.headers())
+                .into_iter()
+                .find(|c| c.scheme == "bearer")
+                .map(|c| c.scopes())
+                .unwrap_or_default();
+            self.scopes.lock().expect("scopes lock").merge(&wanted);
+        }
+        self.client.inner.auth.forget(self.host(), &old_scopes);
+        *self.endpoint.auth.write().expect("auth lock") = new_auth;
+        true
+    }
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// The response's `Location`, resolved against the URL of the request that got it.
+pub(super) fn location(response: &Response, method: &Method) -> Result<Url, RegistryError> {
+    response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| resolve_location(response.url(), v))
+        .ok_or_else(|| RegistryError::Location {
+            method: method.clone(),
+            url: RedactedUrl::new(response.url()),
+            status: response.status(),
+        })
+}
+
+pub(super) fn resolve_location(request_url: &Url, location: &str) -> Option<Url> {
+    let location = location.trim();
+    if location.is_empty() {
+        return None;
+    }
+    request_url.join(location).ok()
+}
+
+/// `url` with `digest=<d>` appended to whatever query it already has.
+pub(super) fn with_digest(mut url: Url, digest: &Digest) -> Url {
+    url.query_pairs_mut().append_pair("digest", &digest.to_string());
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_table() {
+        let base = Url::parse("http://127.0.0.1:5000/v2/a/b/blobs/uploads/").unwrap();
+        let cases = [
+            (
+                "/v2/a/b/blobs/uploads/1f2e?_state=xYz%2B%3D%3D",
+                "http://127.0.0.1:5000/v2/a/b/blobs/uploads/1f2e?_state=xYz%2B%3D%3D",
+            ),
+            ("1f2e?_state=s", "http://127.0.0.1:5000/v2/a/b/blobs/uploads/1f2e?_state=s"),
+            (
+                "https://storage.example.com/upload/1f2e?sig=abc",
+                "https://storage.example.com/upload/1f2e?sig=abc",
+            ),
+            ("//cdn.example.com/x", "http://cdn.example.com/x"),
+            ("  /v2/a/b/blobs/uploads/9  ", "http://127.0.0.1:5000/v2/a/b/blobs/uploads/9"),
+        ];
+        for (location, expected) in cases {
+            assert_eq!(resolve_location(&base, location).unwrap().as_str(), expected, "{location}");
+        }
+        assert!(resolve_location(&base, "").is_none());
+    }
+
+    #[test]
+    fn digest_is_appended_and_encoded() {
+        let d: Digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+            .parse()
+            .unwrap();
+        let enc = "sha256%3Ae3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let cases = [
+            ("http://h/v2/a/blobs/uploads/1", format!("http://h/v2/a/blobs/uploads/1?digest={enc}")),
+            (
+                "http://h/v2/a/blobs/uploads/1?_state=xYz%2B%3D%3D",
+                format!("http://h/v2/a/blobs/uploads/1?_state=xYz%2B%3D%3D&digest={enc}"),
+            ),
+            ("https://s3/x?a=1&b=2", format!("https://s3/x?a=1&b=2&digest={enc}")),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(with_digest(Url::parse(input).unwrap(), &d).as_str(), expected);
+        }
+    }
+
+    #[test]
+    fn credentials_stay_on_the_registry_origin() {
+        let base = Url::parse("https://ghcr.io/").unwrap();
+        let url = |s: &str| Url::parse(s).unwrap();
+        assert!(same_origin(&url("https://ghcr.io/v2/a/blobs/uploads/1"), &base));
+        assert!(same_origin(&url("https://ghcr.io:443/v2/"), &base));
+        assert!(!same_origin(&url("http://ghcr.io/v2/"), &base));
+        assert!(!same_origin(&url("https://ghcr.io:8443/v2/"), &base));
+        assert!(!same_origin(&url("https://pkg-containers.githubusercontent.com/x"), &base));
+    }
+}

@@ -1,0 +1,292 @@
+//! What can go wrong between a plugin manifest and a registered plugin.
+//!
+//! Each variant says what we were doing and to which file, input, endpoint or RPC; a
+//! cause, when there is one, sits in `#[source]` and is not repeated in the text.
+//! Known fixes live apart in [`SpaceOneError::hint`], so the CI layer can print them as
+//! `hint:` lines.
+//!
+//! A server error keeps what the server said verbatim. SpaceONE answers with a gRPC status
+//! whose message is `ERROR_CODE: message` (python-core's error classes), so
+//! [`SpaceOneError::Server`] displays as
+//! `Plugin.register failed: INVALID_ARGUMENT ERROR_INVALID_IMAGE_NAME_FORMAT: Image name …`
+//! and [`SpaceOneError::error_code`] gives `ERROR_INVALID_IMAGE_NAME_FORMAT` for matching.
+//! Nothing here can hold the token: [`crate::secret::Secret`] cannot be formatted.
+
+use std::path::PathBuf;
+
+use tonic::Code;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpaceOneError {
+    #[error("reading plugin manifest {path} failed")]
+    ManifestRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A manifest problem at a position (1-based line and column).
+    #[error("plugin manifest {path}:{line}:{column}: {message}")]
+    Manifest { path: PathBuf, line: usize, column: usize, message: String },
+
+    /// The manifest's `image` is not the repository being pushed.
+    #[error(
+        "plugin manifest {path}: `image: {manifest_image}` disagrees with the pushed image \
+         repository `{target_image}` (from `{target}`)"
+    )]
+    ImageMismatch { path: PathBuf, manifest_image: String, target_image: String, target: String },
+
+    /// The image's last path segment would be refused by the server.
+    #[error("image `{image}` cannot be registered: {problem}")]
+    InvalidImageName { image: String, problem: String, suggestion: Option<String> },
+
+    #[error("the plugin's {field} is missing: {why}")]
+    MissingField { field: &'static str, why: String },
+
+    #[error("registry type `{value}` ({origin}) is not one of {expected}")]
+    UnknownRegistryType { value: String, origin: String, expected: &'static str },
+
+    /// A registry type the detected server generation's enum cannot express.
+    #[error("registry type {registry_type} cannot be sent to a SpaceONE {generation} server")]
+    RegistryTypeUnsupported { registry_type: &'static str, generation: &'static str },
+
+    #[error("input `spaceone-endpoint`: `{value}` is not a SpaceONE endpoint: {reason}")]
+    Endpoint { value: String, reason: String },
+
+    #[error("input `spaceone-token` cannot be sent as gRPC metadata: {reason}")]
+    Token { reason: &'static str },
+
+    #[error("input `spaceone-domain-id`: `{value}` cannot be sent as gRPC metadata")]
+    DomainId { value: String },
+
+    #[error("reading the SpaceONE CA certificate {path} failed")]
+    CaCert {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("connecting to SpaceONE at {endpoint} failed")]
+    Connect {
+        endpoint: String,
+        #[source]
+        source: tonic::transport::Error,
+    },
+
+    /// Reflection did not let us tell the server generation.
+    #[error("cannot tell the SpaceONE server generation at {endpoint}: {reason}")]
+    Detect { endpoint: String, reason: String },
+
+    /// 1.x without a repository of type `local`: nothing can be registered.
+    #[error("SpaceONE at {endpoint} has no local repository (Repository.list returned {found})")]
+    NoLocalRepository { endpoint: String, found: String },
+
+    /// The server answered a call with a non-OK status.
+    #[error("{method} failed: {} {details}", code_name(*.code))]
+    Server { method: &'static str, code: Code, details: String },
+}
+
+impl SpaceOneError {
+    /// Builds [`SpaceOneError::Server`] from a call's status.
+    pub fn server(method: &'static str, status: &tonic::Status) -> Self {
+        let details = if status.message().is_empty() {
+            status.code().description().to_string()
+        } else {
+            status.message().to_string()
+        };
+        SpaceOneError::Server { method, code: status.code(), details }
+    }
+
+    /// The server's `ERROR_…` code, when the details start with one.
+    pub fn error_code(&self) -> Option<&str> {
+        match self {
+            SpaceOneError::Server { details, .. } => server_error_code(details),
+            _ => None,
+        }
+    }
+
+    /// A known fix, shown apart from the message.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SpaceOneError::Manifest { .. } => Some(
+                "known keys: name, service_type (1.x) or resource_type (2.x), image, provider, \
+                 registry_type, registry_config, capability, template (1.x), labels, tags, \
+                 plugin_id (2.x), docs (2.x), project_id (1.x), domain_id (moved to the \
+                 `spaceone-domain-id` input)"
+                    .into(),
+            ),
+            SpaceOneError::ImageMismatch { target_image, .. } => Some(format!(
+                "the image is derived from the `image` input; remove `image` from the manifest \
+                 or set it to `{target_image}` (no registry host, no tag)"
+            )),
+            SpaceOneError::InvalidImageName { suggestion, .. } => suggestion.clone(),
+            SpaceOneError::MissingField { field: "service_type/resource_type", .. } => Some(
+                "set `service_type` (1.x) or `resource_type` (2.x) in the plugin manifest, e.g. \
+                 `inventory.Collector`, `monitoring.DataSource`, `notification.Protocol`"
+                    .into(),
+            ),
+            SpaceOneError::UnknownRegistryType { .. } => {
+                Some("leave `registry_type` unset to derive it from the image's registry host".into())
+            }
+            SpaceOneError::RegistryTypeUnsupported { .. } => Some(
+                "1.x knows DOCKER_HUB, AWS_PUBLIC_ECR and HARBOR; 2.x knows DOCKER_HUB, \
+                 AWS_PRIVATE_ECR, HARBOR, GITHUB and GCP_PRIVATE_GCR"
+                    .into(),
+            ),
+            SpaceOneError::Endpoint { .. } => Some(
+                "use grpc://host:port (plain) or grpc+ssl://host:port (TLS), the repository \
+                 service's own endpoint; a path such as /v1 is ignored"
+                    .into(),
+            ),
+            SpaceOneError::Token { .. } => Some(
+                "pass the raw token (a JWT: API key on 1.x, App client secret on 2.x) without \
+                 a `Bearer ` prefix"
+                    .into(),
+            ),
+            SpaceOneError::Connect { endpoint, .. } => Some(format!(
+                "check that {endpoint} is reachable from this job and that the scheme matches \
+                 the server (grpc:// plain, grpc+ssl:// TLS)"
+            )),
+            SpaceOneError::Detect { .. } => Some(
+                "set the server generation explicitly (1.x or 2.x) to skip reflection".into(),
+            ),
+            SpaceOneError::NoLocalRepository { .. } => Some(
+                "a 1.x server registers plugins only into its `local` repository; create it \
+                 once: `spacectl exec register repository.Repository -p name=local \
+                 -p repository_type=local`"
+                    .into(),
+            ),
+            SpaceOneError::Server { method, code, details } => server_hint(method, *code, details),
+            _ => None,
+        }
+    }
+}
+
+/// `ERROR_NO_PLUGIN` out of `ERROR_NO_PLUGIN: Plugin does not exists. (…)`.
+pub fn server_error_code(details: &str) -> Option<&str> {
+    let code = details.split(':').next()?.trim();
+    let valid = code.starts_with("ERROR_")
+        && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    valid.then_some(code)
+}
+
+fn server_hint(method: &str, code: Code, details: &str) -> Option<String> {
+    let hint = match server_error_code(details) {
+        Some("ERROR_INVALID_IMAGE_NAME_FORMAT") | Some("ERROR_INVALID_IMAGE_LENGTH") => {
+            "the image's last path segment becomes the plugin id: at most 48 characters of \
+             [a-zA-Z0-9-], and `image` carries no registry host and no tag"
+        }
+        Some("ERROR_NO_IMAGE_IN_REGISTRY") => {
+            "the server lists the image's tags in its own configured registry and found none: \
+             check that the server's registry for this registry_type is the one pushed to, that \
+             the repository is readable without credentials (Docker Hub: public), and that \
+             `image` has no host"
+        }
+        Some("ERROR_REQUIRED_PARAMETER") if details.contains("domain_id") => {
+            "a 1.x server without authentication needs the domain in the request: set \
+             `spaceone-domain-id`"
+        }
+        Some("ERROR_AUTHENTICATE_FAILURE") => {
+            "`spaceone-token` is sent as metadata `token`; it must be a valid JWT for this \
+             server (1.x API key, 2.x App client secret)"
+        }
+        Some("ERROR_PERMISSION_DENIED") => {
+            "registering needs a DOMAIN_ADMIN token (a Domain Admin App on 2.x); workspace \
+             apps are refused"
+        }
+        Some("ERROR_REGISTRY_SETTINGS") => {
+            "the server has no registry URL configured for this registry_type; set \
+             `registry-type` to one it is configured for"
+        }
+        Some("ERROR_SAVE_UNIQUE_VALUES") => {
+            "a plugin with this plugin_id already exists in the domain (plugin_id is the \
+             image's last path segment, so two namespaces can collide)"
+        }
+        Some("ERROR_NO_PLUGIN") if method.ends_with("get_versions") => {
+            "a 1.x server reports every tag-listing failure as ERROR_NO_PLUGIN; for HARBOR \
+             every tag in the repository must be a plain version such as 1.2.3 (one `latest` \
+             or `v1.2.3` tag breaks the listing)"
+        }
+        Some("ERROR_UNKNOWN") if details.contains("invalid version number") => {
+            "the server sorts HARBOR tags as plain versions (1.2.3); remove tags such as \
+             `latest` or `v1.2.3` from the repository or push elsewhere"
+        }
+        Some("ERROR_UNKNOWN") if details.contains("'repository_id'") => {
+            "the server has no local repository to register into; create one with \
+             Repository.register (name: local, repository_type: local)"
+        }
+        _ => match code {
+            Code::Unavailable => {
+                "the server is unreachable or closed the connection: check the endpoint and \
+                 its scheme (grpc:// plain, grpc+ssl:// TLS)"
+            }
+            Code::DeadlineExceeded => "the call took longer than the deadline; raise it or check the server",
+            Code::Unimplemented => "this server does not implement the call: is the endpoint the repository service?",
+            _ => return None,
+        },
+    };
+    Some(hint.to_string())
+}
+
+/// The canonical upper-case name of a gRPC status code (`INVALID_ARGUMENT`).
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_error_displays_status_and_the_servers_own_text() {
+        let status = tonic::Status::invalid_argument(
+            "ERROR_INVALID_IMAGE_NAME_FORMAT: Image name format is [a-zA-Z0-9\\-]+ in plugin_x",
+        );
+        let err = SpaceOneError::server("Plugin.register", &status);
+        assert_eq!(
+            err.to_string(),
+            "Plugin.register failed: INVALID_ARGUMENT ERROR_INVALID_IMAGE_NAME_FORMAT: \
+             Image name format is [a-zA-Z0-9\\-]+ in plugin_x"
+        );
+        assert_eq!(err.error_code(), Some("ERROR_INVALID_IMAGE_NAME_FORMAT"));
+        assert!(err.hint().unwrap().contains("48 characters"));
+    }
+
+    #[test]
+    fn error_codes_are_recognised_only_in_the_servers_format() {
+        assert_eq!(server_error_code("ERROR_NO_PLUGIN: Plugin does not exists."), Some("ERROR_NO_PLUGIN"));
+        assert_eq!(server_error_code("tcp connect error: refused"), None);
+        assert_eq!(server_error_code("ERROR x: y"), None);
+    }
+
+    #[test]
+    fn hints_follow_the_code_then_the_status() {
+        let h = |method, code, details| SpaceOneError::Server { method, code, details: String::from(details) }.hint();
+        assert!(h("Plugin.register", Code::InvalidArgument, "ERROR_REQUIRED_PARAMETER: Required parameter. (key = domain_id)")
+            .unwrap()
+            .contains("spaceone-domain-id"));
+        assert!(h("Plugin.get_versions", Code::InvalidArgument, "ERROR_NO_PLUGIN: Plugin does not exists.")
+            .unwrap()
+            .contains("1.2.3"));
+        assert!(h("Plugin.get", Code::Unavailable, "connection refused").unwrap().contains("grpc+ssl"));
+        assert_eq!(h("Plugin.get", Code::Internal, "boom"), None);
+    }
+}
