@@ -15,6 +15,7 @@ What it provides:
 
 import argparse
 import base64
+import inspect
 import json
 import os
 import signal
@@ -59,6 +60,9 @@ def parse_args(description):
                         help="directory for config.yml, server.log and requests.jsonl (created if missing)")
     parser.add_argument("--no-local-repository", action="store_true",
                         help="v1: do not create the 'local' repository after start-up")
+    parser.add_argument("--exit-on-stdin-eof", action="store_true",
+                        help="stop the server when stdin reaches EOF (spawn with a piped stdin and keep "
+                             "it open; the server then dies with its parent)")
     parser.add_argument("--log-to-stderr", action="store_true",
                         help="send logs to stderr instead of <state-dir>/server.log")
     args = parser.parse_args()
@@ -284,9 +288,17 @@ class Harness:
         self._orig_server_factory = orig
         harness = self
 
-        def server(thread_pool=None, handlers=None, interceptors=None, *args, **kwargs):
-            interceptors = (harness.interceptor,) + tuple(interceptors or ())
-            real = orig(thread_pool, handlers, interceptors, *args, **kwargs)
+        signature = inspect.signature(orig)
+
+        def server(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            params = bound.arguments
+            params["interceptors"] = (harness.interceptor,) + tuple(params.get("interceptors") or ())
+            # gRPC enables SO_REUSEPORT by default on Linux: a second server on a busy
+            # port would silently share it. Fail instead.
+            params["options"] = list(params.get("options") or ()) + [("grpc.so_reuseport", 0)]
+            real = orig(*bound.args, **bound.kwargs)
             proxy = _ServerProxy(real, harness)
             harness.server = proxy
             if harness.stop_requested.is_set():
@@ -309,6 +321,19 @@ class Harness:
         self.stop_requested.set()
         if self.server is not None:
             self.server.stop(grace)
+
+    def watch_stdin(self):
+        """Stop the server once stdin is closed (parent gone or closed the pipe)."""
+        def watcher():
+            try:
+                while os.read(0, 4096):
+                    pass
+            except OSError:
+                pass
+            log("stdin closed, stopping")
+            self.stop()
+
+        threading.Thread(target=watcher, name="stdin-watch", daemon=True).start()
 
     def wait_started(self, timeout=60):
         if not self.started.wait(timeout):

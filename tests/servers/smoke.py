@@ -49,6 +49,7 @@ DOMAIN = "domain-smoke"
 # --------------------------------------------------------------------------- utilities
 
 _results = []
+_servers = []
 
 
 def check(name, cond, detail=""):
@@ -199,9 +200,11 @@ class Server:
     def __init__(self, script, registry_url, state_dir, env=None, extra_args=()):
         self.state_dir = state_dir
         cmd = [sys.executable, os.path.join(HERE, script), "--port", "0",
-               "--registry-url", registry_url, "--state-dir", state_dir, *extra_args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
+               "--registry-url", registry_url, "--state-dir", state_dir, "--exit-on-stdin-eof", *extra_args]
+        # stdin stays open while smoke.py lives: the server dies with us (--exit-on-stdin-eof).
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                      env={**os.environ, **(env or {})})
+        _servers.append(self.proc)
         lines = queue.Queue()
 
         def reader():
@@ -235,9 +238,12 @@ class Server:
         resp, c = call.with_call(payload, metadata=metadata, timeout=30)
         return resp, dict(c.trailing_metadata() or ())
 
-    def stop(self):
+    def stop(self, via_stdin=False):
         self.channel.close()
-        self.proc.send_signal(signal.SIGTERM)
+        if via_stdin:
+            self.proc.stdin.close()
+        else:
+            self.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(15)
         except subprocess.TimeoutExpired:
@@ -512,8 +518,8 @@ def smoke_v2(workdir, registry):
     check("v2 strict: unknown field -> INVALID_ARGUMENT ERROR_STUB_UNKNOWN_FIELDS",
           err is not None and err.code() == grpc.StatusCode.INVALID_ARGUMENT
           and err.details().startswith("ERROR_STUB_UNKNOWN_FIELDS:"), err and err.details())
-    rc, _ = strict.stop()
-    check("v2 strict: exit 0 on SIGTERM", rc == 0, rc)
+    rc, _ = strict.stop(via_stdin=True)
+    check("v2 strict: exit 0 when stdin is closed (--exit-on-stdin-eof)", rc == 0, rc)
 
 
 # --------------------------------------------------------------------------- main
@@ -543,6 +549,10 @@ def main():
         traceback.print_exc()
         check(f"{gen}: smoke ran to completion", False, repr(e))
     finally:
+        for proc in _servers:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         if registry:
             registry.stop()
         if args.verbose:

@@ -103,6 +103,8 @@ def main():
     harness = _harness.Harness(recorder, port=args.port)
     harness.patch_grpc_server()
     harness.install_signal_handlers()
+    if args.exit_on_stdin_eof:
+        harness.watch_stdin()
 
     try:
         from spaceone.core import command, pygrpc

@@ -90,6 +90,8 @@ def main():
         harness = _harness.Harness(recorder, pre_call=make_pre_call(strict), port=args.port)
         harness.patch_grpc_server()
         harness.install_signal_handlers()
+        if args.exit_on_stdin_eof:
+            harness.watch_stdin()
 
         import mongomock
         from spaceone.core import command, config, pygrpc
