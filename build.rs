@@ -13,11 +13,17 @@ use std::path::{Path, PathBuf};
 const TREES: &[(&str, &[&str])] = &[
     (
         "v1",
-        &["spaceone/api/repository/v1/plugin.proto", "spaceone/api/repository/v1/repository.proto"],
+        &[
+            "spaceone/api/repository/v1/plugin.proto",
+            "spaceone/api/repository/v1/repository.proto",
+        ],
     ),
     (
         "v2",
-        &["spaceone/api/repository/v1/plugin.proto", "spaceone/api/repository/v1/repository.proto"],
+        &[
+            "spaceone/api/repository/v1/plugin.proto",
+            "spaceone/api/repository/v1/repository.proto",
+        ],
     ),
     ("reflection", &["grpc/reflection/v1alpha/reflection.proto"]),
 ];

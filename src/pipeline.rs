@@ -35,11 +35,17 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
     let delivered =
         output::deliver(&plan.destination, &sealed, &plan.tags, plan.dry_run, &registry, &store, reporter).await?;
 
-    let request = plan.registration.as_ref().map(|r| r.to_json());
+    let request = plan.registration.as_ref().map(|r| r.to_json_with_domain(plan.generation, plan.domain_id.as_deref()));
     let registration = match (&plan.registration, &plan.spaceone) {
         (Some(request), Some(options)) => {
             reporter.event(Event::Phase("register"));
             Some(spaceone::register(options, request, reporter).await?)
+        }
+        (Some(request), None) => {
+            for note in &request.notes {
+                reporter.event(Event::Warning(note));
+            }
+            None
         }
         _ => None,
     };

@@ -36,6 +36,9 @@ pub struct Plan {
     /// Where to send it; `None` prints it instead (dry run, local output, no endpoint).
     pub spaceone: Option<spaceone::SpaceOneOptions>,
     pub dry_run: bool,
+    /// The generation to describe the request for when it is only printed.
+    pub generation: spaceone::Generation,
+    pub domain_id: Option<String>,
     /// Non-fatal findings to show the user (unknown variables, skipped registration).
     pub notes: Vec<String>,
 }
@@ -189,6 +192,8 @@ impl Plan {
             registration,
             spaceone,
             dry_run: inputs.dry_run,
+            generation: inputs.spaceone_api.into(),
+            domain_id: inputs.spaceone_domain_id.clone(),
             notes,
         })
     }

@@ -143,17 +143,15 @@ impl DockerIgnore {
         if path == "." || self.patterns.is_empty() {
             return false;
         }
-        let parents: Vec<&str> = path
-            .match_indices('/')
-            .map(|(at, _)| &path[..at])
-            .collect();
+        let parents: Vec<&str> = path.match_indices('/').map(|(at, _)| &path[..at]).collect();
         let mut excluded = false;
         for pattern in &self.patterns {
             // Only a pattern that could flip the current answer needs evaluating.
             if pattern.exception != excluded {
                 continue;
             }
-            let hit = pattern.glob.matches(&path) || parents.iter().any(|p| pattern.glob.matches(p));
+            let hit =
+                pattern.glob.matches(&path) || parents.iter().any(|p| pattern.glob.matches(p));
             if hit {
                 excluded = !pattern.exception;
             }
@@ -307,7 +305,8 @@ impl Glob {
         }
         let dir = prefix.trim_end_matches('/');
         let ancestors = dir.match_indices('/').map(|(at, _)| &dir[..at]);
-        if !dir.is_empty() && (self.matches(dir) || ancestors.into_iter().any(|a| self.matches(a))) {
+        if !dir.is_empty() && (self.matches(dir) || ancestors.into_iter().any(|a| self.matches(a)))
+        {
             return true;
         }
         self.run(prefix).iter().any(|&alive| alive)
@@ -447,7 +446,11 @@ mod tests {
         (&["dir", "!dir/keep.txt"], "dir/keep.txt", false),
         (&["dir", "!dir/keep.txt"], "dir/other.txt", true),
         (&["dir", "!dir/keep.txt"], "dir", true),
-        (&["*.log", "!important.log", "important.log"], "important.log", true),
+        (
+            &["*.log", "!important.log", "important.log"],
+            "important.log",
+            true,
+        ),
         (&["!x", "x"], "x", true),
         (&["**/*.go", "!vendor/**"], "vendor/a/b.go", false),
         (&["docs", "!docs/**/*.md"], "docs/a/b.md", false),
@@ -505,7 +508,10 @@ mod tests {
             ("ok\n!\n", "patterns:2: bad pattern \"!\""),
             ("a[", "patterns:1: bad pattern \"a[\": a character class"),
             ("a[]", "patterns:1: bad pattern \"a[]\""),
-            ("[z-a]", "patterns:1: bad pattern \"[z-a]\": a character range goes backwards"),
+            (
+                "[z-a]",
+                "patterns:1: bad pattern \"[z-a]\": a character range goes backwards",
+            ),
             ("x\\", "patterns:1: bad pattern \"x\\\": a trailing"),
         ];
         for (text, want) in cases {

@@ -37,9 +37,7 @@ pub enum ExpandError {
     MissingBrace { word: String },
     #[error("bad substitution in \"{word}\" (a name must follow \"${{\")")]
     BadSubstitution { word: String },
-    #[error(
-        "unsupported modifier '{modifier}' in \"{word}\" (supported: :- - :+ + :? ?)"
-    )]
+    #[error("unsupported modifier '{modifier}' in \"{word}\" (supported: :- - :+ + :? ?)")]
     UnsupportedModifier { word: String, modifier: char },
     #[error("{name}: {message} (in \"{word}\")")]
     Required {
@@ -542,7 +540,10 @@ mod tests {
             ("${:-x}", "bad substitution in \"${:-x}\""),
             ("${A#x}", "unsupported modifier '#' in \"${A#x}\""),
             ("${A:=x}", "unsupported modifier '=' in \"${A:=x}\""),
-            ("${UNSET:?need it}", "UNSET: need it (in \"${UNSET:?need it}\")"),
+            (
+                "${UNSET:?need it}",
+                "UNSET: need it (in \"${UNSET:?need it}\")",
+            ),
             ("${UNSET?}", "UNSET: is not allowed to be unset"),
             ("${EMPTY:?}", "EMPTY: is not allowed to be empty"),
         ];
@@ -563,7 +564,10 @@ mod tests {
             ("cat <<'EOF' > f", &["cat", "<<'EOF'", ">", "f"]),
             ("<<\"E O\"", &["<<\"E O\""]),
             ("a\\ b", &["a\\ b"]),
-            ("$UNSET ${UNSET} ${UNSET:-x}", &["$UNSET", "${UNSET}", "${UNSET:-x}"]),
+            (
+                "$UNSET ${UNSET} ${UNSET:-x}",
+                &["$UNSET", "${UNSET}", "${UNSET:-x}"],
+            ),
             ("$A", &["a"]),
         ];
         for (line, want) in cases {

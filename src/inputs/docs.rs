@@ -97,3 +97,29 @@ pub fn markdown_table() -> String {
 fn yaml_string(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `action.yml` is generated; a stale copy would let GitHub users set inputs we ignore.
+    #[test]
+    fn committed_action_yml_is_current() {
+        let committed = include_str!("../../action.yml");
+        assert_eq!(committed, action_yml(), "action.yml is stale: run `spaceone-publish --action-yml > action.yml`");
+    }
+
+    #[test]
+    fn readme_lists_every_input() {
+        let readme = include_str!("../../README.md");
+        assert!(readme.contains(&markdown_table()), "README's inputs table is stale: run `spaceone-publish --inputs-markdown`");
+    }
+
+    #[test]
+    fn help_names_both_variables_of_every_input() {
+        let help = help();
+        for def in INPUTS {
+            assert!(help.contains(&format!("env: {}, {}", github_variable(def.name), plain_variable(def.name))), "{}", def.name);
+        }
+    }
+}

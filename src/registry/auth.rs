@@ -18,7 +18,7 @@
 //! Credentials go only to the registry's own host and to the realm its challenge names;
 //! never to an upload `Location` or redirect on another host. Tokens are [`Secret`]s: no
 //! error or debug line can show them. What a token *grants* is not secret: when it is a
-//! JWT (distribution's format) [`Auth::granted`] reads its `access` claim, so a 401 can
+//! JWT (distribution's format) its `access` claim is read when it arrives, so a 401 can
 //! say "asked for pull,push, got pull" instead of only "denied".
 
 use std::collections::HashMap;
@@ -52,12 +52,17 @@ pub(super) enum HostAuth {
 
 impl HostAuth {
     /// Picks Bearer when offered (it scopes access), else Basic; other schemes are refused.
-    pub fn from_challenges(host: &str, challenges: &[Challenge]) -> Result<HostAuth, RegistryError> {
+    pub fn from_challenges(
+        host: &str,
+        challenges: &[Challenge],
+    ) -> Result<HostAuth, RegistryError> {
         if let Some(bearer) = challenges.iter().find(|c| c.scheme == "bearer") {
-            let realm = bearer.param("realm").ok_or_else(|| RegistryError::Challenge {
-                host: host.into(),
-                reason: "its Bearer challenge has no realm".into(),
-            })?;
+            let realm = bearer
+                .param("realm")
+                .ok_or_else(|| RegistryError::Challenge {
+                    host: host.into(),
+                    reason: "its Bearer challenge has no realm".into(),
+                })?;
             let realm = Url::parse(realm).map_err(|e| RegistryError::Challenge {
                 host: host.into(),
                 reason: format!("its Bearer realm is not a URL ({e})"),
@@ -80,15 +85,21 @@ impl HostAuth {
             reason: if offered.is_empty() {
                 "it answered 401 without a WWW-Authenticate challenge".into()
             } else {
-                format!("it offers only {} (Basic or Bearer supported)", offered.join(", "))
+                format!(
+                    "it offers only {} (Basic or Bearer supported)",
+                    offered.join(", ")
+                )
             },
         })
     }
 }
 
+#[derive(Debug)]
 struct Token {
     value: Secret,
     expires: Instant,
+    /// What the token grants, read from its JWT claims when it is one.
+    granted: Option<Vec<String>>,
 }
 
 impl Token {
@@ -116,7 +127,10 @@ pub(super) struct TokenRequest<'a> {
 
 impl Auth {
     pub fn new(credentials: Vec<Credential>) -> Auth {
-        Auth { credentials, tokens: Mutex::new(HashMap::new()) }
+        Auth {
+            credentials,
+            tokens: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The explicit credential for a registry host, if any.
@@ -133,17 +147,17 @@ impl Auth {
     }
 
     /// `Authorization: Bearer …` for the request's host and scopes, from the cache or a
-    /// fresh token.
-    pub async fn bearer(&self, req: &TokenRequest<'_>) -> Result<HeaderValue, RegistryError> {
+    /// fresh token, with the scopes that token grants (when readable).
+    pub async fn bearer(&self, req: &TokenRequest<'_>) -> Result<Bearer, RegistryError> {
         let slot = self.slot(req.host, req.scopes);
         let mut guard = slot.lock().await;
         if let Some(token) = guard.as_ref().filter(|t| t.fresh()) {
             return header_for(token, req.realm);
         }
         let token = self.fetch(req).await?;
-        let header = header_for(&token, req.realm)?;
+        let bearer = header_for(&token, req.realm)?;
         *guard = Some(token);
-        Ok(header)
+        Ok(bearer)
     }
 
     /// Drops the cached token for `(host, scopes)`, after a 401 showed it is not enough.
@@ -152,14 +166,7 @@ impl Auth {
         // A slot locked right now is being refreshed by someone else: nothing to drop.
         if let Ok(mut guard) = slot.try_lock() {
             *guard = None;
-        }
-    }
-
-    /// The scopes the cached token for `(host, scopes)` actually carries, when readable.
-    pub fn granted(&self, host: &str, scopes: &Scopes) -> Option<Vec<String>> {
-        let slot = self.slot(host, scopes);
-        let guard = slot.try_lock().ok()?;
-        jwt_access(guard.as_ref()?.value.expose())
+        };
     }
 
     fn slot(&self, host: &str, scopes: &Scopes) -> Slot {
@@ -192,24 +199,30 @@ impl Auth {
         if !status.is_success() {
             let body = ResponseBody::read(&Method::GET, response).await;
             let url = RedactedUrl::new(&url);
-            return Err(if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-                RegistryError::TokenDenied {
-                    url,
-                    host: req.host.into(),
-                    who: match credential {
-                        Some(c) => format!("user `{}`", c.username),
-                        None => "anonymous access".into(),
-                    },
-                    status,
-                    body,
-                }
-            } else {
-                RegistryError::TokenService { url, status, body }
-            });
+            return Err(
+                if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                    RegistryError::TokenDenied {
+                        url,
+                        host: req.host.into(),
+                        who: match credential {
+                            Some(c) => format!("user `{}`", c.username),
+                            None => "anonymous access".into(),
+                        },
+                        status,
+                        body,
+                    }
+                } else {
+                    RegistryError::TokenService { url, status, body }
+                },
+            );
         }
-        let bytes =
-            super::client::read_capped(response, &Method::GET, TOKEN_RESPONSE_LIMIT, "token response")
-                .await?;
+        let bytes = super::client::read_capped(
+            response,
+            &Method::GET,
+            TOKEN_RESPONSE_LIMIT,
+            "token response",
+        )
+        .await?;
         parse_token_response(&bytes).map_err(|reason| RegistryError::TokenResponse {
             url: RedactedUrl::new(&url),
             reason,
@@ -231,16 +244,34 @@ fn parse_token_response(bytes: &[u8]) -> Result<Token, String> {
         .flatten()
         .find(|t| !t.is_empty())
         .ok_or("neither `token` nor `access_token` is set")?;
-    let lifetime = r.expires_in.map(Duration::from_secs).unwrap_or(DEFAULT_EXPIRY);
-    Ok(Token { value, expires: Instant::now() + lifetime })
+    let lifetime = r
+        .expires_in
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_EXPIRY);
+    let granted = jwt_access(value.expose());
+    Ok(Token {
+        value,
+        expires: Instant::now() + lifetime,
+        granted,
+    })
 }
 
-fn header_for(token: &Token, realm: &Url) -> Result<HeaderValue, RegistryError> {
-    sensitive(&format!("Bearer {}", token.value.expose())).ok_or_else(|| {
+/// A Bearer `Authorization` value and what its token grants.
+pub(super) struct Bearer {
+    pub header: HeaderValue,
+    pub granted: Option<Vec<String>>,
+}
+
+fn header_for(token: &Token, realm: &Url) -> Result<Bearer, RegistryError> {
+    let header = sensitive(&format!("Bearer {}", token.value.expose())).ok_or_else(|| {
         RegistryError::TokenResponse {
             url: RedactedUrl::new(realm),
             reason: "the token holds characters not allowed in a header".into(),
         }
+    })?;
+    Ok(Bearer {
+        header,
+        granted: token.granted.clone(),
     })
 }
 
@@ -317,8 +348,12 @@ mod tests {
         let t = parse_token_response(br#"{"token":"","access_token":"def"}"#).unwrap();
         assert_eq!(t.value.expose(), "def");
         assert!(t.expires <= Instant::now() + DEFAULT_EXPIRY);
-        assert!(parse_token_response(br#"{"expires_in":300}"#).unwrap_err().contains("neither"));
-        assert!(parse_token_response(b"<html>").unwrap_err().contains("not the token JSON"));
+        assert!(parse_token_response(br#"{"expires_in":300}"#)
+            .unwrap_err()
+            .contains("neither"));
+        assert!(parse_token_response(b"<html>")
+            .unwrap_err()
+            .contains("not the token JSON"));
     }
 
     #[test]
@@ -329,8 +364,14 @@ mod tests {
             b64(r#"{"alg":"RS256"}"#),
             b64(r#"{"iss":"x","access":[{"type":"repository","name":"a/b","actions":["pull"]}]}"#)
         );
-        assert_eq!(jwt_access(&jwt), Some(vec!["repository:a/b:pull".to_string()]));
-        assert_eq!(jwt_access(&format!("{}.{}.s", b64("{}"), b64("{}"))), Some(vec![]));
+        assert_eq!(
+            jwt_access(&jwt),
+            Some(vec!["repository:a/b:pull".to_string()])
+        );
+        assert_eq!(
+            jwt_access(&format!("{}.{}.s", b64("{}"), b64("{}"))),
+            Some(vec![])
+        );
         assert_eq!(jwt_access("opaque-token"), None);
     }
 

@@ -32,7 +32,10 @@ pub(super) struct Challenge {
 
 impl Challenge {
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Scopes the registry said it needs (`scope="a b"` is space-separated).
@@ -49,7 +52,10 @@ impl Challenge {
 
 /// Parses one `WWW-Authenticate` header value into its challenges.
 pub(super) fn parse(input: &str) -> Result<Vec<Challenge>, String> {
-    let mut c = Cursor { s: input.as_bytes(), i: 0 };
+    let mut c = Cursor {
+        s: input.as_bytes(),
+        i: 0,
+    };
     let mut out: Vec<Challenge> = Vec::new();
     // True right after a scheme, until a comma: where a bare token is a token68.
     let mut after_scheme = false;
@@ -88,7 +94,11 @@ pub(super) fn parse(input: &str) -> Result<Vec<Challenge>, String> {
             };
             c.i += 1;
             c.skip_ws();
-            let value = if c.peek() == Some(b'"') { c.quoted()? } else { c.bare_value() };
+            let value = if c.peek() == Some(b'"') {
+                c.quoted()?
+            } else {
+                c.bare_value()
+            };
             current.params.push((token.to_ascii_lowercase(), value));
             after_scheme = false;
         } else if after_scheme {
@@ -128,7 +138,11 @@ impl<'a> Cursor<'a> {
     }
 
     fn rest_char(&self) -> String {
-        String::from_utf8_lossy(&self.s[self.i..]).chars().next().map(String::from).unwrap_or_default()
+        String::from_utf8_lossy(&self.s[self.i..])
+            .chars()
+            .next()
+            .map(String::from)
+            .unwrap_or_default()
     }
 
     fn skip_ws(&mut self) {
@@ -211,14 +225,24 @@ impl Scope {
         Some(Scope {
             resource: resource.into(),
             name: name.into(),
-            actions: actions.split(',').filter(|a| !a.is_empty()).map(String::from).collect(),
+            actions: actions
+                .split(',')
+                .filter(|a| !a.is_empty())
+                .map(String::from)
+                .collect(),
         })
     }
 }
 
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.resource, self.name, self.actions.join(","))
+        write!(
+            f,
+            "{}:{}:{}",
+            self.resource,
+            self.name,
+            self.actions.join(",")
+        )
     }
 }
 
@@ -245,7 +269,11 @@ impl Scopes {
     /// Adds a scope, merging its actions into an existing entry for the same resource.
     /// Returns whether anything was new.
     pub fn add(&mut self, scope: Scope) -> bool {
-        match self.0.iter_mut().find(|s| s.resource == scope.resource && s.name == scope.name) {
+        match self
+            .0
+            .iter_mut()
+            .find(|s| s.resource == scope.resource && s.name == scope.name)
+        {
             Some(existing) => {
                 let mut changed = false;
                 for action in scope.actions {
@@ -272,10 +300,6 @@ impl Scopes {
         changed
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// One string per scope, in order (the token request's `scope=` parameters).
     pub fn to_strings(&self) -> Vec<String> {
         self.0.iter().map(Scope::to_string).collect()
@@ -288,7 +312,9 @@ impl Scopes {
 
     /// Whether the set asks to push anywhere.
     pub fn pushes(&self) -> bool {
-        self.0.iter().any(|s| s.actions.iter().any(|a| a == "push" || a == "*"))
+        self.0
+            .iter()
+            .any(|s| s.actions.iter().any(|a| a == "push" || a == "*"))
     }
 }
 
@@ -299,7 +325,10 @@ mod tests {
     fn ch(scheme: &str, params: &[(&str, &str)]) -> Challenge {
         Challenge {
             scheme: scheme.into(),
-            params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             token68: None,
         }
     }
@@ -309,20 +338,29 @@ mod tests {
         let cases: Vec<(&str, Vec<Challenge>)> = vec![
             (
                 r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull""#,
-                vec![ch("bearer", &[
-                    ("realm", "https://auth.docker.io/token"),
-                    ("service", "registry.docker.io"),
-                    ("scope", "repository:library/alpine:pull"),
-                ])],
+                vec![ch(
+                    "bearer",
+                    &[
+                        ("realm", "https://auth.docker.io/token"),
+                        ("service", "registry.docker.io"),
+                        ("scope", "repository:library/alpine:pull"),
+                    ],
+                )],
             ),
-            (r#"Basic realm="Registry Realm""#, vec![ch("basic", &[("realm", "Registry Realm")])]),
+            (
+                r#"Basic realm="Registry Realm""#,
+                vec![ch("basic", &[("realm", "Registry Realm")])],
+            ),
             (
                 r#"Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:org/x:pull,push""#,
-                vec![ch("bearer", &[
-                    ("realm", "https://ghcr.io/token"),
-                    ("service", "ghcr.io"),
-                    ("scope", "repository:org/x:pull,push"),
-                ])],
+                vec![ch(
+                    "bearer",
+                    &[
+                        ("realm", "https://ghcr.io/token"),
+                        ("service", "ghcr.io"),
+                        ("scope", "repository:org/x:pull,push"),
+                    ],
+                )],
             ),
             (
                 r#"Basic realm="basic, with comma", Bearer realm="https://r/t", service="s""#,
@@ -333,17 +371,32 @@ mod tests {
             ),
             (
                 r#"Bearer realm="https://r",error="insufficient_scope",scope="repository:a:pull,push repository:b:pull""#,
-                vec![ch("bearer", &[
-                    ("realm", "https://r"),
-                    ("error", "insufficient_scope"),
-                    ("scope", "repository:a:pull,push repository:b:pull"),
-                ])],
+                vec![ch(
+                    "bearer",
+                    &[
+                        ("realm", "https://r"),
+                        ("error", "insufficient_scope"),
+                        ("scope", "repository:a:pull,push repository:b:pull"),
+                    ],
+                )],
             ),
-            (r#"Bearer realm="say \"hi\" \\ there""#, vec![ch("bearer", &[("realm", r#"say "hi" \ there"#)])]),
-            (r#"BEARER Realm="x",SERVICE=y"#, vec![ch("bearer", &[("realm", "x"), ("service", "y")])]),
+            (
+                r#"Bearer realm="say \"hi\" \\ there""#,
+                vec![ch("bearer", &[("realm", r#"say "hi" \ there"#)])],
+            ),
+            (
+                r#"BEARER Realm="x",SERVICE=y"#,
+                vec![ch("bearer", &[("realm", "x"), ("service", "y")])],
+            ),
             (
                 "Bearer realm=https://host:5001/auth/token,service=reg",
-                vec![ch("bearer", &[("realm", "https://host:5001/auth/token"), ("service", "reg")])],
+                vec![ch(
+                    "bearer",
+                    &[
+                        ("realm", "https://host:5001/auth/token"),
+                        ("service", "reg"),
+                    ],
+                )],
             ),
             (
                 r#"Bearer realm = "x" , service = "y" ,, "#,
@@ -354,7 +407,11 @@ mod tests {
             ("", vec![]),
         ];
         for (input, expected) in cases {
-            assert_eq!(parse(input).unwrap_or_else(|e| panic!("{input}: {e}")), expected, "{input}");
+            assert_eq!(
+                parse(input).unwrap_or_else(|e| panic!("{input}: {e}")),
+                expected,
+                "{input}"
+            );
         }
     }
 
@@ -362,7 +419,10 @@ mod tests {
     fn token68_challenges_are_skipped_cleanly() {
         let got = parse(r#"Negotiate YWxhZGRpbjpvcGVuc2VzYW1l==, Basic realm="x""#).unwrap();
         assert_eq!(got.len(), 2);
-        assert_eq!(got[0].token68.as_deref(), Some("YWxhZGRpbjpvcGVuc2VzYW1l=="));
+        assert_eq!(
+            got[0].token68.as_deref(),
+            Some("YWxhZGRpbjpvcGVuc2VzYW1l==")
+        );
         assert_eq!(got[1], ch("basic", &[("realm", "x")]));
         let got = parse("Negotiate abc, Basic realm=x").unwrap();
         assert_eq!(got[0].token68.as_deref(), Some("abc"));
@@ -371,17 +431,39 @@ mod tests {
 
     #[test]
     fn malformed_challenges_fail() {
-        for input in [r#"Bearer realm="unterminated"#, r#"realm="x""#, "Bearer \"x\""] {
-            assert!(parse(input).is_err(), "{input} should fail, got {:?}", parse(input));
+        for input in [
+            r#"Bearer realm="unterminated"#,
+            r#"realm="x""#,
+            "Bearer \"x\"",
+        ] {
+            assert!(
+                parse(input).is_err(),
+                "{input} should fail, got {:?}",
+                parse(input)
+            );
         }
     }
 
     #[test]
     fn scope_table() {
-        let cases: &[(&str, Option<(&str, &str, &[&str])>)] = &[
-            ("repository:library/alpine:pull", Some(("repository", "library/alpine", &["pull"]))),
-            ("repository:a/b:pull,push", Some(("repository", "a/b", &["pull", "push"]))),
-            ("repository:localhost:5000/a/b:pull", Some(("repository", "localhost:5000/a/b", &["pull"]))),
+        /// input → (resource, name, actions), or `None` when it must not parse.
+        type Case = (
+            &'static str,
+            Option<(&'static str, &'static str, &'static [&'static str])>,
+        );
+        let cases: &[Case] = &[
+            (
+                "repository:library/alpine:pull",
+                Some(("repository", "library/alpine", &["pull"])),
+            ),
+            (
+                "repository:a/b:pull,push",
+                Some(("repository", "a/b", &["pull", "push"])),
+            ),
+            (
+                "repository:localhost:5000/a/b:pull",
+                Some(("repository", "localhost:5000/a/b", &["pull"])),
+            ),
             ("registry:catalog:*", Some(("registry", "catalog", &["*"]))),
             ("repository:a:", Some(("repository", "a", &[]))),
             ("repository", None),
@@ -394,8 +476,15 @@ mod tests {
                 None => assert!(got.is_none(), "{input}: {got:?}"),
                 Some((resource, name, actions)) => {
                     let s = got.unwrap_or_else(|| panic!("{input} should parse"));
-                    assert_eq!((s.resource.as_str(), s.name.as_str()), (*resource, *name), "{input}");
-                    assert_eq!(s.actions, actions.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+                    assert_eq!(
+                        (s.resource.as_str(), s.name.as_str()),
+                        (*resource, *name),
+                        "{input}"
+                    );
+                    assert_eq!(
+                        s.actions,
+                        actions.iter().map(|a| a.to_string()).collect::<Vec<_>>()
+                    );
                 }
             }
         }
@@ -404,19 +493,29 @@ mod tests {
     #[test]
     fn push_scopes_put_the_target_first_and_merge() {
         let mut scopes = Scopes::push("team/app", ["library/python", "team/app", "library/python"]);
-        assert_eq!(scopes.key(), "repository:team/app:pull,push repository:library/python:pull");
+        assert_eq!(
+            scopes.key(),
+            "repository:team/app:pull,push repository:library/python:pull"
+        );
         assert!(scopes.pushes());
         assert!(!Scopes::pull("a").pushes());
         // A challenge asking for what we have changes nothing; asking for more does.
-        let same = parse(r#"Bearer realm="r",scope="repository:team/app:push""#).unwrap()[0].scopes();
+        let same =
+            parse(r#"Bearer realm="r",scope="repository:team/app:push""#).unwrap()[0].scopes();
         assert!(!scopes.merge(&same));
-        let more = parse(r#"Bearer realm="r",scope="repository:other/x:pull repository:library/python:push""#)
-            .unwrap()[0]
+        let more = parse(
+            r#"Bearer realm="r",scope="repository:other/x:pull repository:library/python:push""#,
+        )
+        .unwrap()[0]
             .scopes();
         assert!(scopes.merge(&more));
         assert_eq!(
             scopes.to_strings(),
-            ["repository:team/app:pull,push", "repository:library/python:pull,push", "repository:other/x:pull"]
+            [
+                "repository:team/app:pull,push",
+                "repository:library/python:pull,push",
+                "repository:other/x:pull"
+            ]
         );
     }
 }

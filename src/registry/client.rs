@@ -81,13 +81,21 @@ impl Client {
     pub fn new(opts: RegistryOptions) -> Result<Client, RegistryError> {
         let mut roots = Vec::new();
         if let Some(path) = &opts.ca_cert {
-            let pem = std::fs::read(path)
-                .map_err(|source| RegistryError::CaCert { path: path.clone(), source })?;
+            let pem = std::fs::read(path).map_err(|source| RegistryError::CaCert {
+                path: path.clone(),
+                source,
+            })?;
             roots = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                RegistryError::CaCertInvalid { path: path.clone(), source: Some(e.without_url()) }
+                RegistryError::CaCertInvalid {
+                    path: path.clone(),
+                    source: Some(e.without_url()),
+                }
             })?;
             if roots.is_empty() {
-                return Err(RegistryError::CaCertInvalid { path: path.clone(), source: None });
+                return Err(RegistryError::CaCertInvalid {
+                    path: path.clone(),
+                    source: None,
+                });
             }
         }
         let build = |accept_invalid: bool| {
@@ -100,13 +108,19 @@ impl Client {
             for cert in &roots {
                 builder = builder.add_root_certificate(cert.clone());
             }
-            builder.build().map_err(|e| RegistryError::ClientSetup(e.without_url()))
+            builder
+                .build()
+                .map_err(|e| RegistryError::ClientSetup(e.without_url()))
         };
         Ok(Client {
             inner: Arc::new(Inner {
                 http: build(false)?,
                 http_insecure: build(true)?,
-                insecure: opts.insecure.iter().map(|h| h.trim().to_ascii_lowercase()).collect(),
+                insecure: opts
+                    .insecure
+                    .iter()
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .collect(),
                 jobs: opts.jobs.max(1),
                 retry: RetryPolicy::default(),
                 auth: Auth::new(opts.credentials),
@@ -119,7 +133,10 @@ impl Client {
     pub(super) fn is_insecure(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
         let bare = strip_port(&host);
-        self.inner.insecure.iter().any(|e| *e == host || (strip_port(e) == e && e == bare))
+        self.inner
+            .insecure
+            .iter()
+            .any(|e| *e == host || (strip_port(e) == e && e == bare))
     }
 
     /// The HTTP client for a URL: the non-verifying one only for insecure hosts.
@@ -161,19 +178,22 @@ impl Client {
             map.entry(host.clone()).or_default().clone()
         };
         let fallback = reference.is_loopback() || self.is_insecure(&host);
-        cell.get_or_try_init(|| async {
-            self.ping_schemes(&host, fallback).await.map(Arc::new)
-        })
-        .await
-        .cloned()
+        cell.get_or_try_init(|| async { self.ping_schemes(&host, fallback).await.map(Arc::new) })
+            .await
+            .cloned()
     }
 
-    async fn ping_schemes(&self, host: &str, http_fallback: bool) -> Result<Endpoint, RegistryError> {
+    async fn ping_schemes(
+        &self,
+        host: &str,
+        http_fallback: bool,
+    ) -> Result<Endpoint, RegistryError> {
         let https = base_url("https", host)?;
         match self.ping(host, https).await {
-            Err(first @ RegistryError::Connect { .. }) if http_fallback => {
-                self.ping(host, base_url("http", host)?).await.map_err(|_| first)
-            }
+            Err(first @ RegistryError::Connect { .. }) if http_fallback => self
+                .ping(host, base_url("http", host)?)
+                .await
+                .map_err(|_| first),
             other => other,
         }
     }
@@ -194,7 +214,11 @@ impl Client {
             }
             _ => return Err(RegistryError::from_response(&Method::GET, response, None).await),
         };
-        Ok(Endpoint { host: host.into(), base, auth: RwLock::new(auth) })
+        Ok(Endpoint {
+            host: host.into(),
+            base,
+            auth: RwLock::new(auth),
+        })
     }
 }
 
@@ -219,7 +243,10 @@ fn base_url(scheme: &str, host: &str) -> Result<Url, RegistryError> {
 
 fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
-        return host.split_once("]:").map(|(h, _)| &host[..h.len() + 1]).unwrap_or(host);
+        return host
+            .split_once("]:")
+            .map(|(h, _)| &host[..h.len() + 1])
+            .unwrap_or(host);
     }
     host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
 }
@@ -232,13 +259,19 @@ pub(super) async fn read_capped(
     what: &'static str,
 ) -> Result<Vec<u8>, RegistryError> {
     let url = response.url().clone();
-    let too_large = || RegistryError::TooLarge { url: (&url).into(), what, limit };
+    let too_large = || RegistryError::TooLarge {
+        url: (&url).into(),
+        what,
+        limit,
+    };
     if response.content_length().is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
     let mut buf = Vec::new();
-    while let Some(chunk) =
-        response.chunk().await.map_err(|e| RegistryError::transport(method, &url, e))?
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| RegistryError::transport(method, &url, e))?
     {
         if buf.len() + chunk.len() > limit {
             return Err(too_large());
@@ -255,7 +288,11 @@ mod tests {
     #[test]
     fn insecure_matching() {
         let client = Client::new(RegistryOptions {
-            insecure: vec!["Registry.Local".into(), "10.0.0.5:5000".into(), "[::1]:5000".into()],
+            insecure: vec![
+                "Registry.Local".into(),
+                "10.0.0.5:5000".into(),
+                "[::1]:5000".into(),
+            ],
             ..Default::default()
         })
         .unwrap();
@@ -282,13 +319,22 @@ mod tests {
     fn missing_or_empty_ca_cert_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope.pem");
-        let err = Client::new(RegistryOptions { ca_cert: Some(missing), ..Default::default() })
-            .unwrap_err();
+        let err = Client::new(RegistryOptions {
+            ca_cert: Some(missing),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("nope.pem"), "{err}");
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
-        let err = Client::new(RegistryOptions { ca_cert: Some(empty), ..Default::default() })
-            .unwrap_err();
-        assert!(err.to_string().contains("holds no usable PEM certificate"), "{err}");
+        let err = Client::new(RegistryOptions {
+            ca_cert: Some(empty),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("holds no usable PEM certificate"),
+            "{err}"
+        );
     }
 }

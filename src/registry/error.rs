@@ -28,11 +28,11 @@ const TEXT_EXCERPT: usize = 200;
 /// A URL that prints without its query string, fragment or userinfo, so signed upload
 /// state (`_state=…`), realm parameters and credentials embedded in a URL never reach a log.
 #[derive(Clone, PartialEq, Eq)]
-pub struct RedactedUrl(Url);
+pub struct RedactedUrl(Box<Url>);
 
 impl RedactedUrl {
     pub fn new(url: &Url) -> RedactedUrl {
-        RedactedUrl(url.clone())
+        RedactedUrl(Box::new(url.clone()))
     }
 
     /// `host[:port]`, for messages that name the registry.
@@ -58,7 +58,13 @@ pub(super) fn host_port(url: &Url) -> String {
 
 impl fmt::Display for RedactedUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}{}", self.0.scheme(), host_port(&self.0), self.0.path())
+        write!(
+            f,
+            "{}://{}{}",
+            self.0.scheme(),
+            host_port(&self.0),
+            self.0.path()
+        )
     }
 }
 
@@ -177,7 +183,12 @@ pub struct AuthContext {
 pub enum RegistryError {
     /// The registry answered with a status we did not expect.
     #[error("{method} {url}: {status}: {body}")]
-    Status { method: Method, url: RedactedUrl, status: StatusCode, body: ResponseBody },
+    Status {
+        method: Method,
+        url: RedactedUrl,
+        status: StatusCode,
+        body: ResponseBody,
+    },
 
     /// 401/403 after authenticating (and re-asking for a token once).
     #[error("{method} {url}: {status}: {body}")]
@@ -201,7 +212,11 @@ pub enum RegistryError {
 
     /// The token service failed otherwise.
     #[error("token service {url}: {status}: {body}")]
-    TokenService { url: RedactedUrl, status: StatusCode, body: ResponseBody },
+    TokenService {
+        url: RedactedUrl,
+        status: StatusCode,
+        body: ResponseBody,
+    },
 
     #[error("token service {url} answered without a usable token: {reason}")]
     TokenResponse { url: RedactedUrl, reason: String },
@@ -234,13 +249,25 @@ pub enum RegistryError {
     },
 
     #[error("{what} from {url} has digest {actual}, expected {expected}")]
-    DigestMismatch { what: &'static str, url: RedactedUrl, expected: Digest, actual: Digest },
+    DigestMismatch {
+        what: &'static str,
+        url: RedactedUrl,
+        expected: Digest,
+        actual: Digest,
+    },
 
     #[error("{reference} has no image for {platform} (available: {})", list_or_none(.available))]
-    PlatformNotFound { reference: String, platform: Platform, available: Vec<String> },
+    PlatformNotFound {
+        reference: String,
+        platform: Box<Platform>,
+        available: Vec<String>,
+    },
 
     #[error("{url}: unsupported manifest type `{media_type}`")]
-    UnsupportedManifest { url: RedactedUrl, media_type: String },
+    UnsupportedManifest {
+        url: RedactedUrl,
+        media_type: String,
+    },
 
     #[error("{url}: invalid {what}")]
     InvalidJson {
@@ -251,16 +278,27 @@ pub enum RegistryError {
     },
 
     #[error("{url}: the response is larger than the {limit}-byte limit for a {what}")]
-    TooLarge { url: RedactedUrl, what: &'static str, limit: usize },
+    TooLarge {
+        url: RedactedUrl,
+        what: &'static str,
+        limit: usize,
+    },
 
     #[error("{method} {url}: {status} without a usable Location header")]
-    Location { method: Method, url: RedactedUrl, status: StatusCode },
+    Location {
+        method: Method,
+        url: RedactedUrl,
+        status: StatusCode,
+    },
 
     #[error("{url}: more than {limit} redirects")]
     TooManyRedirects { url: RedactedUrl, limit: usize },
 
     #[error("{digest} is not in the local blob store and has no registry to copy it from")]
     NoSource { digest: Digest },
+
+    #[error("cannot push: {reason}")]
+    InvalidTag { reason: String },
 
     #[error("local blob store")]
     Store(#[source] StoreError),
@@ -307,9 +345,20 @@ impl RegistryError {
             Some(context)
                 if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN =>
             {
-                RegistryError::Denied { method, url, status, body, context: Box::new(context) }
+                RegistryError::Denied {
+                    method,
+                    url,
+                    status,
+                    body,
+                    context: Box::new(context),
+                }
             }
-            _ => RegistryError::Status { method, url, status, body },
+            _ => RegistryError::Status {
+                method,
+                url,
+                status,
+                body,
+            },
         }
     }
 
@@ -318,7 +367,11 @@ impl RegistryError {
         let source = source.without_url();
         let url = RedactedUrl::new(url);
         if source.is_body() || source.is_decode() {
-            return RegistryError::Transfer { method: method.clone(), url, source };
+            return RegistryError::Transfer {
+                method: method.clone(),
+                url,
+                source,
+            };
         }
         RegistryError::Connect {
             host: url.host(),
@@ -362,7 +415,11 @@ impl RegistryError {
             RegistryError::TokenDenied { host, .. } => Some(format!(
                 "check registry-username and registry-password for {host}"
             )),
-            RegistryError::Connect { host, certificate: true, .. } => Some(format!(
+            RegistryError::Connect {
+                host,
+                certificate: true,
+                ..
+            } => Some(format!(
                 "the TLS certificate of {host} is not trusted: set registry-ca-cert to its CA \
                  (PEM), or list {host} in insecure-registries"
             )),
@@ -373,9 +430,11 @@ impl RegistryError {
             RegistryError::Status { status, body, .. }
                 if *status == StatusCode::NOT_FOUND && body.has_code("NAME_UNKNOWN") =>
             {
-                Some("check the image name; some registries (ECR) need the repository created \
+                Some(
+                    "check the image name; some registries (ECR) need the repository created \
                       before the first push"
-                    .into())
+                        .into(),
+                )
             }
             _ => None,
         }
@@ -426,7 +485,10 @@ fn is_certificate_error(err: &(dyn std::error::Error + 'static)) -> bool {
                 rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
             );
         }
-        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
             if is_certificate_error(inner) {
                 return true;
             }
@@ -486,8 +548,14 @@ mod tests {
                 assert_eq!(got, expected);
             }
         }
-        assert!(ResponseBody::parse(br#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#).has_code("NAME_UNKNOWN"));
-        assert_eq!(ResponseBody::Head.to_string(), "(HEAD responses have no body)");
+        assert!(
+            ResponseBody::parse(br#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#)
+                .has_code("NAME_UNKNOWN")
+        );
+        assert_eq!(
+            ResponseBody::Head.to_string(),
+            "(HEAD responses have no body)"
+        );
     }
 
     #[test]
@@ -497,13 +565,22 @@ mod tests {
             method: Method::PUT,
             url: RedactedUrl::new(&url),
             status: StatusCode::from_u16(status).unwrap(),
-            body: ResponseBody::parse(br#"{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}"#),
+            body: ResponseBody::parse(
+                br#"{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}"#,
+            ),
         };
         assert_eq!(
             err(503).to_string(),
             "PUT https://ghcr.io/v2/org/x/manifests/1.0: 503 Service Unavailable: UNAVAILABLE: try later"
         );
-        for (status, retry) in [(408, true), (429, true), (500, true), (503, true), (400, false), (404, false)] {
+        for (status, retry) in [
+            (408, true),
+            (429, true),
+            (500, true),
+            (503, true),
+            (400, false),
+            (404, false),
+        ] {
             assert_eq!(err(status).is_retryable(), retry, "{status}");
         }
     }
@@ -524,7 +601,10 @@ mod tests {
             }),
         };
         let hint = err.hint().unwrap();
-        assert!(hint.contains("registry-username/registry-password"), "{hint}");
+        assert!(
+            hint.contains("registry-username/registry-password"),
+            "{hint}"
+        );
         assert!(hint.contains("it granted: repository:org/x:pull"), "{hint}");
         assert!(hint.contains("packages: write"), "{hint}");
         assert!(!err.is_retryable());

@@ -74,11 +74,17 @@ pub(super) async fn get(
         }
     }
     let media_type = classify(content_type.as_deref(), &bytes, &url)?;
-    Ok(Fetched { bytes, media_type, digest, url })
+    Ok(Fetched {
+        bytes,
+        media_type,
+        digest,
+        url,
+    })
 }
 
 /// Whether the repository holds the manifest `digest`. Only 200 means yes; 404 — and
-/// 401/403, which some registries answer for unknown content — mean "not known to be".
+/// 403, which some registries answer for unknown content — mean "not known to be". A 401
+/// that survived re-authentication is an error: nothing else would work either.
 pub(super) async fn exists(
     session: &Session,
     repository: &str,
@@ -89,7 +95,7 @@ pub(super) async fn exists(
     let response = session.send(request).await?;
     Ok(match response.status() {
         StatusCode::OK => header_digest(&response).is_none_or(|d| d == *digest),
-        StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => false,
+        StatusCode::NOT_FOUND | StatusCode::FORBIDDEN => false,
         _ => return Err(session.fail(&Method::HEAD, response).await),
     })
 }
@@ -106,7 +112,12 @@ pub(super) async fn put(
     let request = Request::new(Method::PUT, url)
         .header(CONTENT_TYPE, media_type.as_str())
         .body(Body::Bytes(bytes::Bytes::copy_from_slice(bytes)));
-    let ok = [StatusCode::OK, StatusCode::CREATED, StatusCode::ACCEPTED, StatusCode::NO_CONTENT];
+    let ok = [
+        StatusCode::OK,
+        StatusCode::CREATED,
+        StatusCode::ACCEPTED,
+        StatusCode::NO_CONTENT,
+    ];
     let response = session.expect(request, &ok).await?;
     let ours = Digest::sha256_of(bytes);
     match header_digest(&response) {
@@ -124,7 +135,14 @@ pub(super) async fn put(
 
 /// `Docker-Content-Digest`, when present and well-formed.
 pub(super) fn header_digest(response: &reqwest::Response) -> Option<Digest> {
-    response.headers().get(DOCKER_CONTENT_DIGEST)?.to_str().ok()?.trim().parse().ok()
+    response
+        .headers()
+        .get(DOCKER_CONTENT_DIGEST)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Decides what a manifest response is: the body's `mediaType`, else `Content-Type`, else
@@ -141,9 +159,12 @@ pub(super) fn classify(
         manifests: Option<serde::de::IgnoredAny>,
         config: Option<serde::de::IgnoredAny>,
     }
-    let probe: Probe = serde_json::from_slice(bytes).map_err(|source| {
-        RegistryError::InvalidJson { url: RedactedUrl::new(url), what: "manifest", source }
-    })?;
+    let probe: Probe =
+        serde_json::from_slice(bytes).map_err(|source| RegistryError::InvalidJson {
+            url: RedactedUrl::new(url),
+            what: "manifest",
+            source,
+        })?;
     let known = |m: &MediaType| m.is_manifest() || m.is_index();
     let header = content_type.map(MediaType::parse).filter(known);
     let unsupported = |media_type: String| RegistryError::UnsupportedManifest {
@@ -161,7 +182,9 @@ pub(super) fn classify(
         (None, None) if probe.manifests.is_some() => MediaType::OciIndex,
         (None, None) if probe.config.is_some() => MediaType::OciManifest,
         (None, None) => {
-            return Err(unsupported(content_type.unwrap_or("(no Content-Type)").to_string()))
+            return Err(unsupported(
+                content_type.unwrap_or("(no Content-Type)").to_string(),
+            ))
         }
     };
     if known(&media_type) {

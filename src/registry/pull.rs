@@ -57,19 +57,24 @@ impl Client {
     ) -> Result<ResolvedImage, RegistryError> {
         let repository = image.repository.as_str();
         let session = self.session(image, Scopes::pull(repository)).await?;
-        let top =
-            manifest::get(&session, repository, &image.manifest_ref(), image.digest.as_ref())
-                .await?;
+        let top = manifest::get(
+            &session,
+            repository,
+            &image.manifest_ref(),
+            image.digest.as_ref(),
+        )
+        .await?;
         let (index_digest, fetched) = if top.media_type.is_index() {
             let index: Index = parse_json(&top.bytes, &top.url, "image index")?;
-            let entry = index.select(platform).ok_or_else(|| RegistryError::PlatformNotFound {
-                reference: image.original().to_string(),
-                platform: platform.clone(),
-                available: index.platforms(),
-            })?;
+            let entry = index
+                .select(platform)
+                .ok_or_else(|| RegistryError::PlatformNotFound {
+                    reference: image.original().to_string(),
+                    platform: Box::new(platform.clone()),
+                    available: index.platforms(),
+                })?;
             let child = entry.digest.to_string();
-            let child =
-                manifest::get(&session, repository, &child, Some(&entry.digest)).await?;
+            let child = manifest::get(&session, repository, &child, Some(&entry.digest)).await?;
             if !child.media_type.is_manifest() {
                 return Err(RegistryError::UnsupportedManifest {
                     url: RedactedUrl::new(&child.url),
@@ -109,7 +114,10 @@ impl Client {
         store: &BlobStore,
     ) -> Result<StoredBlob, RegistryError> {
         if let Ok(size) = store.size(digest) {
-            return Ok(StoredBlob { digest: digest.clone(), size });
+            return Ok(StoredBlob {
+                digest: digest.clone(),
+                size,
+            });
         }
         let session = self.session(repo, Scopes::pull(&repo.repository)).await?;
         let response = get_blob(&session, &repo.repository, digest).await?;
@@ -125,7 +133,10 @@ impl Client {
             while let Some(chunk) = rx.blocking_recv() {
                 writer
                     .write_all(&chunk)
-                    .map_err(|source| StoreError::Write { path: root.clone(), source })?;
+                    .map_err(|source| StoreError::Write {
+                        path: root.clone(),
+                        source,
+                    })?;
             }
             writer.commit_expecting(&expected)
         });
@@ -139,14 +150,14 @@ impl Client {
         drop(tx);
         match write.await {
             Ok(Ok(blob)) => Ok(blob),
-            Ok(Err(StoreError::Mismatch { expected, actual, .. })) => {
-                Err(RegistryError::DigestMismatch {
-                    what: "blob",
-                    url: RedactedUrl::new(&url),
-                    expected,
-                    actual,
-                })
-            }
+            Ok(Err(StoreError::Mismatch {
+                expected, actual, ..
+            })) => Err(RegistryError::DigestMismatch {
+                what: "blob",
+                url: RedactedUrl::new(&url),
+                expected,
+                actual,
+            }),
             Ok(Err(e)) => Err(RegistryError::Store(e)),
             Err(join) => std::panic::resume_unwind(join.into_panic()),
         }
@@ -170,11 +181,11 @@ impl Client {
                 _ => {
                     let err = session.fail(&Method::GET, response).await;
                     return match &err {
-                        RegistryError::Status { status: StatusCode::NOT_FOUND, body, .. }
-                            if body.has_code("NAME_UNKNOWN") =>
-                        {
-                            Ok(Vec::new())
-                        }
+                        RegistryError::Status {
+                            status: StatusCode::NOT_FOUND,
+                            body,
+                            ..
+                        } if body.has_code("NAME_UNKNOWN") => Ok(Vec::new()),
                         _ => Err(err),
                     };
                 }
@@ -200,7 +211,9 @@ pub(super) async fn get_blob(
     digest: &Digest,
 ) -> Result<Response, RegistryError> {
     let url = session.url(repository, &format!("blobs/{digest}"));
-    session.expect(Request::new(Method::GET, url), &[StatusCode::OK]).await
+    session
+        .expect(Request::new(Method::GET, url), &[StatusCode::OK])
+        .await
 }
 
 /// A small blob (a config) read into memory and verified.
@@ -230,8 +243,11 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     url: &url::Url,
     what: &'static str,
 ) -> Result<T, RegistryError> {
-    serde_json::from_slice(bytes)
-        .map_err(|source| RegistryError::InvalidJson { url: RedactedUrl::new(url), what, source })
+    serde_json::from_slice(bytes).map_err(|source| RegistryError::InvalidJson {
+        url: RedactedUrl::new(url),
+        what,
+        source,
+    })
 }
 
 /// The `rel="next"` target of a `Link` header, resolved against the response URL.
@@ -264,13 +280,25 @@ mod tests {
                 r#"</v2/a/tags/list?last=b&n=100>; rel="next""#,
                 Some("http://h:5000/v2/a/tags/list?last=b&n=100"),
             ),
-            (r#"<https://x/v2/a/tags/list?last=c>;rel=next"#, Some("https://x/v2/a/tags/list?last=c")),
-            (r#"</first>; rel="prev", </v2/a/tags/list?last=d>; rel="next""#, Some("http://h:5000/v2/a/tags/list?last=d")),
+            (
+                r#"<https://x/v2/a/tags/list?last=c>;rel=next"#,
+                Some("https://x/v2/a/tags/list?last=c"),
+            ),
+            (
+                r#"</first>; rel="prev", </v2/a/tags/list?last=d>; rel="next""#,
+                Some("http://h:5000/v2/a/tags/list?last=d"),
+            ),
             (r#"</v2/a/tags/list?last=b>; rel="prev""#, None),
             ("garbage", None),
         ];
         for (header, expected) in cases {
-            assert_eq!(parse_next_link(&base, header).as_ref().map(url::Url::as_str), expected, "{header}");
+            assert_eq!(
+                parse_next_link(&base, header)
+                    .as_ref()
+                    .map(url::Url::as_str),
+                expected,
+                "{header}"
+            );
         }
     }
 }

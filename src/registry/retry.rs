@@ -26,7 +26,10 @@ pub(super) struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { attempts: 1, backoff: Duration::from_secs(1) }
+        RetryPolicy {
+            attempts: 1,
+            backoff: Duration::from_secs(1),
+        }
     }
 }
 
@@ -67,7 +70,10 @@ mod tests {
 
     #[tokio::test]
     async fn retries_only_retryable_errors_within_the_budget() {
-        let policy = RetryPolicy { attempts: 3, backoff: Duration::ZERO };
+        let policy = RetryPolicy {
+            attempts: 3,
+            backoff: Duration::ZERO,
+        };
         let cases = [(503, 3), (404, 1)];
         for (code, expected_calls) in cases {
             let mut calls = 0;

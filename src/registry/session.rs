@@ -40,6 +40,8 @@ pub(super) struct Session {
     client: Client,
     endpoint: Arc<Endpoint>,
     scopes: Mutex<Scopes>,
+    /// What the last Bearer token we sent grants, for error hints.
+    granted: Mutex<Option<Vec<String>>>,
 }
 
 /// How to produce a request body, possibly more than once.
@@ -47,7 +49,11 @@ pub(super) enum Body {
     Empty,
     Bytes(bytes::Bytes),
     /// A blob in the local store, re-opened for every send.
-    Blob { store: BlobStore, digest: Digest, size: u64 },
+    Blob {
+        store: BlobStore,
+        digest: Digest,
+        size: u64,
+    },
     /// A one-shot stream of known length (a blob streamed from another registry).
     Stream(Option<reqwest::Body>, u64),
 }
@@ -62,7 +68,11 @@ impl Body {
         Ok(match self {
             Body::Empty => (None, 0),
             Body::Bytes(bytes) => (Some(bytes.clone().into()), bytes.len() as u64),
-            Body::Blob { store, digest, size } => {
+            Body::Blob {
+                store,
+                digest,
+                size,
+            } => {
                 let file = store.open_blob(digest).map_err(RegistryError::Store)?;
                 let file = tokio::fs::File::from_std(file);
                 let stream = ReaderStream::with_capacity(file, FILE_CHUNK);
@@ -82,7 +92,12 @@ pub(super) struct Request {
 
 impl Request {
     pub fn new(method: Method, url: Url) -> Request {
-        Request { method, url, headers: HeaderMap::new(), body: Body::Empty }
+        Request {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: Body::Empty,
+        }
     }
 
     pub fn header(mut self, name: reqwest::header::HeaderName, value: &str) -> Request {
@@ -100,7 +115,12 @@ impl Request {
 
 impl Session {
     pub fn new(client: Client, endpoint: Arc<Endpoint>, scopes: Scopes) -> Session {
-        Session { client, endpoint, scopes: Mutex::new(scopes) }
+        Session {
+            client,
+            endpoint,
+            scopes: Mutex::new(scopes),
+            granted: Mutex::new(None),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -193,13 +213,29 @@ impl Session {
 
     fn auth_context(&self) -> AuthContext {
         let scopes = self.scopes();
-        let bearer = matches!(*self.endpoint.auth.read().expect("auth lock"), HostAuth::Bearer { .. });
+        let bearer = matches!(
+            *self.endpoint.auth.read().expect("auth lock"),
+            HostAuth::Bearer { .. }
+        );
         AuthContext {
             host: self.endpoint.host.clone(),
-            username: self.client.inner.auth.credential(self.host()).map(|c| c.username.clone()),
+            username: self
+                .client
+                .inner
+                .auth
+                .credential(self.host())
+                .map(|c| c.username.clone()),
             push: scopes.pushes(),
-            requested: if bearer { scopes.to_strings() } else { Vec::new() },
-            granted: if bearer { self.client.inner.auth.granted(self.host(), &scopes) } else { None },
+            requested: if bearer {
+                scopes.to_strings()
+            } else {
+                Vec::new()
+            },
+            granted: if bearer {
+                self.granted.lock().expect("granted lock").clone()
+            } else {
+                None
+            },
         }
     }
 
@@ -231,7 +267,9 @@ impl Session {
                     service: service.as_deref(),
                     scopes: &scopes,
                 };
-                auth.bearer(&request).await.map(Some)
+                let bearer = auth.bearer(&request).await?;
+                *self.granted.lock().expect("granted lock") = bearer.granted;
+                Ok(Some(bearer.header))
             }
         }
     }
@@ -239,10 +277,8 @@ impl Session {
     /// After a 401: adopt the new challenge and its scopes. Returns whether sending again
     /// can help (a Basic challenge after Basic credentials were refused cannot).
     fn reauthorize(&self, response: &Response) -> bool {
-        let Ok(new_auth) = HostAuth::from_challenges(
-            self.host(),
-            &challenges(response.headers()),
-        ) else {
+        let Ok(new_auth) = HostAuth::from_challenges(self.host(), &challenges(response.headers()))
+        else {
             return false;
         };
         let old_auth = self.endpoint.auth.read().expect("auth lock").clone();
@@ -295,7 +331,8 @@ pub(super) fn resolve_location(request_url: &Url, location: &str) -> Option<Url>
 
 /// `url` with `digest=<d>` appended to whatever query it already has.
 pub(super) fn with_digest(mut url: Url, digest: &Digest) -> Url {
-    url.query_pairs_mut().append_pair("digest", &digest.to_string());
+    url.query_pairs_mut()
+        .append_pair("digest", &digest.to_string());
     url
 }
 
@@ -311,16 +348,26 @@ mod tests {
                 "/v2/a/b/blobs/uploads/1f2e?_state=xYz%2B%3D%3D",
                 "http://127.0.0.1:5000/v2/a/b/blobs/uploads/1f2e?_state=xYz%2B%3D%3D",
             ),
-            ("1f2e?_state=s", "http://127.0.0.1:5000/v2/a/b/blobs/uploads/1f2e?_state=s"),
+            (
+                "1f2e?_state=s",
+                "http://127.0.0.1:5000/v2/a/b/blobs/uploads/1f2e?_state=s",
+            ),
             (
                 "https://storage.example.com/upload/1f2e?sig=abc",
                 "https://storage.example.com/upload/1f2e?sig=abc",
             ),
             ("//cdn.example.com/x", "http://cdn.example.com/x"),
-            ("  /v2/a/b/blobs/uploads/9  ", "http://127.0.0.1:5000/v2/a/b/blobs/uploads/9"),
+            (
+                "  /v2/a/b/blobs/uploads/9  ",
+                "http://127.0.0.1:5000/v2/a/b/blobs/uploads/9",
+            ),
         ];
         for (location, expected) in cases {
-            assert_eq!(resolve_location(&base, location).unwrap().as_str(), expected, "{location}");
+            assert_eq!(
+                resolve_location(&base, location).unwrap().as_str(),
+                expected,
+                "{location}"
+            );
         }
         assert!(resolve_location(&base, "").is_none());
     }
@@ -332,26 +379,117 @@ mod tests {
             .unwrap();
         let enc = "sha256%3Ae3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         let cases = [
-            ("http://h/v2/a/blobs/uploads/1", format!("http://h/v2/a/blobs/uploads/1?digest={enc}")),
+            (
+                "http://h/v2/a/blobs/uploads/1",
+                format!("http://h/v2/a/blobs/uploads/1?digest={enc}"),
+            ),
             (
                 "http://h/v2/a/blobs/uploads/1?_state=xYz%2B%3D%3D",
                 format!("http://h/v2/a/blobs/uploads/1?_state=xYz%2B%3D%3D&digest={enc}"),
             ),
-            ("https://s3/x?a=1&b=2", format!("https://s3/x?a=1&b=2&digest={enc}")),
+            (
+                "https://s3/x?a=1&b=2",
+                format!("https://s3/x?a=1&b=2&digest={enc}"),
+            ),
         ];
         for (input, expected) in cases {
-            assert_eq!(with_digest(Url::parse(input).unwrap(), &d).as_str(), expected);
+            assert_eq!(
+                with_digest(Url::parse(input).unwrap(), &d).as_str(),
+                expected
+            );
         }
+    }
+
+    /// Framing only (not the registry protocol): a streamed file body must go out with
+    /// `Content-Length`, never `Transfer-Encoding: chunked`, which some registries and
+    /// proxies refuse for blob PUTs. The server here just records request heads.
+    #[tokio::test]
+    async fn streamed_file_bodies_carry_content_length() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let heads = Arc::new(Mutex::new(Vec::<String>::new()));
+        let seen = heads.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 65536];
+                    loop {
+                        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            match conn.read(&mut chunk).await {
+                                // The HTTPS attempt comes first: hang up on a TLS hello.
+                                Ok(n) if n > 0 && !(buf.is_empty() && chunk[0] == 0x16) => {
+                                    buf.extend_from_slice(&chunk[..n]);
+                                    continue;
+                                }
+                                _ => return,
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map(|v| v.trim().parse().unwrap())
+                            .unwrap_or(0);
+                        while buf.len() < end + 4 + len {
+                            let n = conn.read(&mut chunk).await.unwrap();
+                            assert!(n > 0, "body cut short");
+                            buf.extend_from_slice(&chunk[..n]);
+                        }
+                        buf.drain(..end + 4 + len);
+                        seen.lock().unwrap().push(head);
+                        let ok = b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n";
+                        conn.write_all(ok).await.unwrap();
+                    }
+                });
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let blob = store.put(&vec![7u8; 600 * 1024]).unwrap();
+        let client = Client::new(crate::registry::RegistryOptions::default()).unwrap();
+        let target: crate::reference::Reference = format!("127.0.0.1:{port}/a").parse().unwrap();
+        let session = client.session(&target, Scopes::pull("a")).await.unwrap();
+        let url = with_digest(session.url("a", "blobs/uploads/1"), &blob.digest);
+        let body = Body::Blob {
+            store,
+            digest: blob.digest.clone(),
+            size: blob.size,
+        };
+        let response = session
+            .send(Request::new(Method::PUT, url).body(body))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let heads = heads.lock().unwrap().clone();
+        let put = heads
+            .iter()
+            .find(|h| h.starts_with("put "))
+            .expect("the PUT arrived");
+        assert!(
+            put.contains(&format!("content-length: {}", 600 * 1024)),
+            "{put}"
+        );
+        assert!(!put.contains("transfer-encoding"), "{put}");
+        assert!(!put.contains("authorization"), "{put}");
     }
 
     #[test]
     fn credentials_stay_on_the_registry_origin() {
         let base = Url::parse("https://ghcr.io/").unwrap();
         let url = |s: &str| Url::parse(s).unwrap();
-        assert!(same_origin(&url("https://ghcr.io/v2/a/blobs/uploads/1"), &base));
+        assert!(same_origin(
+            &url("https://ghcr.io/v2/a/blobs/uploads/1"),
+            &base
+        ));
         assert!(same_origin(&url("https://ghcr.io:443/v2/"), &base));
         assert!(!same_origin(&url("http://ghcr.io/v2/"), &base));
         assert!(!same_origin(&url("https://ghcr.io:8443/v2/"), &base));
-        assert!(!same_origin(&url("https://pkg-containers.githubusercontent.com/x"), &base));
+        assert!(!same_origin(
+            &url("https://pkg-containers.githubusercontent.com/x"),
+            &base
+        ));
     }
 }

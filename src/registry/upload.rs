@@ -112,7 +112,11 @@ pub(super) async fn push_blob(
         match remote {
             Some(s) if same_registry(s, target) => Source::SameRegistry(&s.repository),
             Some(s) => Source::OtherRegistry(s),
-            None => return Err(RegistryError::NoSource { digest: digest.clone() }),
+            None => {
+                return Err(RegistryError::NoSource {
+                    digest: digest.clone(),
+                })
+            }
         }
     };
     let body = open(session, &source, job.descriptor).await?;
@@ -150,7 +154,9 @@ async fn mount(
     from: &str,
 ) -> Result<Mount, RegistryError> {
     let mut url = session.url(repository, "blobs/uploads/");
-    url.query_pairs_mut().append_pair("mount", &digest.to_string()).append_pair("from", from);
+    url.query_pairs_mut()
+        .append_pair("mount", &digest.to_string())
+        .append_pair("from", from);
     let response = session.send(Request::new(Method::POST, url)).await?;
     match response.status() {
         StatusCode::CREATED => match header_digest(&response) {
@@ -170,7 +176,9 @@ async fn mount(
 /// Opens an upload session: `POST …/blobs/uploads/` → 202 + `Location`.
 async fn start(session: &Session, repository: &str) -> Result<Url, RegistryError> {
     let url = session.url(repository, "blobs/uploads/");
-    let response = session.expect(Request::new(Method::POST, url), &[StatusCode::ACCEPTED]).await?;
+    let response = session
+        .expect(Request::new(Method::POST, url), &[StatusCode::ACCEPTED])
+        .await?;
     location(&response, &Method::POST)
 }
 
@@ -183,7 +191,11 @@ async fn open(
     let response = match source {
         Source::Store(store) => {
             let size = store.size(digest).map_err(RegistryError::Store)?;
-            return Ok(Body::Blob { store: (*store).clone(), digest: digest.clone(), size });
+            return Ok(Body::Blob {
+                store: (*store).clone(),
+                digest: digest.clone(),
+                size,
+            });
         }
         Source::SameRegistry(repository) => get_blob(session, repository, digest).await?,
         Source::OtherRegistry(reference) => {
@@ -207,7 +219,9 @@ async fn upload(
     let request = Request::new(Method::PUT, url)
         .header(CONTENT_TYPE, "application/octet-stream")
         .body(body);
-    let response = session.expect(request, &[StatusCode::CREATED, StatusCode::NO_CONTENT]).await?;
+    let response = session
+        .expect(request, &[StatusCode::CREATED, StatusCode::NO_CONTENT])
+        .await?;
     match header_digest(&response) {
         Some(d) if d != descriptor.digest => Err(RegistryError::DigestMismatch {
             what: "uploaded blob",

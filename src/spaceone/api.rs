@@ -35,7 +35,10 @@ pub mod v1 {
             }
             pub mod repository {
                 pub mod v1 {
-                    include!(concat!(env!("OUT_DIR"), "/v1/spaceone.api.repository.v1.rs"));
+                    include!(concat!(
+                        env!("OUT_DIR"),
+                        "/v1/spaceone.api.repository.v1.rs"
+                    ));
                 }
             }
         }
@@ -56,7 +59,10 @@ pub mod v2 {
             }
             pub mod repository {
                 pub mod v1 {
-                    include!(concat!(env!("OUT_DIR"), "/v2/spaceone.api.repository.v1.rs"));
+                    include!(concat!(
+                        env!("OUT_DIR"),
+                        "/v2/spaceone.api.repository.v1.rs"
+                    ));
                 }
             }
         }
@@ -68,17 +74,32 @@ pub mod v2 {
 /// `grpc.reflection.v1alpha`, the only reflection version SpaceONE servers answer.
 #[allow(clippy::all, rustdoc::all)]
 pub mod reflection {
-    include!(concat!(env!("OUT_DIR"), "/reflection/grpc.reflection.v1alpha.rs"));
+    include!(concat!(
+        env!("OUT_DIR"),
+        "/reflection/grpc.reflection.v1alpha.rs"
+    ));
 }
 
 /// A JSON object as a `google.protobuf.Struct`.
 pub fn to_struct(object: &Map<String, Json>) -> Struct {
-    Struct { fields: object.iter().map(|(k, v)| (k.clone(), to_value(v))).collect() }
+    Struct {
+        fields: object
+            .iter()
+            .map(|(k, v)| (k.clone(), to_value(v)))
+            .collect(),
+    }
 }
 
 /// Strings as a `google.protobuf.ListValue` (how `labels` travels).
 pub fn to_list(items: &[String]) -> ListValue {
-    ListValue { values: items.iter().map(|s| Value { kind: Some(Kind::StringValue(s.clone())) }).collect() }
+    ListValue {
+        values: items
+            .iter()
+            .map(|s| Value {
+                kind: Some(Kind::StringValue(s.clone())),
+            })
+            .collect(),
+    }
 }
 
 pub fn to_value(json: &Json) -> Value {
@@ -87,7 +108,9 @@ pub fn to_value(json: &Json) -> Value {
         Json::Bool(b) => Kind::BoolValue(*b),
         Json::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(f64::NAN)),
         Json::String(s) => Kind::StringValue(s.clone()),
-        Json::Array(items) => Kind::ListValue(ListValue { values: items.iter().map(to_value).collect() }),
+        Json::Array(items) => Kind::ListValue(ListValue {
+            values: items.iter().map(to_value).collect(),
+        }),
         Json::Object(object) => Kind::StructValue(to_struct(object)),
     };
     Value { kind: Some(kind) }
@@ -95,7 +118,10 @@ pub fn to_value(json: &Json) -> Value {
 
 /// A `google.protobuf.Struct` as a JSON object (fields in key order).
 pub fn from_struct(s: &Struct) -> Map<String, Json> {
-    s.fields.iter().map(|(k, v)| (k.clone(), from_value(v))).collect()
+    s.fields
+        .iter()
+        .map(|(k, v)| (k.clone(), from_value(v)))
+        .collect()
 }
 
 pub fn from_list(list: &ListValue) -> Vec<Json> {
@@ -141,6 +167,9 @@ mod tests {
     #[test]
     fn labels_are_string_values() {
         let list = to_list(&["Slack".into(), "Notification".into()]);
-        assert_eq!(from_list(&list), vec![json!("Slack"), json!("Notification")]);
+        assert_eq!(
+            from_list(&list),
+            vec![json!("Slack"), json!("Notification")]
+        );
     }
 }

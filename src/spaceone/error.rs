@@ -27,28 +27,49 @@ pub enum SpaceOneError {
 
     /// A manifest problem at a position (1-based line and column).
     #[error("plugin manifest {path}:{line}:{column}: {message}")]
-    Manifest { path: PathBuf, line: usize, column: usize, message: String },
+    Manifest {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
 
     /// The manifest's `image` is not the repository being pushed.
     #[error(
         "plugin manifest {path}: `image: {manifest_image}` disagrees with the pushed image \
          repository `{target_image}` (from `{target}`)"
     )]
-    ImageMismatch { path: PathBuf, manifest_image: String, target_image: String, target: String },
+    ImageMismatch {
+        path: PathBuf,
+        manifest_image: String,
+        target_image: String,
+        target: String,
+    },
 
     /// The image's last path segment would be refused by the server.
     #[error("image `{image}` cannot be registered: {problem}")]
-    InvalidImageName { image: String, problem: String, suggestion: Option<String> },
+    InvalidImageName {
+        image: String,
+        problem: String,
+        suggestion: Option<String>,
+    },
 
     #[error("the plugin's {field} is missing: {why}")]
     MissingField { field: &'static str, why: String },
 
     #[error("registry type `{value}` ({origin}) is not one of {expected}")]
-    UnknownRegistryType { value: String, origin: String, expected: &'static str },
+    UnknownRegistryType {
+        value: String,
+        origin: String,
+        expected: &'static str,
+    },
 
     /// A registry type the detected server generation's enum cannot express.
     #[error("registry type {registry_type} cannot be sent to a SpaceONE {generation} server")]
-    RegistryTypeUnsupported { registry_type: &'static str, generation: &'static str },
+    RegistryTypeUnsupported {
+        registry_type: &'static str,
+        generation: &'static str,
+    },
 
     #[error("input `spaceone-endpoint`: `{value}` is not a SpaceONE endpoint: {reason}")]
     Endpoint { value: String, reason: String },
@@ -81,9 +102,21 @@ pub enum SpaceOneError {
     #[error("SpaceONE at {endpoint} has no local repository (Repository.list returned {found})")]
     NoLocalRepository { endpoint: String, found: String },
 
+    /// The plugin id is registered for another image; updating it would hijack that plugin.
+    #[error("plugin id `{plugin_id}` is already registered for image `{registered_image}`, not `{image}`")]
+    PluginIdTaken {
+        plugin_id: String,
+        registered_image: String,
+        image: String,
+    },
+
     /// The server answered a call with a non-OK status.
     #[error("{method} failed: {} {details}", code_name(*.code))]
-    Server { method: &'static str, code: Code, details: String },
+    Server {
+        method: &'static str,
+        code: Code,
+        details: String,
+    },
 }
 
 impl SpaceOneError {
@@ -94,7 +127,29 @@ impl SpaceOneError {
         } else {
             status.message().to_string()
         };
-        SpaceOneError::Server { method, code: status.code(), details }
+        SpaceOneError::Server {
+            method,
+            code: status.code(),
+            details,
+        }
+    }
+
+    /// Whether the error is in the user's input or configuration (manifest, image name,
+    /// options) and was found without asking the server: exit status 2, not 5.
+    pub fn is_preflight(&self) -> bool {
+        matches!(
+            self,
+            SpaceOneError::ManifestRead { .. }
+                | SpaceOneError::Manifest { .. }
+                | SpaceOneError::ImageMismatch { .. }
+                | SpaceOneError::InvalidImageName { .. }
+                | SpaceOneError::MissingField { .. }
+                | SpaceOneError::UnknownRegistryType { .. }
+                | SpaceOneError::Endpoint { .. }
+                | SpaceOneError::Token { .. }
+                | SpaceOneError::DomainId { .. }
+                | SpaceOneError::CaCert { .. }
+        )
     }
 
     /// The server's `ERROR_…` code, when the details start with one.
@@ -120,14 +175,17 @@ impl SpaceOneError {
                  or set it to `{target_image}` (no registry host, no tag)"
             )),
             SpaceOneError::InvalidImageName { suggestion, .. } => suggestion.clone(),
-            SpaceOneError::MissingField { field: "service_type/resource_type", .. } => Some(
+            SpaceOneError::MissingField {
+                field: "service_type/resource_type",
+                ..
+            } => Some(
                 "set `service_type` (1.x) or `resource_type` (2.x) in the plugin manifest, e.g. \
                  `inventory.Collector`, `monitoring.DataSource`, `notification.Protocol`"
                     .into(),
             ),
-            SpaceOneError::UnknownRegistryType { .. } => {
-                Some("leave `registry_type` unset to derive it from the image's registry host".into())
-            }
+            SpaceOneError::UnknownRegistryType { .. } => Some(
+                "leave `registry_type` unset to derive it from the image's registry host".into(),
+            ),
             SpaceOneError::RegistryTypeUnsupported { .. } => Some(
                 "1.x knows DOCKER_HUB, AWS_PUBLIC_ECR and HARBOR; 2.x knows DOCKER_HUB, \
                  AWS_PRIVATE_ECR, HARBOR, GITHUB and GCP_PRIVATE_GCR"
@@ -145,18 +203,33 @@ impl SpaceOneError {
             ),
             SpaceOneError::Connect { endpoint, .. } => Some(format!(
                 "check that {endpoint} is reachable from this job and that the scheme matches \
-                 the server (grpc:// plain, grpc+ssl:// TLS)"
+                 the server (grpc:// plain, grpc+ssl:// TLS); a server certificate from a private \
+                 CA needs `spaceone-ca-cert`"
             )),
             SpaceOneError::Detect { .. } => Some(
-                "set the server generation explicitly (1.x or 2.x) to skip reflection".into(),
-            ),
-            SpaceOneError::NoLocalRepository { .. } => Some(
-                "a 1.x server registers plugins only into its `local` repository; create it \
-                 once: `spacectl exec register repository.Repository -p name=local \
-                 -p repository_type=local`"
+                "point `spaceone-endpoint` at the repository service's own gRPC endpoint (each \
+                 SpaceONE service has its own), or set the server generation (1 or 2) to skip \
+                 reflection"
                     .into(),
             ),
-            SpaceOneError::Server { method, code, details } => server_hint(method, *code, details),
+            SpaceOneError::PluginIdTaken { .. } => Some(
+                "the plugin id is the image's last path segment (on 2.x, `plugin_id` in the \
+                 manifest can differ); rename the image repository, set `plugin_id` (2.x), or \
+                 deregister the other plugin if it is obsolete"
+                    .into(),
+            ),
+            SpaceOneError::NoLocalRepository { .. } => Some(
+                "plugins are registered only into the server's local repository. 1.x: create it \
+                 once with `spacectl exec register repository.Repository -p name=local \
+                 -p repository_type=local`; 2.x: the server's REPOSITORIES configuration needs \
+                 one entry of type LOCAL"
+                    .into(),
+            ),
+            SpaceOneError::Server {
+                method,
+                code,
+                details,
+            } => server_hint(method, *code, details),
             _ => None,
         }
     }
@@ -166,7 +239,9 @@ impl SpaceOneError {
 pub fn server_error_code(details: &str) -> Option<&str> {
     let code = details.split(':').next()?.trim();
     let valid = code.starts_with("ERROR_")
-        && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
     valid.then_some(code)
 }
 
@@ -215,13 +290,22 @@ fn server_hint(method: &str, code: Code, details: &str) -> Option<String> {
             "the server has no local repository to register into; create one with \
              Repository.register (name: local, repository_type: local)"
         }
+        _ if method.starts_with("ServerReflection") => {
+            "the endpoint did not answer gRPC reflection as a SpaceONE server does: check that it \
+             is the repository service's gRPC endpoint and that the scheme matches (grpc:// \
+             plain, grpc+ssl:// TLS), or set the server generation explicitly"
+        }
         _ => match code {
             Code::Unavailable => {
                 "the server is unreachable or closed the connection: check the endpoint and \
                  its scheme (grpc:// plain, grpc+ssl:// TLS)"
             }
-            Code::DeadlineExceeded => "the call took longer than the deadline; raise it or check the server",
-            Code::Unimplemented => "this server does not implement the call: is the endpoint the repository service?",
+            Code::DeadlineExceeded => {
+                "the call took longer than the deadline; raise it or check the server"
+            }
+            Code::Unimplemented => {
+                "this server does not implement the call: is the endpoint the repository service?"
+            }
             _ => return None,
         },
     };
@@ -272,21 +356,41 @@ mod tests {
 
     #[test]
     fn error_codes_are_recognised_only_in_the_servers_format() {
-        assert_eq!(server_error_code("ERROR_NO_PLUGIN: Plugin does not exists."), Some("ERROR_NO_PLUGIN"));
+        assert_eq!(
+            server_error_code("ERROR_NO_PLUGIN: Plugin does not exists."),
+            Some("ERROR_NO_PLUGIN")
+        );
         assert_eq!(server_error_code("tcp connect error: refused"), None);
         assert_eq!(server_error_code("ERROR x: y"), None);
     }
 
     #[test]
     fn hints_follow_the_code_then_the_status() {
-        let h = |method, code, details| SpaceOneError::Server { method, code, details: String::from(details) }.hint();
-        assert!(h("Plugin.register", Code::InvalidArgument, "ERROR_REQUIRED_PARAMETER: Required parameter. (key = domain_id)")
+        let h = |method, code, details| {
+            SpaceOneError::Server {
+                method,
+                code,
+                details: String::from(details),
+            }
+            .hint()
+        };
+        assert!(h(
+            "Plugin.register",
+            Code::InvalidArgument,
+            "ERROR_REQUIRED_PARAMETER: Required parameter. (key = domain_id)"
+        )
+        .unwrap()
+        .contains("spaceone-domain-id"));
+        assert!(h(
+            "Plugin.get_versions",
+            Code::InvalidArgument,
+            "ERROR_NO_PLUGIN: Plugin does not exists."
+        )
+        .unwrap()
+        .contains("1.2.3"));
+        assert!(h("Plugin.get", Code::Unavailable, "connection refused")
             .unwrap()
-            .contains("spaceone-domain-id"));
-        assert!(h("Plugin.get_versions", Code::InvalidArgument, "ERROR_NO_PLUGIN: Plugin does not exists.")
-            .unwrap()
-            .contains("1.2.3"));
-        assert!(h("Plugin.get", Code::Unavailable, "connection refused").unwrap().contains("grpc+ssl"));
+            .contains("grpc+ssl"));
         assert_eq!(h("Plugin.get", Code::Internal, "boom"), None);
     }
 }

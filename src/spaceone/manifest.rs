@@ -109,7 +109,10 @@ const KEYS: &[(&str, Key)] = &[
 
 impl Key {
     fn name(self) -> &'static str {
-        KEYS.iter().find(|(_, k)| *k == self).map(|(n, _)| *n).unwrap_or("?")
+        KEYS.iter()
+            .find(|(_, k)| *k == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
     }
 }
 
@@ -117,14 +120,19 @@ impl Key {
 enum Failure {
     UnknownKey(String),
     DuplicateKey(&'static str),
-    BadValue { key: &'static str, expected: &'static str },
+    BadValue {
+        key: &'static str,
+        expected: &'static str,
+    },
 }
 
 impl PluginManifest {
     /// Reads and checks a manifest file.
     pub fn load(path: &Path) -> Result<PluginManifest, SpaceOneError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| SpaceOneError::ManifestRead { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SpaceOneError::ManifestRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
         PluginManifest::parse(&text, path)
     }
 
@@ -150,7 +158,9 @@ impl PluginManifest {
                         None => format!("unknown key `{key}`"),
                     },
                     Some(Failure::DuplicateKey(key)) => format!("key `{key}` appears twice"),
-                    Some(Failure::BadValue { key, expected }) => format!("`{key}` must be {expected}"),
+                    Some(Failure::BadValue { key, expected }) => {
+                        format!("`{key}` must be {expected}")
+                    }
                     None => format!("not a valid plugin manifest: {err}"),
                 };
                 Err(manifest_error(path, &err, message))
@@ -158,9 +168,20 @@ impl PluginManifest {
         }
     }
 
+    /// The `image` key, trimmed, when it is set and not empty.
+    pub fn image(&self) -> Option<&str> {
+        self.image
+            .as_deref()
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+    }
+
     /// The 1-based line of a top-level key, when the file has it.
     pub fn line_of(&self, key: &str) -> Option<usize> {
-        self.lines.iter().find(|(k, _)| **k == key).map(|(_, line)| *line)
+        self.lines
+            .iter()
+            .find(|(k, _)| **k == key)
+            .map(|(_, line)| *line)
     }
 
     /// `path:line` of a key, or just the path.
@@ -173,8 +194,16 @@ impl PluginManifest {
 }
 
 fn manifest_error(path: &Path, err: &serde_yaml::Error, message: String) -> SpaceOneError {
-    let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
-    SpaceOneError::Manifest { path: path.to_path_buf(), line, column, message }
+    let (line, column) = err
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((1, 1));
+    SpaceOneError::Manifest {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+    }
 }
 
 struct ManifestSeed<'a> {
@@ -203,21 +232,42 @@ impl<'de> Visitor<'de> for ManifestSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PluginManifest, A::Error> {
         let mut m = PluginManifest::default();
         let mut seen = Vec::new();
-        while let Some(key) = map.next_key_seed(KeySeed { failure: self.failure, seen: &seen })? {
+        while let Some(key) = map.next_key_seed(KeySeed {
+            failure: self.failure,
+            seen: &seen,
+        })? {
             seen.push(key);
             let f = self.failure;
             match key {
                 Key::Name => m.name = map.next_value_seed(Typed::new(key, "a string", f))?,
-                Key::ServiceType => m.service_type = map.next_value_seed(Typed::new(key, "a string", f))?,
-                Key::ResourceType => m.resource_type = map.next_value_seed(Typed::new(key, "a string", f))?,
+                Key::ServiceType => {
+                    m.service_type = map.next_value_seed(Typed::new(key, "a string", f))?
+                }
+                Key::ResourceType => {
+                    m.resource_type = map.next_value_seed(Typed::new(key, "a string", f))?
+                }
                 Key::Image => m.image = map.next_value_seed(Typed::new(key, "a string", f))?,
-                Key::Provider => m.provider = map.next_value_seed(Typed::new(key, "a string", f))?,
-                Key::RegistryType => m.registry_type = map.next_value_seed(Typed::new(key, "a string", f))?,
-                Key::PluginId => m.plugin_id = map.next_value_seed(Typed::new(key, "a string", f))?,
-                Key::ProjectId => m.project_id = map.next_value_seed(Typed::new(key, "a string", f))?,
-                Key::DomainId => m.domain_id = map.next_value_seed(Typed::new(key, "a string", f))?,
-                Key::RegistryConfig => m.registry_config = map.next_value_seed(Typed::new(key, MAPPING, f))?,
-                Key::Capability => m.capability = map.next_value_seed(Typed::new(key, MAPPING, f))?,
+                Key::Provider => {
+                    m.provider = map.next_value_seed(Typed::new(key, "a string", f))?
+                }
+                Key::RegistryType => {
+                    m.registry_type = map.next_value_seed(Typed::new(key, "a string", f))?
+                }
+                Key::PluginId => {
+                    m.plugin_id = map.next_value_seed(Typed::new(key, "a string", f))?
+                }
+                Key::ProjectId => {
+                    m.project_id = map.next_value_seed(Typed::new(key, "a string", f))?
+                }
+                Key::DomainId => {
+                    m.domain_id = map.next_value_seed(Typed::new(key, "a string", f))?
+                }
+                Key::RegistryConfig => {
+                    m.registry_config = map.next_value_seed(Typed::new(key, MAPPING, f))?
+                }
+                Key::Capability => {
+                    m.capability = map.next_value_seed(Typed::new(key, MAPPING, f))?
+                }
                 Key::Template => m.template = map.next_value_seed(Typed::new(key, MAPPING, f))?,
                 Key::Tags => m.tags = map.next_value_seed(Typed::new(key, MAPPING, f))?,
                 Key::Docs => m.docs = map.next_value_seed(Typed::new(key, MAPPING, f))?,
@@ -278,7 +328,12 @@ struct Typed<'a, T> {
 
 impl<'a, T> Typed<'a, T> {
     fn new(key: Key, expected: &'static str, failure: &'a RefCell<Option<Failure>>) -> Self {
-        Typed { key, expected, failure, _t: std::marker::PhantomData }
+        Typed {
+            key,
+            expected,
+            failure,
+            _t: std::marker::PhantomData,
+        }
     }
 }
 
@@ -287,7 +342,10 @@ impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Typed<'_, T> {
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
         Option::<T>::deserialize(d).inspect_err(|_| {
-            *self.failure.borrow_mut() = Some(Failure::BadValue { key: self.key.name(), expected: self.expected });
+            *self.failure.borrow_mut() = Some(Failure::BadValue {
+                key: self.key.name(),
+                expected: self.expected,
+            });
         })
     }
 }
@@ -309,13 +367,15 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }
@@ -341,7 +401,12 @@ fn top_level_key_lines(text: &str) -> BTreeMap<&'static str, usize> {
             continue;
         }
         let rest = line.trim_start();
-        let key = rest.split(':').next().unwrap_or("").trim().trim_matches(['"', '\'']);
+        let key = rest
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches(['"', '\'']);
         if let Some((name, _)) = KEYS.iter().find(|(name, _)| *name == key) {
             lines.entry(*name).or_insert(n + 1);
         }
@@ -386,9 +451,16 @@ mod tests {
             json!({"monitoring_type": "LOG", "supported_schema": ["aws_access_key"], "use_resource_secret": true})
         );
         assert_eq!(m.template, Some(JsonObject::new()));
-        assert_eq!(m.labels, Some(vec!["AWS".to_string(), "CloudTrail".to_string()]));
+        assert_eq!(
+            m.labels,
+            Some(vec!["AWS".to_string(), "CloudTrail".to_string()])
+        );
         let tag_keys: Vec<_> = m.tags.as_ref().unwrap().keys().cloned().collect();
-        assert_eq!(tag_keys, ["description", "spaceone:plugin_name"], "file order is kept");
+        assert_eq!(
+            tag_keys,
+            ["description", "spaceone:plugin_name"],
+            "file order is kept"
+        );
         assert_eq!(m.domain_id.as_deref(), Some("domain-123"));
         assert_eq!(m.line_of("image"), Some(5));
         assert_eq!(m.locate("labels"), "plugin.yml:13");
@@ -403,7 +475,10 @@ mod tests {
              docs: {en: '# Trusted Advisor', ko: '# 신뢰'}\n",
         )
         .unwrap();
-        assert_eq!(m.plugin_id.as_deref(), Some("plugin-aws-ta-inven-collector"));
+        assert_eq!(
+            m.plugin_id.as_deref(),
+            Some("plugin-aws-ta-inven-collector")
+        );
         assert_eq!(m.resource_type.as_deref(), Some("inventory.Collector"));
         assert_eq!(m.service_type, None);
         assert_eq!(m.labels.unwrap(), ["AWS", "Trusted Advisor"]);
@@ -449,7 +524,10 @@ mod tests {
         let e = error("- name: x\n");
         assert!(e.starts_with("plugin manifest plugin.yml:1:1: not a valid plugin manifest: invalid type: sequence"), "{e}");
         let e = error("name: [x\n");
-        assert!(e.starts_with("plugin manifest plugin.yml:2:1: not valid YAML: did not find expected"), "{e}");
+        assert!(
+            e.starts_with("plugin manifest plugin.yml:2:1: not valid YAML: did not find expected"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,4 +1,56 @@
-//! TODO (written last)
+//! SpaceONE: from a plugin manifest and a pushed image to a plugin version the Repository
+//! service (`spaceone.api.repository.v1.Plugin`) lists, on either server generation.
+//!
+//! A SpaceONE plugin record has no version field: a version is a tag of the plugin's image
+//! in a registry the *server* can list. So registering is two things: the record (name,
+//! resource type, capability, …) must exist in the server's local repository, and the
+//! pushed tag must show up in `get_versions`.
+//!
+//! Two server generations speak the same gRPC paths with differently numbered messages
+//! (1.x `CreatePluginRequest` with `domain_id` in the body, 2.x `RegisterPluginRequest`
+//! with the domain taken from the token). This module keeps one neutral request and
+//! translates it at the last moment, after asking the server which one it is.
+//!
+//! | file | concept |
+//! |---|---|
+//! | `api.rs` | generated clients for 1.x, 2.x and reflection; JSON ↔ `Struct` |
+//! | `manifest.rs` | the plugin YAML (both generations' keys), with positions in errors |
+//! | `request.rs` | [`prepare`]: derivation and pre-flight checks, before any push |
+//! | `translate.rs` | the neutral request in 1.x or 2.x messages; dry-run JSON; update diffs |
+//! | `connection.rs` | endpoint, TLS, `token` metadata, deadlines |
+//! | `reflection.rs` | telling 1.x from 2.x through reflection v1alpha |
+//! | `register.rs` | [`register`]: get → register or update → get_versions |
+//! | `error.rs` | [`SpaceOneError`], with the server's `ERROR_…` text and hints |
+//!
+//! Call order for a caller: [`PluginManifest::load`] and [`prepare`] while planning (a
+//! bad manifest or image name stops the run before the push), then [`register`] after the
+//! push. Nothing here prints: progress and warnings go to a [`crate::ci::Reporter`].
+
 pub mod api;
-pub mod error;
-pub mod manifest;
+mod connection;
+mod error;
+mod manifest;
+mod reflection;
+mod register;
+mod request;
+mod translate;
+
+pub use connection::{Connection, Endpoint, SpaceOneOptions, Timeouts};
+pub use error::{code_name, SpaceOneError};
+pub use manifest::{JsonObject, PluginManifest};
+pub use reflection::detect;
+pub use register::{register, Action, Registration, Session};
+pub use request::{
+    prepare, resource_type_for, Generation, PluginRequest, RegistryType, RequestOverrides,
+};
+pub use translate::dropped_fields;
+
+impl From<crate::inputs::ApiGeneration> for Generation {
+    fn from(g: crate::inputs::ApiGeneration) -> Self {
+        match g {
+            crate::inputs::ApiGeneration::Auto => Generation::Auto,
+            crate::inputs::ApiGeneration::V1 => Generation::V1,
+            crate::inputs::ApiGeneration::V2 => Generation::V2,
+        }
+    }
+}

@@ -56,7 +56,9 @@ impl FromStr for Generation {
             "" | "auto" => Ok(Generation::Auto),
             "1" | "1.x" | "v1" => Ok(Generation::V1),
             "2" | "2.x" | "v2" => Ok(Generation::V2),
-            _ => Err(format!("`{s}` is not a SpaceONE generation (auto, 1.x or 2.x)")),
+            _ => Err(format!(
+                "`{s}` is not a SpaceONE generation (auto, 1.x or 2.x)"
+            )),
         }
     }
 }
@@ -92,7 +94,11 @@ const REGISTRY_TYPE_NAMES: &str =
 impl RegistryType {
     /// The enum name both generations use on the wire and in YAML.
     pub fn as_str(self) -> &'static str {
-        REGISTRY_TYPES.iter().find(|(_, t)| *t == self).map(|(n, _)| *n).unwrap_or("?")
+        REGISTRY_TYPES
+            .iter()
+            .find(|(_, t)| *t == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
     }
 
     /// The type implied by the host an image is pushed to. The foundation rule: Docker Hub
@@ -112,13 +118,15 @@ impl RegistryType {
     /// it came from in the error.
     pub fn parse(value: &str, origin: &str) -> Result<RegistryType, SpaceOneError> {
         let folded = value.trim().to_ascii_uppercase().replace('-', "_");
-        REGISTRY_TYPES.iter().find(|(n, _)| *n == folded).map(|(_, t)| *t).ok_or_else(|| {
-            SpaceOneError::UnknownRegistryType {
+        REGISTRY_TYPES
+            .iter()
+            .find(|(n, _)| *n == folded)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| SpaceOneError::UnknownRegistryType {
                 value: value.to_string(),
                 origin: origin.to_string(),
                 expected: REGISTRY_TYPE_NAMES,
-            }
-        })
+            })
     }
 }
 
@@ -131,8 +139,8 @@ impl fmt::Display for RegistryType {
 /// Values from the inputs that win over the manifest and the derivation.
 #[derive(Debug, Clone, Default)]
 pub struct RequestOverrides {
-    /// Input `registry-type`.
-    pub registry_type: Option<RegistryType>,
+    /// Input `registry-type`, as written (`HARBOR`, `docker-hub`); checked by [`prepare`].
+    pub registry_type: Option<String>,
 }
 
 /// One plugin registration, independent of the server generation. Built by [`prepare`],
@@ -206,8 +214,12 @@ pub fn prepare(
     check_image_name(&image)?;
     let image_id = last_segment(&image).to_string();
 
-    let plugin_id = non_empty(&m.plugin_id).map(str::to_string).unwrap_or_else(|| image_id.clone());
-    let name = non_empty(&m.name).map(str::to_string).unwrap_or_else(|| plugin_id.clone());
+    let plugin_id = non_empty(&m.plugin_id)
+        .map(str::to_string)
+        .unwrap_or_else(|| image_id.clone());
+    let name = non_empty(&m.name)
+        .map(str::to_string)
+        .unwrap_or_else(|| plugin_id.clone());
     let resource_type = resource_type(m, &image_id, &mut notes)?;
     let registry_type = registry_type(m, target, overrides, &mut notes)?;
 
@@ -261,18 +273,36 @@ fn check_image_name(image: &str) -> Result<(), SpaceOneError> {
     if segment.is_empty() {
         return Err(invalid("the last path segment is empty".into(), None));
     }
-    let bad: Vec<char> = segment.chars().filter(|c| !(c.is_ascii_alphanumeric() || *c == '-')).collect();
+    let bad: Vec<char> = segment
+        .chars()
+        .filter(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        .collect();
     if !bad.is_empty() {
-        let fixed: String =
-            segment.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
-        let shown: String = bad.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
+        let fixed: String = segment
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let shown: String = bad
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         return Err(invalid(
             format!(
                 "its last segment `{segment}` becomes the plugin id and contains {shown}; the \
                  server refuses it with ERROR_INVALID_IMAGE_NAME_FORMAT (\"Image name format is \
                  [a-zA-Z0-9\\-]+\")"
             ),
-            Some(format!("rename the image repository, e.g. to `{}`", replace_last(image, &fixed))),
+            Some(format!(
+                "rename the image repository, e.g. to `{}`",
+                replace_last(image, &fixed)
+            )),
         ));
     }
     if segment.len() > MAX_PLUGIN_ID_LEN {
@@ -304,14 +334,24 @@ const RESOURCE_TYPES: &[(&str, &str)] = &[
 
 /// The resource type a repository name implies, if its suffix is a known one.
 pub fn resource_type_for(plugin_id: &str) -> Option<&'static str> {
-    RESOURCE_TYPES.iter().find(|(suffix, _)| plugin_id.ends_with(suffix)).map(|(_, t)| *t)
+    RESOURCE_TYPES
+        .iter()
+        .find(|(suffix, _)| plugin_id.ends_with(suffix))
+        .map(|(_, t)| *t)
 }
 
-fn resource_type(m: &PluginManifest, image_id: &str, notes: &mut Vec<String>) -> Result<String, SpaceOneError> {
+fn resource_type(
+    m: &PluginManifest,
+    image_id: &str,
+    notes: &mut Vec<String>,
+) -> Result<String, SpaceOneError> {
     match (non_empty(&m.service_type), non_empty(&m.resource_type)) {
         (Some(s), Some(r)) if s != r => Err(SpaceOneError::Manifest {
             path: m.path.clone(),
-            line: m.line_of("resource_type").or(m.line_of("service_type")).unwrap_or(1),
+            line: m
+                .line_of("resource_type")
+                .or(m.line_of("service_type"))
+                .unwrap_or(1),
             column: 1,
             message: format!(
                 "`service_type: {s}` and `resource_type: {r}` disagree; they are one field \
@@ -319,25 +359,29 @@ fn resource_type(m: &PluginManifest, image_id: &str, notes: &mut Vec<String>) ->
             ),
         }),
         (Some(t), _) | (None, Some(t)) => Ok(t.to_string()),
-        (None, None) => match resource_type_for(image_id) {
-            Some(t) => {
-                if t == "identity.Domain" {
-                    notes.push(format!(
+        (None, None) => {
+            match resource_type_for(image_id) {
+                Some(t) => {
+                    if t == "identity.Domain" {
+                        notes.push(format!(
                         "resource type {t} derived from the name `{image_id}`; SAML-style plugins \
                          are identity.ExternalAuth: set `service_type`/`resource_type` if so"
                     ));
+                    }
+                    Ok(t.to_string())
                 }
-                Ok(t.to_string())
-            }
-            None => Err(SpaceOneError::MissingField {
-                field: "service_type/resource_type",
-                why: format!(
+                None => {
+                    Err(SpaceOneError::MissingField {
+                        field: "service_type/resource_type",
+                        why: format!(
                     "the manifest sets neither, and the name `{image_id}` has no known suffix \
                      ({})",
                     RESOURCE_TYPES.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", ")
                 ),
-            }),
-        },
+                    })
+                }
+            }
+        }
     }
 }
 
@@ -348,8 +392,8 @@ fn registry_type(
     notes: &mut Vec<String>,
 ) -> Result<RegistryType, SpaceOneError> {
     let derived = RegistryType::for_host(&target.registry);
-    if let Some(t) = overrides.registry_type {
-        return Ok(t);
+    if let Some(written) = non_empty(&overrides.registry_type) {
+        return RegistryType::parse(written, "input `registry-type`");
     }
     let Some(written) = non_empty(&m.registry_type) else {
         return Ok(derived);
@@ -374,7 +418,9 @@ pub fn is_plain_version(v: &str) -> bool {
     };
     let parts: Vec<&str> = core.split('.').collect();
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    (parts.len() == 2 || parts.len() == 3) && parts.iter().all(|p| digits(p)) && pre.is_none_or(digits)
+    (parts.len() == 2 || parts.len() == 3)
+        && parts.iter().all(|p| digits(p))
+        && pre.is_none_or(digits)
 }
 
 fn last_segment(image: &str) -> &str {
@@ -393,128 +439,5 @@ fn non_empty(v: &Option<String>) -> Option<&str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::Path;
-
-    fn target(s: &str) -> Reference {
-        s.parse().unwrap()
-    }
-
-    fn manifest(yaml: &str) -> PluginManifest {
-        PluginManifest::parse(yaml, Path::new("plugin.yml")).unwrap()
-    }
-
-    fn prep(yaml: Option<&str>, image: &str) -> Result<PluginRequest, SpaceOneError> {
-        let m = yaml.map(manifest);
-        prepare(m.as_ref(), &target(image), "1.2.3", &RequestOverrides::default())
-    }
-
-    #[test]
-    fn derives_everything_from_the_image_alone() {
-        // (pushed image, image, plugin_id, resource type, registry type)
-        let cases = [
-            ("cloudforet/plugin-aws-cloud-service-inven-collector:1.2.3", "cloudforet/plugin-aws-cloud-service-inven-collector", "plugin-aws-cloud-service-inven-collector", "inventory.Collector", RegistryType::DockerHub),
-            ("docker.io/pyengine/plugin-slack-noti-protocol:1.2.3", "pyengine/plugin-slack-noti-protocol", "plugin-slack-noti-protocol", "notification.Protocol", RegistryType::DockerHub),
-            ("127.0.0.1:5000/cloudforet/plugin-prometheus-mon-webhook:1.2.3", "cloudforet/plugin-prometheus-mon-webhook", "plugin-prometheus-mon-webhook", "monitoring.Webhook", RegistryType::Harbor),
-            ("ghcr.io/acme/plugin-x-cost-datasource:1.2.3", "acme/plugin-x-cost-datasource", "plugin-x-cost-datasource", "cost_analysis.DataSource", RegistryType::Harbor),
-            ("harbor.example.com/p/plugin-aws-cloudtrail-mon-datasource", "p/plugin-aws-cloudtrail-mon-datasource", "plugin-aws-cloudtrail-mon-datasource", "monitoring.DataSource", RegistryType::Harbor),
-            ("registry.example.com/plugin-keycloak-identity-auth", "plugin-keycloak-identity-auth", "plugin-keycloak-identity-auth", "identity.Domain", RegistryType::Harbor),
-            ("index.docker.io/a/plugin-aws-account-collector", "a/plugin-aws-account-collector", "plugin-aws-account-collector", "identity.Provider", RegistryType::DockerHub),
-        ];
-        for (pushed, image, id, rt, reg) in cases {
-            let r = prep(None, pushed).unwrap();
-            assert_eq!(
-                (r.image.as_str(), r.plugin_id.as_str(), r.name.as_str(), r.resource_type.as_str(), r.registry_type),
-                (image, id, id, rt, reg),
-                "for {pushed}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_manifest_wins_over_derivation_and_overrides_win_over_the_manifest() {
-        let yaml = "name: Slack\nservice_type: notification.Protocol\nregistry_type: HARBOR\nimage: cloudforet/my-notifier\n";
-        let r = prep(Some(yaml), "cloudforet/my-notifier:1.2.3").unwrap();
-        assert_eq!((r.name.as_str(), r.resource_type.as_str(), r.registry_type), ("Slack", "notification.Protocol", RegistryType::Harbor));
-        assert!(r.notes.iter().any(|n| n.contains("plugin.yml:3") && n.contains("docker.io (DOCKER_HUB)")), "{:?}", r.notes);
-
-        let m = manifest(yaml);
-        let o = RequestOverrides { registry_type: Some(RegistryType::DockerHub) };
-        let r = prepare(Some(&m), &target("cloudforet/my-notifier"), "1.2.3", &o).unwrap();
-        assert_eq!(r.registry_type, RegistryType::DockerHub);
-
-        let r = prep(Some("plugin_id: plugin-aws-ta-inven-collector\nresource_type: inventory.Collector\n"), "cloudforet/plugin-aws-trusted-advisor-inven-collector").unwrap();
-        assert_eq!(r.plugin_id, "plugin-aws-ta-inven-collector");
-        assert_eq!(r.plugin_id_for(Generation::V1), "plugin-aws-trusted-advisor-inven-collector");
-        assert_eq!(r.plugin_id_for(Generation::V2), "plugin-aws-ta-inven-collector");
-    }
-
-    #[test]
-    fn a_disagreeing_manifest_image_is_an_error_naming_both() {
-        let e = prep(Some("name: x\nimage: pyengine/plugin-keycloak-oidc\n"), "127.0.0.1:5000/cloudforet/plugin-keycloak-identity-auth:1.0").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "plugin manifest plugin.yml:2: `image: pyengine/plugin-keycloak-oidc` disagrees with the pushed \
-             image repository `cloudforet/plugin-keycloak-identity-auth` (from `127.0.0.1:5000/cloudforet/plugin-keycloak-identity-auth:1.0`)"
-        );
-        assert!(e.hint().unwrap().contains("`cloudforet/plugin-keycloak-identity-auth`"));
-        // With a host, it still disagrees: `image` is a path inside the registry.
-        assert!(prep(Some("image: docker.io/cloudforet/plugin-x-inven-collector\n"), "cloudforet/plugin-x-inven-collector").is_err());
-    }
-
-    #[test]
-    fn preflight_quotes_the_servers_image_rule() {
-        let e = prep(None, "pyengine/plugin-slack-notification-protocol_settings").unwrap_err();
-        let text = e.to_string();
-        assert!(text.starts_with("image `pyengine/plugin-slack-notification-protocol_settings` cannot be registered: its last segment"), "{text}");
-        assert!(text.contains("`_`") && text.contains("Image name format is [a-zA-Z0-9\\-]+"), "{text}");
-        assert_eq!(e.hint().unwrap(), "rename the image repository, e.g. to `pyengine/plugin-slack-notification-protocol-settings`");
-
-        let e = prep(None, "acme/plugin.x-inven-collector").unwrap_err().to_string();
-        assert!(e.contains("`.`"), "{e}");
-
-        let ok48 = format!("acme/{}-inven-collector", "a".repeat(48 - 16));
-        assert_eq!(prep(None, &ok48).unwrap().plugin_id.len(), 48);
-        let long = format!("acme/{}-inven-collector", "a".repeat(49 - 16));
-        let e = prep(None, &long).unwrap_err().to_string();
-        assert!(e.contains("is 49 characters") && e.contains("ERROR_INVALID_IMAGE_LENGTH"), "{e}");
-    }
-
-    #[test]
-    fn required_fields_and_conflicts() {
-        let e = prep(None, "acme/my-plugin").unwrap_err();
-        assert!(e.to_string().starts_with("the plugin's service_type/resource_type is missing"), "{e}");
-        assert!(e.hint().unwrap().contains("resource_type"));
-
-        let e = prep(Some("service_type: a.B\nresource_type: c.D\n"), "acme/my-plugin").unwrap_err().to_string();
-        assert!(e.starts_with("plugin manifest plugin.yml:2:1: `service_type: a.B` and `resource_type: c.D` disagree"), "{e}");
-
-        let m = manifest("service_type: a.B\n");
-        let e = prepare(Some(&m), &target("acme/my-plugin"), " ", &RequestOverrides::default()).unwrap_err();
-        assert!(e.to_string().contains("version is missing"), "{e}");
-
-        let e = prep(Some("service_type: a.B\nregistry_type: QUAY\n"), "acme/my-plugin").unwrap_err().to_string();
-        assert!(e.starts_with("registry type `QUAY` (`registry_type` in plugin.yml:2) is not one of DOCKER_HUB"), "{e}");
-    }
-
-    #[test]
-    fn notes_for_what_only_the_server_could_refuse() {
-        let m = manifest("service_type: a.B\ndomain_id: domain-1\n");
-        let r = prepare(Some(&m), &target("127.0.0.1:5000/acme/my-plugin"), "v1.0.0", &RequestOverrides::default()).unwrap();
-        assert!(r.notes.iter().any(|n| n.contains("`v1.0.0` is not a plain version")), "{:?}", r.notes);
-        assert!(r.notes.iter().any(|n| n.contains("`domain_id: domain-1` in plugin.yml:2 is not sent")), "{:?}", r.notes);
-    }
-
-    #[test]
-    fn plain_versions_and_names() {
-        for v in ["1.0", "1.2.3", "10.20.30", "1.2.3a1", "1.2b2"] {
-            assert!(is_plain_version(v), "{v}");
-        }
-        for v in ["latest", "v1.2.3", "1", "1.2.3.4", "1.2.3-rc.1", "1.2.3.20240105.193012", "1..2"] {
-            assert!(!is_plain_version(v), "{v}");
-        }
-        assert_eq!("2.x".parse(), Ok(Generation::V2));
-        assert_eq!(RegistryType::parse("docker-hub", "input").unwrap(), RegistryType::DockerHub);
-    }
-}
+#[path = "request_tests.rs"]
+mod tests;

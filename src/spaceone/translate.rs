@@ -20,7 +20,8 @@
 //! template, labels, tags; 2.x: name, capability, labels, tags, docs); a manifest field
 //! that is absent leaves the server's value alone. Fields that cannot change (image,
 //! registry type, resource type, provider) are compared too, and a difference becomes a
-//! warning: changing them takes a deregister and a new register.
+//! warning: changing them takes a deregister and a new register. A different *image* is
+//! worse (the plugin id belongs to another image) and the flow refuses it.
 
 use prost_types::{ListValue, Struct};
 use serde_json::{Map, Value as Json};
@@ -34,7 +35,9 @@ pub fn dropped_fields(req: &PluginRequest, generation: Generation) -> Vec<String
     let mut notes = Vec::new();
     let mut drop = |present: bool, field: &str, why: &str| {
         if present {
-            notes.push(format!("`{field}` is not sent to a SpaceONE {generation} server: {why}"));
+            notes.push(format!(
+                "`{field}` is not sent to a SpaceONE {generation} server: {why}"
+            ));
         }
     };
     match generation {
@@ -42,13 +45,20 @@ pub fn dropped_fields(req: &PluginRequest, generation: Generation) -> Vec<String
             drop(
                 req.plugin_id != req.image_plugin_id(),
                 "plugin_id",
-                &format!("1.x always uses the last image segment, `{}`", req.image_plugin_id()),
+                &format!(
+                    "1.x always uses the last image segment, `{}`",
+                    req.image_plugin_id()
+                ),
             );
             drop(req.docs.is_some(), "docs", "1.x has no such field");
         }
         Generation::V2 => {
             drop(req.template.is_some(), "template", "2.x has no such field");
-            drop(req.project_id.is_some(), "project_id", "2.x has no such field");
+            drop(
+                req.project_id.is_some(),
+                "project_id",
+                "2.x has no such field",
+            );
         }
         Generation::Auto => {}
     }
@@ -61,7 +71,10 @@ fn v1_registry_type(t: RegistryType) -> Result<v1::PublicRegistryType, SpaceOneE
         RegistryType::Harbor => v1::PublicRegistryType::Harbor,
         RegistryType::AwsPublicEcr => v1::PublicRegistryType::AwsPublicEcr,
         other => {
-            return Err(SpaceOneError::RegistryTypeUnsupported { registry_type: other.as_str(), generation: "1.x" })
+            return Err(SpaceOneError::RegistryTypeUnsupported {
+                registry_type: other.as_str(),
+                generation: "1.x",
+            })
         }
     })
 }
@@ -74,7 +87,10 @@ fn v2_registry_type(t: RegistryType) -> Result<v2::PublicRegistryType, SpaceOneE
         RegistryType::Github => v2::PublicRegistryType::Github,
         RegistryType::GcpPrivateGcr => v2::PublicRegistryType::GcpPrivateGcr,
         other => {
-            return Err(SpaceOneError::RegistryTypeUnsupported { registry_type: other.as_str(), generation: "2.x" })
+            return Err(SpaceOneError::RegistryTypeUnsupported {
+                registry_type: other.as_str(),
+                generation: "2.x",
+            })
         }
     })
 }
@@ -88,7 +104,10 @@ fn opt_list(v: &Option<Vec<String>>) -> Option<ListValue> {
 }
 
 /// 1.x `Plugin.register`; `domain_id` from the options (required there when auth is off).
-pub fn v1_register(req: &PluginRequest, domain_id: Option<&str>) -> Result<v1::CreatePluginRequest, SpaceOneError> {
+pub fn v1_register(
+    req: &PluginRequest,
+    domain_id: Option<&str>,
+) -> Result<v1::CreatePluginRequest, SpaceOneError> {
     Ok(v1::CreatePluginRequest {
         name: req.name.clone(),
         service_type: req.resource_type.clone(),
@@ -209,10 +228,12 @@ impl Changes {
         Changes {
             name: Some(req.name.clone()).filter(|n| *n != current.name),
             capability: differs(opt_struct(&req.capability), &current.capability),
-            template: differs(opt_struct(&req.template), &current.template).filter(|_| generation == Generation::V1),
+            template: differs(opt_struct(&req.template), &current.template)
+                .filter(|_| generation == Generation::V1),
             labels: opt_list(&req.labels).filter(|l| *l != current.labels),
             tags: differs(opt_struct(&req.tags), &current.tags),
-            docs: differs(opt_struct(&req.docs), &current.docs).filter(|_| generation == Generation::V2),
+            docs: differs(opt_struct(&req.docs), &current.docs)
+                .filter(|_| generation == Generation::V2),
         }
     }
 
@@ -226,7 +247,11 @@ impl Changes {
             ("tags", self.tags.is_some()),
             ("docs", self.docs.is_some()),
         ];
-        present.iter().filter(|(_, p)| *p).map(|(n, _)| n.to_string()).collect()
+        present
+            .iter()
+            .filter(|(_, p)| *p)
+            .map(|(n, _)| n.to_string())
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -262,15 +287,23 @@ pub fn immutable_differences(req: &PluginRequest, current: &Current) -> Vec<Stri
     let mut notes = Vec::new();
     let mut check = |field: &str, want: &str, have: &str| {
         if want != have {
+            let have = if have.is_empty() {
+                "none".to_string()
+            } else {
+                format!("`{have}`")
+            };
             notes.push(format!(
-                "the registered plugin has {field} `{have}`, the request `{want}`; {field} cannot \
+                "the registered plugin has {field} {have}, the request `{want}`; {field} cannot \
                  be updated (deregister the plugin and publish again to change it)"
             ));
         }
     };
-    check("image", &req.image, &current.image);
     check("resource type", &req.resource_type, &current.resource_type);
-    check("registry_type", req.registry_type.as_str(), &current.registry_type);
+    check(
+        "registry_type",
+        req.registry_type.as_str(),
+        &current.registry_type,
+    );
     if let Some(provider) = &req.provider {
         check("provider", provider, &current.provider);
     }
@@ -280,23 +313,50 @@ pub fn immutable_differences(req: &PluginRequest, current: &Current) -> Vec<Stri
 impl PluginRequest {
     /// The register request exactly as it would be sent to a server of `generation`, in
     /// protobuf's JSON form (proto field names, enum names, defaults left out), for a
-    /// dry run. `Auto` shows both generations. A 1.x request also carries `domain_id`
-    /// from the options; see [`PluginRequest::to_json_with_domain`].
-    pub fn to_json(&self, generation: Generation) -> Result<Json, SpaceOneError> {
+    /// dry run. `Auto` shows both generations under `"1.x"` and `"2.x"`. A 1.x request
+    /// also carries `domain_id` from the options; see [`PluginRequest::to_json_with_domain`].
+    /// A registry type the generation cannot express is shown by name; sending it would
+    /// fail with [`SpaceOneError::RegistryTypeUnsupported`] before any call.
+    pub fn to_json(&self, generation: Generation) -> Json {
         self.to_json_with_domain(generation, None)
     }
 
-    pub fn to_json_with_domain(&self, generation: Generation, domain_id: Option<&str>) -> Result<Json, SpaceOneError> {
-        Ok(match generation {
-            Generation::V1 => v1_json(&v1_register(self, domain_id)?),
-            Generation::V2 => v2_json(&v2_register(self)?),
+    pub fn to_json_with_domain(&self, generation: Generation, domain_id: Option<&str>) -> Json {
+        let expressible = match generation {
+            Generation::V1 => v1_registry_type(self.registry_type).is_ok(),
+            Generation::V2 => v2_registry_type(self.registry_type).is_ok(),
+            Generation::Auto => true,
+        };
+        let shown = if expressible {
+            std::borrow::Cow::Borrowed(self)
+        } else {
+            std::borrow::Cow::Owned(PluginRequest {
+                registry_type: RegistryType::DockerHub,
+                ..self.clone()
+            })
+        };
+        let mut json = match generation {
+            Generation::V1 => {
+                v1_json(&v1_register(&shown, domain_id).expect("registry type is expressible"))
+            }
+            Generation::V2 => v2_json(&v2_register(&shown).expect("registry type is expressible")),
             Generation::Auto => {
                 let mut both = Map::new();
-                both.insert("1.x".into(), self.to_json_with_domain(Generation::V1, domain_id)?);
-                both.insert("2.x".into(), self.to_json_with_domain(Generation::V2, domain_id)?);
-                Json::Object(both)
+                both.insert(
+                    "1.x".into(),
+                    self.to_json_with_domain(Generation::V1, domain_id),
+                );
+                both.insert(
+                    "2.x".into(),
+                    self.to_json_with_domain(Generation::V2, domain_id),
+                );
+                return Json::Object(both);
             }
-        })
+        };
+        if !expressible {
+            json["registry_type"] = Json::from(self.registry_type.as_str());
+        }
+        json
     }
 }
 
@@ -313,7 +373,10 @@ impl JsonFields {
     }
     fn enumeration(mut self, key: &str, number: i32, name: Option<&str>) -> Self {
         if number != 0 {
-            self.0.insert(key.into(), name.map(Json::from).unwrap_or(Json::from(number)));
+            self.0.insert(
+                key.into(),
+                name.map(Json::from).unwrap_or(Json::from(number)),
+            );
         }
         self
     }
@@ -332,7 +395,9 @@ impl JsonFields {
 }
 
 fn v1_json(m: &v1::CreatePluginRequest) -> Json {
-    let registry = v1::PublicRegistryType::try_from(m.registry_type).ok().map(|t| t.as_str_name());
+    let registry = v1::PublicRegistryType::try_from(m.registry_type)
+        .ok()
+        .map(|t| t.as_str_name());
     let f = JsonFields::default()
         .str("name", &m.name)
         .str("service_type", &m.service_type)
@@ -350,7 +415,9 @@ fn v1_json(m: &v1::CreatePluginRequest) -> Json {
 }
 
 fn v2_json(m: &v2::RegisterPluginRequest) -> Json {
-    let registry = v2::PublicRegistryType::try_from(m.registry_type).ok().map(|t| t.as_str_name());
+    let registry = v2::PublicRegistryType::try_from(m.registry_type)
+        .ok()
+        .map(|t| t.as_str_name());
     let f = JsonFields::default()
         .str("name", &m.name)
         .str("resource_type", &m.resource_type)

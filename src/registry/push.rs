@@ -1,0 +1,232 @@
+//! The one push call: blobs first (each once, a few at a time), manifest last.
+//!
+//! [`Client::push`] is the whole strategy behind a single call, so `pipeline.rs` never
+//! sees an HTTP verb:
+//!
+//! 1. Tags are validated before anything is sent.
+//! 2. One session asks for `pull,push` on the target and `pull` on every repository of
+//!    the same registry that base layers will be mounted from — push scope first, since
+//!    some registries read only the first scope.
+//! 3. `HEAD` the manifest by digest. If the repository already holds it, its blobs are
+//!    there too (a registry refuses a manifest whose blobs are missing), so an unchanged
+//!    re-publish sends no blob request at all.
+//! 4. Otherwise every distinct blob (layers, then config) goes through
+//!    `upload::push_blob` — existing, mounted or pushed — at most `jobs` at a time, each
+//!    inside the retry policy.
+//! 5. The manifest's exact bytes are PUT under every tag (or by digest when there are
+//!    none), after all its blobs: a manifest never points at something missing.
+//!
+//! Every blob and manifest is reported as it completes.
+
+use futures_util::{stream, StreamExt as _, TryStreamExt as _};
+
+use super::challenge::Scopes;
+use super::error::RegistryError;
+use super::manifest;
+use super::upload::{self, same_registry, BlobJob};
+use super::Client;
+use crate::ci::{BlobAction, Event, Reporter};
+use crate::oci::{BlobStore, Digest, LayerOrigin, SealedImage};
+use crate::reference::{validate_tag, Reference};
+
+/// What a push left in the registry.
+#[derive(Clone, Debug)]
+pub struct Pushed {
+    /// The target repository, without tag or digest.
+    pub repository: Reference,
+    /// The manifest digest.
+    pub digest: Digest,
+    /// Tags now pointing at `digest` (empty: pushed by digest only).
+    pub tags: Vec<String>,
+    /// Every distinct blob, layers first then the config, and what it took.
+    pub blobs: Vec<PushedBlob>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushedBlob {
+    pub digest: Digest,
+    pub size: u64,
+    pub action: BlobAction,
+}
+
+impl Pushed {
+    /// Bytes actually sent as blob bodies (mounted and existing blobs cost nothing).
+    pub fn uploaded_bytes(&self) -> u64 {
+        self.blobs
+            .iter()
+            .filter(|b| b.action == BlobAction::Pushed)
+            .map(|b| b.size)
+            .sum()
+    }
+}
+
+impl Client {
+    /// Pushes `image` (whose blobs are in `store`, or in the registry each base layer came
+    /// from) to `target` under `tags`. See the module docs for the order of things.
+    pub async fn push(
+        &self,
+        image: &SealedImage,
+        target: &Reference,
+        tags: &[String],
+        store: &BlobStore,
+        reporter: &dyn Reporter,
+    ) -> Result<Pushed, RegistryError> {
+        let mut unique: Vec<String> = Vec::new();
+        for tag in tags {
+            validate_tag(tag).map_err(|reason| RegistryError::InvalidTag { reason })?;
+            if !unique.contains(tag) {
+                unique.push(tag.clone());
+            }
+        }
+        let tags = unique.as_slice();
+        let repository = target.repository.as_str();
+        let local = LayerOrigin::Local;
+        let mut jobs: Vec<BlobJob<'_>> = Vec::new();
+        let layers = image
+            .image
+            .layers
+            .iter()
+            .map(|l| (&l.descriptor, &l.origin));
+        for (descriptor, origin) in layers.chain([(&image.config, &local)]) {
+            if !jobs
+                .iter()
+                .any(|j| j.descriptor.digest == descriptor.digest)
+            {
+                jobs.push(BlobJob { descriptor, origin });
+            }
+        }
+        let mount_sources = jobs.iter().filter_map(|j| match j.origin {
+            LayerOrigin::Remote(src) if same_registry(src, target) => Some(src.repository.as_str()),
+            _ => None,
+        });
+        let scopes = Scopes::push(repository, mount_sources);
+        reporter.event(Event::Debug(&format!(
+            "pushing {} to {} (token scopes: {})",
+            image.digest(),
+            target.name(),
+            scopes.key()
+        )));
+        let session = self.session(target, scopes).await?;
+
+        let blobs = if manifest::exists(&session, repository, image.digest()).await? {
+            reporter.event(Event::Debug(&format!(
+                "{} already holds manifest {}; skipping its blobs",
+                target.name(),
+                image.digest()
+            )));
+            jobs.iter()
+                .map(|job| {
+                    let blob = blob_of(job, BlobAction::Existing);
+                    report(reporter, &blob);
+                    blob
+                })
+                .collect()
+        } else {
+            let retry = &self.inner.retry;
+            let session = &session;
+            // Futures are built by a plain iterator (lazy: nothing runs until polled) so
+            // the whole push stays `Send`; `buffered` then runs `jobs` at a time.
+            let uploads: Vec<_> = jobs
+                .iter()
+                .map(|job| async move {
+                    let action = retry
+                        .run(|_| upload::push_blob(session, target, job, store, reporter))
+                        .await?;
+                    let blob = blob_of(job, action);
+                    report(reporter, &blob);
+                    Ok::<_, RegistryError>(blob)
+                })
+                .collect();
+            stream::iter(uploads)
+                .buffered(self.inner.jobs)
+                .try_collect::<Vec<_>>()
+                .await?
+        };
+
+        let digest = image.digest().clone();
+        let references: Vec<String> = if tags.is_empty() {
+            vec![digest.to_string()]
+        } else {
+            tags.to_vec()
+        };
+        for reference in &references {
+            self.inner
+                .retry
+                .run(|_| {
+                    manifest::put(
+                        &session,
+                        repository,
+                        reference,
+                        &image.manifest.media_type,
+                        &image.manifest_bytes,
+                    )
+                })
+                .await?;
+            let shown = if tags.is_empty() {
+                format!("{}@{reference}", target.name())
+            } else {
+                format!("{}:{reference}", target.name())
+            };
+            reporter.event(Event::Manifest {
+                target: &shown,
+                digest: &digest,
+            });
+        }
+
+        Ok(Pushed {
+            repository: without_tag(target),
+            digest,
+            tags: tags.to_vec(),
+            blobs,
+        })
+    }
+}
+
+fn blob_of(job: &BlobJob<'_>, action: BlobAction) -> PushedBlob {
+    PushedBlob {
+        digest: job.descriptor.digest.clone(),
+        size: job.descriptor.size,
+        action,
+    }
+}
+
+fn report(reporter: &dyn Reporter, blob: &PushedBlob) {
+    reporter.event(Event::Blob {
+        action: blob.action,
+        digest: &blob.digest,
+        size: blob.size,
+    });
+}
+
+fn without_tag(target: &Reference) -> Reference {
+    target.name().parse().unwrap_or_else(|_| {
+        let mut r = target.clone();
+        r.tag = None;
+        r.digest = None;
+        r
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oci::Platform;
+
+    /// Compile-time check: every public operation's future can move across threads
+    /// (the pipeline may spawn it or race it against a signal).
+    #[allow(dead_code)]
+    fn futures_are_send(
+        client: &Client,
+        image: &SealedImage,
+        target: &Reference,
+        store: &BlobStore,
+        reporter: &dyn Reporter,
+        digest: &Digest,
+    ) {
+        fn send<T: Send>(_: T) {}
+        send(client.push(image, target, &[], store, reporter));
+        send(client.resolve(target, &Platform::host()));
+        send(client.fetch_blob(target, digest, store));
+        send(client.list_tags(target));
+    }
+}
