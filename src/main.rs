@@ -42,7 +42,10 @@ fn main() -> ExitCode {
         Err(e) => return fail(&ci::PlainReporter { debug }, &Error::from(e)),
     };
     let reporter = ci::from_env(&inputs, debug);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let result = runtime.block_on(async {
         tokio::select! {
             r = pipeline::publish(inputs, reporter.as_ref()) => r,
@@ -70,7 +73,9 @@ fn fail(reporter: &dyn Reporter, error: &Error) -> ExitCode {
     }
     let code = error.exit_code();
     if code == 1 {
-        chain.push("this is a bug in spaceone-publish; please report it with the output above".into());
+        chain.push(
+            "this is a bug in spaceone-publish; please report it with the output above".into(),
+        );
     }
     ci::error(reporter, &chain, error.hint().as_deref(), error.location());
     ExitCode::from(code)

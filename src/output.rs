@@ -45,7 +45,11 @@ pub async fn deliver(
     };
     match destination {
         Destination::Registry(target) if dry_run => {
-            reporter.event(Event::Note(&format!("dry run: {} would be pushed to {}", image.digest(), target.name())));
+            reporter.event(Event::Note(&format!(
+                "dry run: {} would be pushed to {}",
+                image.digest(),
+                target.name()
+            )));
             delivered.repository = Some(target.clone());
         }
         Destination::Registry(target) => {
@@ -56,12 +60,18 @@ pub async fn deliver(
             for layer in &image.image.layers {
                 if let LayerOrigin::Remote(source) = &layer.origin {
                     if !store.contains(&layer.descriptor.digest) {
-                        registry.fetch_blob(source, &layer.descriptor.digest, store).await?;
+                        registry
+                            .fetch_blob(source, &layer.descriptor.digest, store)
+                            .await?;
                     }
                 }
             }
             layout::write(dir, store, image, tags)?;
-            reporter.event(Event::Note(&format!("wrote {} to the OCI layout {}", image.digest(), dir.display())));
+            reporter.event(Event::Note(&format!(
+                "wrote {} to the OCI layout {}",
+                image.digest(),
+                dir.display()
+            )));
             delivered.layout = Some(dir.clone());
         }
     }

@@ -32,10 +32,21 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
     let sealed = image.seal(&store)?;
 
     reporter.event(Event::Phase("push"));
-    let delivered =
-        output::deliver(&plan.destination, &sealed, &plan.tags, plan.dry_run, &registry, &store, reporter).await?;
+    let delivered = output::deliver(
+        &plan.destination,
+        &sealed,
+        &plan.tags,
+        plan.dry_run,
+        &registry,
+        &store,
+        reporter,
+    )
+    .await?;
 
-    let request = plan.registration.as_ref().map(|r| r.to_json_with_domain(plan.generation, plan.domain_id.as_deref()));
+    let request = plan
+        .registration
+        .as_ref()
+        .map(|r| r.to_json_with_domain(plan.generation, plan.domain_id.as_deref()));
     let registration = match (&plan.registration, &plan.spaceone) {
         (Some(request), Some(options)) => {
             reporter.event(Event::Phase("register"));
@@ -49,5 +60,10 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
         }
         _ => None,
     };
-    Ok(Report { delivered, version: plan.version, request, registration })
+    Ok(Report {
+        delivered,
+        version: plan.version,
+        request,
+        registration,
+    })
 }

@@ -21,7 +21,10 @@ use crate::spaceone;
 #[derive(Debug, Clone)]
 pub enum Destination {
     Registry(Reference),
-    Layout { dir: PathBuf, name: Option<Reference> },
+    Layout {
+        dir: PathBuf,
+        name: Option<Reference>,
+    },
 }
 
 pub struct Plan {
@@ -46,7 +49,11 @@ pub struct Plan {
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("input `{input}` ({variable}): {problem}")]
-    Input { input: &'static str, variable: String, problem: String },
+    Input {
+        input: &'static str,
+        variable: String,
+        problem: String,
+    },
     #[error("cannot read {path}")]
     Read {
         path: PathBuf,
@@ -81,13 +88,26 @@ impl Plan {
         };
         let context = inputs.context.clone();
         if !context.is_dir() {
-            return Err(input_error("context", format!("{} is not a directory", context.display())));
+            return Err(input_error(
+                "context",
+                format!("{} is not a directory", context.display()),
+            ));
         }
-        let dockerfile_path = inputs.dockerfile.clone().unwrap_or_else(|| context.join("Dockerfile"));
-        let text = std::fs::read_to_string(&dockerfile_path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => input_error("dockerfile", format!("{} does not exist", dockerfile_path.display())),
-            _ => PlanError::Read { path: dockerfile_path.clone(), source },
-        })?;
+        let dockerfile_path = inputs
+            .dockerfile
+            .clone()
+            .unwrap_or_else(|| context.join("Dockerfile"));
+        let text =
+            std::fs::read_to_string(&dockerfile_path).map_err(|source| match source.kind() {
+                std::io::ErrorKind::NotFound => input_error(
+                    "dockerfile",
+                    format!("{} does not exist", dockerfile_path.display()),
+                ),
+                _ => PlanError::Read {
+                    path: dockerfile_path.clone(),
+                    source,
+                },
+            })?;
         let dockerfile = dockerfile::parse(&dockerfile_path, &text)?;
         dockerfile.target(inputs.target.as_deref())?;
         let ignore = dockerignore::load(&context, &dockerfile_path)?;
@@ -100,49 +120,85 @@ impl Plan {
         if tags.is_empty() {
             tags.push(version.clone().unwrap_or_else(|| "latest".into()));
         }
-        let epoch = inputs.source_date_epoch.or_else(|| commit_time(&context)).unwrap_or(0);
+        let epoch = inputs
+            .source_date_epoch
+            .or_else(|| commit_time(&context))
+            .unwrap_or(0);
 
         let platform = match inputs.platforms.as_slice() {
             [] => Platform::host(),
             [one] => one.clone(),
-            _ => return Err(input_error("platforms", "several platforms (an image index) are not supported yet; give one".into())),
+            _ => {
+                return Err(input_error(
+                    "platforms",
+                    "several platforms (an image index) are not supported yet; give one".into(),
+                ))
+            }
         };
 
         let destination = match (&inputs.output, &inputs.image) {
             (Output::Registry, Some(image)) => Destination::Registry(image.clone()),
             (Output::Registry, None) => {
-                return Err(input_error("output", "`registry` needs `image` (PUBLISH_IMAGE) to know where to push".into()))
+                return Err(input_error(
+                    "output",
+                    "`registry` needs `image` (PUBLISH_IMAGE) to know where to push".into(),
+                ))
             }
-            (Output::OciLayout(dir), name) => Destination::Layout { dir: dir.clone(), name: name.clone() },
+            (Output::OciLayout(dir), name) => Destination::Layout {
+                dir: dir.clone(),
+                name: name.clone(),
+            },
         };
 
         let manifest_path = inputs.plugin_manifest.clone().or_else(|| {
-            MANIFEST_CANDIDATES.iter().map(|c| context.join(c)).find(|p| p.is_file())
+            MANIFEST_CANDIDATES
+                .iter()
+                .map(|c| context.join(c))
+                .find(|p| p.is_file())
         });
-        let manifest = manifest_path.as_deref().map(spaceone::PluginManifest::load).transpose()?;
+        let manifest = manifest_path
+            .as_deref()
+            .map(spaceone::PluginManifest::load)
+            .transpose()?;
 
         let registering = inputs.spaceone_endpoint.is_some() || manifest.is_some();
         let registration = if registering {
             let target = registration_target(&destination, manifest.as_ref(), &context);
             let version = version.clone().ok_or_else(|| {
-                input_error("version", "no version to register: set `version`, push a git tag, or add src/VERSION".into())
+                input_error(
+                    "version",
+                    "no version to register: set `version`, push a git tag, or add src/VERSION"
+                        .into(),
+                )
             })?;
-            let overrides = spaceone::RequestOverrides { registry_type: inputs.registry_type.clone() };
-            Some(spaceone::prepare(manifest.as_ref(), &target, &version, &overrides)?)
+            let overrides = spaceone::RequestOverrides {
+                registry_type: inputs.registry_type.clone(),
+            };
+            Some(spaceone::prepare(
+                manifest.as_ref(),
+                &target,
+                &version,
+                &overrides,
+            )?)
         } else {
             None
         };
         let pushing = matches!(destination, Destination::Registry(_));
         let spaceone = match (&inputs.spaceone_endpoint, registration.is_some()) {
-            (Some(endpoint), true) if pushing && !inputs.dry_run => Some(spaceone::SpaceOneOptions {
-                endpoint: endpoint.clone(),
-                token: inputs.spaceone_token.clone(),
-                domain_id: inputs.spaceone_domain_id.clone(),
-                ca_cert: inputs.spaceone_ca_cert.clone(),
-                generation: inputs.spaceone_api.into(),
-            }),
+            (Some(endpoint), true) if pushing && !inputs.dry_run => {
+                Some(spaceone::SpaceOneOptions {
+                    endpoint: endpoint.clone(),
+                    token: inputs.spaceone_token.clone(),
+                    domain_id: inputs.spaceone_domain_id.clone(),
+                    ca_cert: inputs.spaceone_ca_cert.clone(),
+                    generation: inputs.spaceone_api.into(),
+                })
+            }
             (Some(_), true) if !pushing => {
-                notes.push("the image is written locally, not pushed: registration is printed, not sent".into());
+                notes.push(
+                    "the image is written locally, not pushed: registration is printed, not sent"
+                        .into(),
+                );
                 None
             }
             (None, true) => {
@@ -161,10 +217,19 @@ impl Plan {
                 password: password.clone(),
             })
             .collect();
-        if let (Some(username), Some(password), Destination::Registry(image)) =
-            (&inputs.registry_username, &inputs.registry_password, &destination)
-        {
-            credentials.insert(0, Credential { registry: image.registry.clone(), username: username.clone(), password: password.clone() });
+        if let (Some(username), Some(password), Destination::Registry(image)) = (
+            &inputs.registry_username,
+            &inputs.registry_password,
+            &destination,
+        ) {
+            credentials.insert(
+                0,
+                Credential {
+                    registry: image.registry.clone(),
+                    username: username.clone(),
+                    password: password.clone(),
+                },
+            );
         }
         let registry = RegistryOptions {
             insecure: inputs.insecure_registries.clone(),
@@ -178,7 +243,11 @@ impl Plan {
                 dockerfile,
                 context,
                 ignore,
-                build_args: inputs.build_args.iter().cloned().collect::<BTreeMap<_, _>>(),
+                build_args: inputs
+                    .build_args
+                    .iter()
+                    .cloned()
+                    .collect::<BTreeMap<_, _>>(),
                 target: inputs.target.clone(),
                 platform,
                 epoch,
@@ -201,23 +270,42 @@ impl Plan {
 
 /// The reference registration describes: the push target, or for a local output the
 /// manifest's `image` (else the context directory's name).
-fn registration_target(destination: &Destination, manifest: Option<&spaceone::PluginManifest>, context: &Path) -> Reference {
+fn registration_target(
+    destination: &Destination,
+    manifest: Option<&spaceone::PluginManifest>,
+    context: &Path,
+) -> Reference {
     match destination {
         Destination::Registry(r) | Destination::Layout { name: Some(r), .. } => r.clone(),
         Destination::Layout { name: None, .. } => {
-            let from_manifest = manifest.and_then(|m| m.image()).and_then(|i| i.parse::<Reference>().ok());
+            let from_manifest = manifest
+                .and_then(|m| m.image())
+                .and_then(|i| i.parse::<Reference>().ok());
             from_manifest.unwrap_or_else(|| {
-                let dir = context.canonicalize().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_lowercase()));
+                let dir = context
+                    .canonicalize()
+                    .ok()
+                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_lowercase()));
                 let name = dir.unwrap_or_else(|| "plugin".into());
-                format!("localhost/{name}").parse().unwrap_or_else(|_| "localhost/plugin".parse().expect("valid"))
+                format!("localhost/{name}")
+                    .parse()
+                    .unwrap_or_else(|_| "localhost/plugin".parse().expect("valid"))
             })
         }
     }
 }
 
 fn git(context: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git").arg("-C").arg(context).args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()).filter(|s| !s.is_empty())
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(context)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 /// The tag at HEAD, `v` stripped (`v1.2.3` → `1.2.3`).

@@ -80,7 +80,10 @@ impl Reference {
         let host = host_without_port(&self.registry);
         host == "localhost"
             || host.ends_with(".localhost")
-            || host.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+            || host
+                .parse::<std::net::IpAddr>()
+                .map(|ip| ip.is_loopback())
+                .unwrap_or(false)
     }
 }
 
@@ -132,7 +135,8 @@ fn is_valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 pub fn validate_tag(tag: &str) -> Result<(), String> {
@@ -149,15 +153,23 @@ impl FromStr for Reference {
     type Err = ReferenceError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = |reason: &str| ReferenceError { input: input.to_string(), reason: reason.into() };
+        let err = |reason: &str| ReferenceError {
+            input: input.to_string(),
+            reason: reason.into(),
+        };
         if input.is_empty() {
             return Err(err("it is empty"));
         }
         if input.contains("://") {
-            return Err(err("write it without a scheme (`host/repo:tag`, not `https://…`)"));
+            return Err(err(
+                "write it without a scheme (`host/repo:tag`, not `https://…`)",
+            ));
         }
         let (rest, digest) = match input.split_once('@') {
-            Some((r, d)) => (r, Some(d.parse::<Digest>().map_err(|e| err(&e.to_string()))?)),
+            Some((r, d)) => (
+                r,
+                Some(d.parse::<Digest>().map_err(|e| err(&e.to_string()))?),
+            ),
             None => (input, None),
         };
         // A tag is after the last ':' that comes after the last '/'.
@@ -177,7 +189,11 @@ impl FromStr for Reference {
             }
             _ => (DOCKER_HUB.to_string(), name.to_string()),
         };
-        let registry = if is_docker_hub_host(&registry) { DOCKER_HUB.to_string() } else { registry };
+        let registry = if is_docker_hub_host(&registry) {
+            DOCKER_HUB.to_string()
+        } else {
+            registry
+        };
         let repository = if registry == DOCKER_HUB && !repository.contains('/') {
             format!("library/{repository}")
         } else {
@@ -236,14 +252,33 @@ mod tests {
     #[test]
     fn parse_table() {
         let d = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        let cases: &[(&str, Option<(&str, &str, Option<&str>)>)] = &[
+        type Expected<'a> = Option<(&'a str, &'a str, Option<&'a str>)>;
+        let cases: &[(&str, Expected)] = &[
             ("busybox", Some(("docker.io", "library/busybox", None))),
-            ("busybox:1.36", Some(("docker.io", "library/busybox", Some("1.36")))),
-            ("cloudforet/python-core:2.0", Some(("docker.io", "cloudforet/python-core", Some("2.0")))),
-            ("index.docker.io/cloudforet/x", Some(("docker.io", "cloudforet/x", None))),
-            ("localhost:5000/a/b:1.0.0", Some(("localhost:5000", "a/b", Some("1.0.0")))),
-            ("127.0.0.1:5000/cloudforet/plugin-x", Some(("127.0.0.1:5000", "cloudforet/plugin-x", None))),
-            ("ghcr.io/org/plugin-x:sha-abc1234", Some(("ghcr.io", "org/plugin-x", Some("sha-abc1234")))),
+            (
+                "busybox:1.36",
+                Some(("docker.io", "library/busybox", Some("1.36"))),
+            ),
+            (
+                "cloudforet/python-core:2.0",
+                Some(("docker.io", "cloudforet/python-core", Some("2.0"))),
+            ),
+            (
+                "index.docker.io/cloudforet/x",
+                Some(("docker.io", "cloudforet/x", None)),
+            ),
+            (
+                "localhost:5000/a/b:1.0.0",
+                Some(("localhost:5000", "a/b", Some("1.0.0"))),
+            ),
+            (
+                "127.0.0.1:5000/cloudforet/plugin-x",
+                Some(("127.0.0.1:5000", "cloudforet/plugin-x", None)),
+            ),
+            (
+                "ghcr.io/org/plugin-x:sha-abc1234",
+                Some(("ghcr.io", "org/plugin-x", Some("sha-abc1234"))),
+            ),
             ("localhost/a", Some(("localhost", "a", None))),
             ("Cloudforet/x", None),
             ("ghcr.io/Org/x", None),
@@ -260,7 +295,11 @@ mod tests {
                 None => assert!(got.is_err(), "{input} should fail, got {got:?}"),
                 Some((reg, repo, tag)) => {
                     let r = got.unwrap_or_else(|e| panic!("{input}: {e}"));
-                    assert_eq!((r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()), (*reg, *repo, *tag), "{input}");
+                    assert_eq!(
+                        (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
+                        (*reg, *repo, *tag),
+                        "{input}"
+                    );
                 }
             }
         }
@@ -272,6 +311,10 @@ mod tests {
     #[test]
     fn upper_case_error_suggests_the_fix() {
         let e = "ghcr.io/Org/Plugin:1.0".parse::<Reference>().unwrap_err();
-        assert!(e.to_string().contains("did you mean `ghcr.io/org/plugin:1.0`"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("did you mean `ghcr.io/org/plugin:1.0`"),
+            "{e}"
+        );
     }
 }

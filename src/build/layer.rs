@@ -19,16 +19,23 @@ use std::path::PathBuf;
 use flate2::write::GzEncoder;
 use flate2::{Compression, GzBuilder};
 
-use crate::oci::{BlobStore, BlobWriter, Descriptor, DiffId, HashingWriter, Layer, LayerOrigin, MediaType, StoreError};
+use crate::oci::{
+    BlobStore, BlobWriter, Descriptor, DiffId, HashingWriter, Layer, LayerOrigin, MediaType,
+    StoreError,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryData {
     /// A regular file whose bytes are read from `source` when the layer is written.
-    File { source: PathBuf },
+    File {
+        source: PathBuf,
+    },
     /// A regular file with these bytes (heredocs, generated files).
     Bytes(Vec<u8>),
     Dir,
-    Symlink { target: String },
+    Symlink {
+        target: String,
+    },
 }
 
 /// One entry of a layer. `path` is absolute in the image (`/usr/src/app`).
@@ -50,7 +57,11 @@ pub enum LayerError {
         source: io::Error,
     },
     #[error("{path} changed size while it was being read ({expected} bytes, then {actual})")]
-    Changed { path: PathBuf, expected: u64, actual: u64 },
+    Changed {
+        path: PathBuf,
+        expected: u64,
+        actual: u64,
+    },
     #[error("cannot write the layer")]
     Write(#[source] io::Error),
     #[error(transparent)]
@@ -58,9 +69,15 @@ pub enum LayerError {
 }
 
 /// Writes `entries` as one gzip layer into `store`, with every mtime set to `mtime`.
-pub fn write_layer(store: &BlobStore, entries: &[LayerEntry], mtime: u64) -> Result<Layer, LayerError> {
+pub fn write_layer(
+    store: &BlobStore,
+    entries: &[LayerEntry],
+    mtime: u64,
+) -> Result<Layer, LayerError> {
     let blob = store.writer()?;
-    let gzip: GzEncoder<BlobWriter> = GzBuilder::new().mtime(0).write(blob, Compression::default());
+    let gzip: GzEncoder<BlobWriter> = GzBuilder::new()
+        .mtime(0)
+        .write(blob, Compression::default());
     let mut tar = tar::Builder::new(HashingWriter::new(gzip));
     tar.mode(tar::HeaderMode::Deterministic);
 
@@ -80,7 +97,10 @@ pub fn write_layer(store: &BlobStore, entries: &[LayerEntry], mtime: u64) -> Res
 
 /// Sorted entries, each preceded by any parent directory the caller did not list.
 fn with_parents(entries: &[LayerEntry]) -> Vec<LayerEntry> {
-    let listed: BTreeSet<&str> = entries.iter().map(|e| e.path.trim_end_matches('/')).collect();
+    let listed: BTreeSet<&str> = entries
+        .iter()
+        .map(|e| e.path.trim_end_matches('/'))
+        .collect();
     let mut all: Vec<LayerEntry> = entries.to_vec();
     let mut added = BTreeSet::new();
     for e in entries {
@@ -91,7 +111,13 @@ fn with_parents(entries: &[LayerEntry]) -> Vec<LayerEntry> {
                 break;
             }
             if !listed.contains(s.as_str()) && added.insert(s.clone()) {
-                all.push(LayerEntry { path: s, data: EntryData::Dir, mode: 0o755, uid: 0, gid: 0 });
+                all.push(LayerEntry {
+                    path: s,
+                    data: EntryData::Dir,
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                });
             }
             parent = p.parent();
         }
@@ -106,7 +132,11 @@ fn with_parents(entries: &[LayerEntry]) -> Vec<LayerEntry> {
     all
 }
 
-fn append<W: Write>(tar: &mut tar::Builder<W>, entry: &LayerEntry, mtime: u64) -> Result<(), LayerError> {
+fn append<W: Write>(
+    tar: &mut tar::Builder<W>,
+    entry: &LayerEntry,
+    mtime: u64,
+) -> Result<(), LayerError> {
     let mut header = tar::Header::new_gnu();
     header.set_mode(entry.mode & 0o7777);
     header.set_uid(entry.uid);
@@ -118,7 +148,8 @@ fn append<W: Write>(tar: &mut tar::Builder<W>, entry: &LayerEntry, mtime: u64) -
         EntryData::Dir => {
             header.set_entry_type(tar::EntryType::Directory);
             header.set_size(0);
-            tar.append_data(&mut header, format!("{rel}/"), io::empty()).map_err(write_err)
+            tar.append_data(&mut header, format!("{rel}/"), io::empty())
+                .map_err(write_err)
         }
         EntryData::Symlink { target } => {
             header.set_entry_type(tar::EntryType::Symlink);
@@ -128,23 +159,42 @@ fn append<W: Write>(tar: &mut tar::Builder<W>, entry: &LayerEntry, mtime: u64) -
         EntryData::Bytes(bytes) => {
             header.set_entry_type(tar::EntryType::Regular);
             header.set_size(bytes.len() as u64);
-            tar.append_data(&mut header, rel, bytes.as_slice()).map_err(write_err)
+            tar.append_data(&mut header, rel, bytes.as_slice())
+                .map_err(write_err)
         }
         EntryData::File { source } => {
-            let read_err = |source_err| LayerError::Read { path: source.clone(), source: source_err };
+            let read_err = |source_err| LayerError::Read {
+                path: source.clone(),
+                source: source_err,
+            };
             let file = File::open(source).map_err(read_err)?;
             let size = file.metadata().map_err(read_err)?.len();
             header.set_entry_type(tar::EntryType::Regular);
             header.set_size(size);
-            let mut counted = CountingReader { inner: file, count: 0 };
-            tar.append_data(&mut header, rel, &mut counted).map_err(|e| match e.kind() {
-                io::ErrorKind::UnexpectedEof => LayerError::Changed { path: source.clone(), expected: size, actual: counted.count },
-                _ => LayerError::Read { path: source.clone(), source: e },
-            })?;
+            let mut counted = CountingReader {
+                inner: file,
+                count: 0,
+            };
+            tar.append_data(&mut header, rel, &mut counted)
+                .map_err(|e| match e.kind() {
+                    io::ErrorKind::UnexpectedEof => LayerError::Changed {
+                        path: source.clone(),
+                        expected: size,
+                        actual: counted.count,
+                    },
+                    _ => LayerError::Read {
+                        path: source.clone(),
+                        source: e,
+                    },
+                })?;
             // A file that grew after the header was written would be silently cut.
             let actual = std::fs::metadata(source).map_err(read_err)?.len();
             if actual != size {
-                return Err(LayerError::Changed { path: source.clone(), expected: size, actual });
+                return Err(LayerError::Changed {
+                    path: source.clone(),
+                    expected: size,
+                    actual,
+                });
             }
             Ok(())
         }
@@ -169,7 +219,13 @@ mod tests {
     use super::*;
 
     fn entry(path: &str, data: EntryData, mode: u32) -> LayerEntry {
-        LayerEntry { path: path.into(), data, mode, uid: 0, gid: 0 }
+        LayerEntry {
+            path: path.into(),
+            data,
+            mode,
+            uid: 0,
+            gid: 0,
+        }
     }
 
     fn entries_of(store: &BlobStore, layer: &Layer) -> Vec<(String, u32, u64, u64)> {
@@ -181,7 +237,12 @@ mod tests {
             .map(|e| {
                 let e = e.unwrap();
                 let h = e.header();
-                (e.path().unwrap().to_string_lossy().to_string(), h.mode().unwrap(), h.uid().unwrap(), h.mtime().unwrap())
+                (
+                    e.path().unwrap().to_string_lossy().to_string(),
+                    h.mode().unwrap(),
+                    h.uid().unwrap(),
+                    h.mtime().unwrap(),
+                )
             })
             .collect()
     }
@@ -194,8 +255,24 @@ mod tests {
         std::fs::write(&src, b"hello").unwrap();
         let entries = vec![
             entry("/app/z.txt", EntryData::Bytes(b"z".to_vec()), 0o644),
-            LayerEntry { uid: 1000, gid: 1000, ..entry("/app/a/f", EntryData::File { source: src.clone() }, 0o755) },
-            entry("/app/link", EntryData::Symlink { target: "a/f".into() }, 0o777),
+            LayerEntry {
+                uid: 1000,
+                gid: 1000,
+                ..entry(
+                    "/app/a/f",
+                    EntryData::File {
+                        source: src.clone(),
+                    },
+                    0o755,
+                )
+            },
+            entry(
+                "/app/link",
+                EntryData::Symlink {
+                    target: "a/f".into(),
+                },
+                0o777,
+            ),
         ];
         let first = write_layer(&store, &entries, 1_700_000_000).unwrap();
         let mut reversed = entries.clone();
@@ -206,7 +283,10 @@ mod tests {
 
         let listed = entries_of(&store, &first);
         let paths: Vec<&str> = listed.iter().map(|e| e.0.as_str()).collect();
-        assert_eq!(paths, ["app/", "app/a/", "app/a/f", "app/link", "app/z.txt"]);
+        assert_eq!(
+            paths,
+            ["app/", "app/a/", "app/a/f", "app/link", "app/z.txt"]
+        );
         assert_eq!(listed[2], ("app/a/f".into(), 0o755, 1000, 1_700_000_000));
         assert_eq!(listed[0].1, 0o755);
 

@@ -44,16 +44,24 @@ pub struct BuildPlan {
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("{path}:{line}: {message}")]
-    Instruction { path: PathBuf, line: usize, message: String },
+    Instruction {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("{path}:{line}: {message}")]
-    NotSupported { path: PathBuf, line: usize, message: String },
+    NotSupported {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("{path}:{line}: cannot read the base image {reference}")]
     Base {
         path: PathBuf,
         line: usize,
         reference: String,
         #[source]
-        source: registry::RegistryError,
+        source: Box<registry::RegistryError>,
     },
     #[error("{path}:{line}: writing the layer failed")]
     Layer {
@@ -91,19 +99,37 @@ pub async fn build(
     let globals = stage::global_args(&df.global_args, &plan.build_args, df.escape)
         .map_err(|e| instruction_error(df, target.line, e.to_string()))?;
     let base = base_image(plan, target, &globals, registry, reporter).await?;
-    let name = target.name.clone().unwrap_or_else(|| format!("stage-{}", target.index));
+    let name = target
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("stage-{}", target.index));
     let created = stage::rfc3339(plan.epoch);
-    let mut state =
-        StageState::new(name, base, df.escape, plan.build_args.clone(), globals, created.clone());
+    let mut state = StageState::new(
+        name,
+        base,
+        df.escape,
+        plan.build_args.clone(),
+        globals,
+        created.clone(),
+    );
 
     for instruction in &target.instructions {
-        reporter.event(Event::Step { stage: &state.name, line: instruction.line, text: &instruction.text });
+        reporter.event(Event::Step {
+            stage: &state.name,
+            line: instruction.line,
+            text: &instruction.text,
+        });
         apply(plan, &mut state, instruction, store).await?;
     }
 
     let mut image = state.image;
     if !plan.labels.is_empty() {
-        image.config.config.labels.get_or_insert_with(BTreeMap::new).extend(plan.labels.clone());
+        image
+            .config
+            .config
+            .labels
+            .get_or_insert_with(BTreeMap::new)
+            .extend(plan.labels.clone());
     }
     image.config.created = Some(created);
     Ok(image)
@@ -120,24 +146,40 @@ async fn base_image(
     let word = expand::expand(&stage.base, df.escape, &|n| globals.get(n).cloned())
         .map_err(|e| instruction_error(df, stage.line, e.to_string()))?;
     if word.eq_ignore_ascii_case("scratch") {
-        return Ok(Image { config: ImageConfig::scratch(&plan.platform), layers: vec![], annotations: BTreeMap::new() });
+        return Ok(Image {
+            config: ImageConfig::scratch(&plan.platform),
+            layers: vec![],
+            annotations: BTreeMap::new(),
+        });
     }
-    if df.stage_by_name_or_index(&word).is_some_and(|s| s.index < stage.index) {
+    if df
+        .stage_by_name_or_index(&word)
+        .is_some_and(|s| s.index < stage.index)
+    {
         return Err(BuildError::NotSupported {
             path: df.path.clone(),
             line: stage.line,
             message: format!("FROM {word}: building on an earlier stage is not supported yet"),
         });
     }
-    let reference: Reference =
-        word.parse().map_err(|e: crate::reference::ReferenceError| instruction_error(df, stage.line, e.to_string()))?;
-    reporter.event(Event::Note(&format!("resolving base image {reference} for {}", plan.platform)));
-    let resolved = registry.resolve(&reference, &plan.platform).await.map_err(|source| BuildError::Base {
-        path: df.path.clone(),
-        line: stage.line,
-        reference: word.clone(),
-        source,
-    })?;
+    let reference: Reference = word
+        .parse()
+        .map_err(|e: crate::reference::ReferenceError| {
+            instruction_error(df, stage.line, e.to_string())
+        })?;
+    reporter.event(Event::Note(&format!(
+        "resolving base image {reference} for {}",
+        plan.platform
+    )));
+    let resolved = registry
+        .resolve(&reference, &plan.platform)
+        .await
+        .map_err(|source| BuildError::Base {
+            path: df.path.clone(),
+            line: stage.line,
+            reference: word.clone(),
+            source: Box::new(source),
+        })?;
     let origin = LayerOrigin::Remote(resolved.reference.clone());
     let mut config = resolved.config;
     let layers = resolved
@@ -148,11 +190,19 @@ async fn base_image(
         .map(|(descriptor, diff_id)| {
             let mut descriptor = descriptor.clone();
             descriptor.media_type = descriptor.media_type.to_oci();
-            Layer { descriptor, diff_id: crate::oci::DiffId(diff_id.clone()), origin: origin.clone() }
+            Layer {
+                descriptor,
+                diff_id: crate::oci::DiffId(diff_id.clone()),
+                origin: origin.clone(),
+            }
         })
         .collect();
     config.created = None;
-    Ok(Image { config, layers, annotations: BTreeMap::new() })
+    Ok(Image {
+        config,
+        layers,
+        annotations: BTreeMap::new(),
+    })
 }
 
 async fn apply(
@@ -180,12 +230,22 @@ async fn apply(
         InstructionKind::Label(pairs) => {
             for (key, value) in pairs {
                 let (key, value) = (x(state, key)?, x(state, value)?);
-                state.config().config.labels.get_or_insert_with(BTreeMap::new).insert(key, value);
+                state
+                    .config()
+                    .config
+                    .labels
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(key, value);
             }
         }
         InstructionKind::Workdir(word) => {
             let dir = x(state, word)?;
-            let current = state.config().config.working_dir.clone().unwrap_or_else(|| "/".into());
+            let current = state
+                .config()
+                .config
+                .working_dir
+                .clone()
+                .unwrap_or_else(|| "/".into());
             state.config().config.working_dir = Some(join_path(&current, &dir));
         }
         InstructionKind::User(word) => {
@@ -195,15 +255,29 @@ async fn apply(
         InstructionKind::Expose(words) => {
             for word in words {
                 for port in state.expand_words(word).map_err(|e| fail(e.to_string()))? {
-                    let port = if port.contains('/') { port } else { format!("{port}/tcp") };
-                    state.config().config.exposed_ports.get_or_insert_with(BTreeMap::new).insert(port, serde_json::json!({}));
+                    let port = if port.contains('/') {
+                        port
+                    } else {
+                        format!("{port}/tcp")
+                    };
+                    state
+                        .config()
+                        .config
+                        .exposed_ports
+                        .get_or_insert_with(BTreeMap::new)
+                        .insert(port, serde_json::json!({}));
                 }
             }
         }
         InstructionKind::Volume(words) => {
             for word in words {
                 let path = x(state, word)?;
-                state.config().config.volumes.get_or_insert_with(BTreeMap::new).insert(path, serde_json::json!({}));
+                state
+                    .config()
+                    .config
+                    .volumes
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(path, serde_json::json!({}));
             }
         }
         InstructionKind::StopSignal(word) => {
@@ -219,9 +293,16 @@ async fn apply(
             state.set_cmd(argv);
         }
         InstructionKind::Shell(argv) => state.config().config.shell = Some(argv.clone()),
-        InstructionKind::Healthcheck(check) => state.config().config.healthcheck = Some(check.to_config()),
+        InstructionKind::Healthcheck(check) => {
+            state.config().config.healthcheck = Some(check.to_config())
+        }
         InstructionKind::Onbuild(text) => {
-            state.config().config.on_build.get_or_insert_with(Vec::new).push(text.clone());
+            state
+                .config()
+                .config
+                .on_build
+                .get_or_insert_with(Vec::new)
+                .push(text.clone());
         }
         InstructionKind::Maintainer(name) => state.config().author = Some(name.clone()),
         InstructionKind::Copy(spec) | InstructionKind::Add(spec) => {
@@ -270,23 +351,48 @@ async fn copy_layer(
     let chmod = match &spec.chmod {
         Some(chmod) => {
             let v = x(chmod)?;
-            Some(u32::from_str_radix(&v, 8).map_err(|_| fail(format!("--chmod={v} is not an octal mode")))?)
+            Some(
+                u32::from_str_radix(&v, 8)
+                    .map_err(|_| fail(format!("--chmod={v} is not an octal mode")))?,
+            )
         }
         None => None,
     };
-    let workdir = state.image.config.config.working_dir.clone().unwrap_or_else(|| "/".into());
+    let workdir = state
+        .image
+        .config
+        .config
+        .working_dir
+        .clone()
+        .unwrap_or_else(|| "/".into());
     let dest = x(&spec.dest)?;
     let mut entries = Vec::new();
     if spec.heredocs.is_empty() {
-        let sources = spec.sources.iter().map(|s| x(s)).collect::<Result<Vec<_>, _>>()?;
-        if let Some(url) = sources.iter().find(|s| s.starts_with("http://") || s.starts_with("https://")) {
-            return Err(BuildError::NotSupported { path: df.path.clone(), line, message: format!("{name} from a URL ({url}) is not supported yet") });
+        let sources = spec
+            .sources
+            .iter()
+            .map(|s| x(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(url) = sources
+            .iter()
+            .find(|s| s.starts_with("http://") || s.starts_with("https://"))
+        {
+            return Err(BuildError::NotSupported {
+                path: df.path.clone(),
+                line,
+                message: format!("{name} from a URL ({url}) is not supported yet"),
+            });
         }
         let planned = context::plan_copy(&plan.context, &plan.ignore, &sources, &dest, &workdir)
             .map_err(|e| fail(e.to_string()))?;
         for entry in planned {
             let (data, mode) = match entry.kind {
-                context::EntryKind::File { mode } => (EntryData::File { source: entry.source }, mode),
+                context::EntryKind::File { mode } => (
+                    EntryData::File {
+                        source: entry.source,
+                    },
+                    mode,
+                ),
                 context::EntryKind::Dir { mode } => (EntryData::Dir, mode),
                 context::EntryKind::Symlink { target } => (EntryData::Symlink { target }, 0o777),
             };
@@ -294,14 +400,34 @@ async fn copy_layer(
                 (EntryData::Symlink { .. }, _) | (_, None) => mode,
                 (_, Some(m)) => m,
             };
-            entries.push(LayerEntry { path: entry.dest, data, mode, uid, gid });
+            entries.push(LayerEntry {
+                path: entry.dest,
+                data,
+                mode,
+                uid,
+                gid,
+            });
         }
     } else {
         for doc in &spec.heredocs {
-            let content = if doc.expand { x(&doc.content)? } else { doc.content.clone() };
+            let content = if doc.expand {
+                x(&doc.content)?
+            } else {
+                doc.content.clone()
+            };
             let path = join_path(&join_path(&workdir, &dest), &doc.name);
-            let path = if dest.ends_with('/') || spec.heredocs.len() > 1 { path } else { join_path(&workdir, &dest) };
-            entries.push(LayerEntry { path, data: EntryData::Bytes(content.into_bytes()), mode: chmod.unwrap_or(0o644), uid, gid });
+            let path = if dest.ends_with('/') || spec.heredocs.len() > 1 {
+                path
+            } else {
+                join_path(&workdir, &dest)
+            };
+            entries.push(LayerEntry {
+                path,
+                data: EntryData::Bytes(content.into_bytes()),
+                mode: chmod.unwrap_or(0o644),
+                uid,
+                gid,
+            });
         }
     }
     let store = store.clone();
@@ -309,7 +435,11 @@ async fn copy_layer(
     tokio::task::spawn_blocking(move || layer::write_layer(&store, &entries, epoch))
         .await
         .expect("layer writer panicked")
-        .map_err(|source| BuildError::Layer { path: df.path.clone(), line, source })
+        .map_err(|source| BuildError::Layer {
+            path: df.path.clone(),
+            line,
+            source,
+        })
 }
 
 /// `uid[:gid]` as numbers; `root` is 0. Names need the base's /etc/passwd (with RUN support).
@@ -332,12 +462,20 @@ fn parse_chown(value: &str) -> Result<(u64, u64), String> {
 }
 
 fn instruction_error(df: &Dockerfile, line: usize, message: String) -> BuildError {
-    BuildError::Instruction { path: df.path.clone(), line, message }
+    BuildError::Instruction {
+        path: df.path.clone(),
+        line,
+        message,
+    }
 }
 
 /// Joins an image path onto a directory, lexically (`..` cannot climb above `/`).
 pub fn join_path(base: &str, path: &str) -> String {
-    let joined = if path.starts_with('/') { path.to_string() } else { format!("{base}/{path}") };
+    let joined = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{base}/{path}")
+    };
     let mut parts: Vec<&str> = Vec::new();
     for part in joined.split('/') {
         match part {

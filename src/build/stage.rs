@@ -15,8 +15,16 @@ use crate::oci::{History, Image, ImageConfig, Layer};
 
 /// Build arguments that BuildKit always defines for every stage.
 const PREDEFINED: &[&str] = &[
-    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
-    "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
 ];
 
 pub struct StageState {
@@ -45,7 +53,16 @@ impl StageState {
         created: String,
     ) -> StageState {
         let cmd_inherited = image.config.config.cmd.is_some();
-        StageState { name, image, escape, args: BTreeMap::new(), overrides, globals, cmd_inherited, created }
+        StageState {
+            name,
+            image,
+            escape,
+            args: BTreeMap::new(),
+            overrides,
+            globals,
+            cmd_inherited,
+            created,
+        }
     }
 
     pub fn config(&mut self) -> &mut ImageConfig {
@@ -100,8 +117,13 @@ impl StageState {
         match form {
             CommandForm::Exec(argv) => argv.clone(),
             CommandForm::Shell(line) => {
-                let mut argv =
-                    self.image.config.config.shell.clone().unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+                let mut argv = self
+                    .image
+                    .config
+                    .config
+                    .shell
+                    .clone()
+                    .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
                 argv.push(line.clone());
                 argv
             }
@@ -156,7 +178,12 @@ pub fn rfc3339(epoch: u64) -> String {
     let days = (epoch / 86_400) as i64;
     let secs = epoch % 86_400;
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, (secs / 60) % 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
 }
 
 /// Days since 1970-01-01 → (year, month, day), after Howard Hinnant's algorithm.

@@ -22,7 +22,12 @@ pub struct GitHubReporter {
 
 impl GitHubReporter {
     pub fn new(debug: bool, output: Option<PathBuf>, summary: Option<PathBuf>) -> Self {
-        GitHubReporter { debug, output, summary, in_group: Mutex::new(false) }
+        GitHubReporter {
+            debug,
+            output,
+            summary,
+            in_group: Mutex::new(false),
+        }
     }
 
     /// Tells the runner to hide this value in every later log line.
@@ -80,20 +85,29 @@ impl Reporter for GitHubReporter {
     fn outputs(&self, outputs: &[(&str, String)]) {
         self.end_group(&mut self.in_group.lock().unwrap());
         let Some(path) = &self.output else { return };
-        let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) else {
+        let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        else {
             eprintln!("warning: cannot write GITHUB_OUTPUT at {}", path.display());
             return;
         };
         for (name, value) in outputs {
             // The heredoc form carries any value, multi-line included.
-            let delimiter = format!("ghadelimiter_{}", crate::oci::Digest::sha256_of(value.as_bytes()).short());
+            let delimiter = format!(
+                "ghadelimiter_{}",
+                crate::oci::Digest::sha256_of(value.as_bytes()).short()
+            );
             let _ = writeln!(file, "{name}<<{delimiter}\n{value}\n{delimiter}");
         }
     }
 }
 
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 pub fn escape_property(s: &str) -> String {

@@ -33,10 +33,21 @@ pub enum Event<'a> {
     /// A phase begins (`build`, `push`, `register`); it ends at the next phase or finish.
     Phase(&'a str),
     /// A Dockerfile instruction is being applied.
-    Step { stage: &'a str, line: usize, text: &'a str },
-    Blob { action: BlobAction, digest: &'a Digest, size: u64 },
+    Step {
+        stage: &'a str,
+        line: usize,
+        text: &'a str,
+    },
+    Blob {
+        action: BlobAction,
+        digest: &'a Digest,
+        size: u64,
+    },
     /// A manifest was written under a tag or digest.
-    Manifest { target: &'a str, digest: &'a Digest },
+    Manifest {
+        target: &'a str,
+        digest: &'a Digest,
+    },
     Note(&'a str),
     Warning(&'a str),
     /// Shown with `--debug` only. Never carries secrets (they cannot be formatted).
@@ -78,7 +89,12 @@ pub fn from_env(inputs: &Inputs, debug: bool) -> Box<dyn Reporter> {
     }
 }
 
-pub fn error(reporter: &dyn Reporter, chain: &[String], hint: Option<&str>, location: Option<(&Path, usize)>) {
+pub fn error(
+    reporter: &dyn Reporter,
+    chain: &[String],
+    hint: Option<&str>,
+    location: Option<(&Path, usize)>,
+) {
     reporter.error(chain, hint, location);
 }
 
@@ -100,7 +116,10 @@ pub fn finish(reporter: &dyn Reporter, report: &Report) {
     outputs.push(("version", report.version.clone()));
     match (&report.registration, &report.request) {
         (Some(r), _) => {
-            println!("plugin_id: {} ({} on SpaceONE {})", r.plugin_id, r.action, r.generation);
+            println!(
+                "plugin_id: {} ({} on SpaceONE {})",
+                r.plugin_id, r.action, r.generation
+            );
             outputs.push(("plugin-id", r.plugin_id.clone()));
         }
         (None, Some(request)) => {
@@ -109,8 +128,10 @@ pub fn finish(reporter: &dyn Reporter, report: &Report) {
         }
         (None, None) => {}
     }
-    let metadata: serde_json::Map<String, serde_json::Value> =
-        outputs.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone()))).collect();
+    let metadata: serde_json::Map<String, serde_json::Value> = outputs
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
+        .collect();
     outputs.push(("metadata", serde_json::Value::Object(metadata).to_string()));
     reporter.outputs(&outputs);
 }

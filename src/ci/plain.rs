@@ -20,7 +20,11 @@ pub(crate) fn render(event: &Event<'_>, debug: bool) -> Option<String> {
     Some(match event {
         Event::Phase(name) => format!("==> {name}"),
         Event::Step { stage, line, text } => format!("[{stage} {line}] {text}"),
-        Event::Blob { action, digest, size } => {
+        Event::Blob {
+            action,
+            digest,
+            size,
+        } => {
             let verb = match action {
                 BlobAction::Existing => "existing",
                 BlobAction::Mounted => "mounted",

@@ -10,8 +10,14 @@ pub const OUTPUTS: &[(&str, &str)] = &[
     ("digest", "Manifest digest of the pushed image (sha256:…)."),
     ("image", "The image reference that was pushed, without tag."),
     ("tags", "Tags that were pushed, one per line."),
-    ("version", "The plugin version (the image tag SpaceONE lists)."),
-    ("plugin-id", "The SpaceONE plugin_id that was registered or updated."),
+    (
+        "version",
+        "The plugin version (the image tag SpaceONE lists).",
+    ),
+    (
+        "plugin-id",
+        "The SpaceONE plugin_id that was registered or updated.",
+    ),
     ("metadata", "Everything above as one JSON object."),
 ];
 
@@ -32,9 +38,23 @@ pub fn help() -> String {
         env!("CARGO_PKG_VERSION")
     );
     for def in INPUTS {
-        let _ = writeln!(out, "\n  {}{}", def.name, if def.kind == Kind::Secret { " (secret)" } else { "" });
+        let _ = writeln!(
+            out,
+            "\n  {}{}",
+            def.name,
+            if def.kind == Kind::Secret {
+                " (secret)"
+            } else {
+                ""
+            }
+        );
         let _ = writeln!(out, "      {}", def.description);
-        let _ = writeln!(out, "      env: {}, {}", github_variable(def.name), plain_variable(def.name));
+        let _ = writeln!(
+            out,
+            "      env: {}, {}",
+            github_variable(def.name),
+            plain_variable(def.name)
+        );
         let default = match (def.default, def.default_doc) {
             ("", "") => None,
             ("", doc) => Some(doc.to_string()),
@@ -71,17 +91,30 @@ pub fn action_yml() -> String {
     }
     out.push_str("outputs:\n");
     for (name, description) in OUTPUTS {
-        let _ = writeln!(out, "  {name}:\n    description: {}", yaml_string(description));
+        let _ = writeln!(
+            out,
+            "  {name}:\n    description: {}",
+            yaml_string(description)
+        );
     }
-    let _ = write!(out, "runs:\n  using: docker\n  image: {}\n", yaml_string(ACTION_IMAGE));
+    let _ = write!(
+        out,
+        "runs:\n  using: docker\n  image: {}\n",
+        yaml_string(ACTION_IMAGE)
+    );
     out
 }
 
 /// The README's input table (Markdown).
 pub fn markdown_table() -> String {
-    let mut out = String::from("| input | plain variable | default | meaning |\n|---|---|---|---|\n");
+    let mut out =
+        String::from("| input | plain variable | default | meaning |\n|---|---|---|---|\n");
     for def in INPUTS {
-        let default = if def.default.is_empty() { def.default_doc } else { def.default };
+        let default = if def.default.is_empty() {
+            def.default_doc
+        } else {
+            def.default
+        };
         let _ = writeln!(
             out,
             "| `{}` | `{}` | {} | {} |",
@@ -106,20 +139,35 @@ mod tests {
     #[test]
     fn committed_action_yml_is_current() {
         let committed = include_str!("../../action.yml");
-        assert_eq!(committed, action_yml(), "action.yml is stale: run `spaceone-publish --action-yml > action.yml`");
+        assert_eq!(
+            committed,
+            action_yml(),
+            "action.yml is stale: run `spaceone-publish --action-yml > action.yml`"
+        );
     }
 
     #[test]
     fn readme_lists_every_input() {
         let readme = include_str!("../../README.md");
-        assert!(readme.contains(&markdown_table()), "README's inputs table is stale: run `spaceone-publish --inputs-markdown`");
+        assert!(
+            readme.contains(&markdown_table()),
+            "README's inputs table is stale: run `spaceone-publish --inputs-markdown`"
+        );
     }
 
     #[test]
     fn help_names_both_variables_of_every_input() {
         let help = help();
         for def in INPUTS {
-            assert!(help.contains(&format!("env: {}, {}", github_variable(def.name), plain_variable(def.name))), "{}", def.name);
+            assert!(
+                help.contains(&format!(
+                    "env: {}, {}",
+                    github_variable(def.name),
+                    plain_variable(def.name)
+                )),
+                "{}",
+                def.name
+            );
         }
     }
 }

@@ -21,11 +21,18 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub mod docs;
+mod values;
+
+use values::{
+    any, check_api, check_bool, check_endpoint, check_epoch, check_image, check_key_values,
+    check_output, check_platforms, check_registry_type, check_tags,
+};
+pub use values::{closest, edit_distance, parse_bool, parse_key_values, split_list};
 
 use serde::Deserialize;
 
 use crate::oci::Platform;
-use crate::reference::{validate_tag, Reference};
+use crate::reference::Reference;
 use crate::secret::Secret;
 
 /// How a value is checked and documented.
@@ -53,67 +60,6 @@ pub struct InputDef {
     check: fn(&str) -> Result<(), String>,
 }
 
-fn any(_: &str) -> Result<(), String> {
-    Ok(())
-}
-
-fn check_image(v: &str) -> Result<(), String> {
-    let r: Reference = v.parse().map_err(|e: crate::reference::ReferenceError| e.reason)?;
-    if r.digest.is_some() {
-        return Err("the image to publish cannot carry a digest; give a tag or use `tags`".into());
-    }
-    Ok(())
-}
-
-fn check_tags(v: &str) -> Result<(), String> {
-    split_list(v).iter().try_for_each(|t| validate_tag(t))
-}
-
-fn check_platforms(v: &str) -> Result<(), String> {
-    split_list(v).iter().try_for_each(|p| Platform::parse(p).map(|_| ()))
-}
-
-fn check_output(v: &str) -> Result<(), String> {
-    Output::parse(v).map(|_| ())
-}
-
-fn check_endpoint(v: &str) -> Result<(), String> {
-    if v.starts_with("grpc://") || v.starts_with("grpc+ssl://") {
-        Ok(())
-    } else {
-        Err(format!("`{v}` must start with grpc:// or grpc+ssl:// (e.g. grpc+ssl://repository.api.example.com:443)"))
-    }
-}
-
-fn check_api(v: &str) -> Result<(), String> {
-    match v {
-        "auto" | "1" | "2" => Ok(()),
-        _ => Err(format!("`{v}` must be auto, 1 or 2")),
-    }
-}
-
-fn check_registry_type(v: &str) -> Result<(), String> {
-    const TYPES: [&str; 6] =
-        ["DOCKER_HUB", "HARBOR", "AWS_PRIVATE_ECR", "AWS_PUBLIC_ECR", "GITHUB", "GCP_PRIVATE_GCR"];
-    if TYPES.contains(&v) {
-        Ok(())
-    } else {
-        Err(format!("`{v}` is not a registry type (one of {})", TYPES.join(", ")))
-    }
-}
-
-fn check_epoch(v: &str) -> Result<(), String> {
-    v.parse::<u64>().map(|_| ()).map_err(|_| format!("`{v}` is not a Unix timestamp in seconds"))
-}
-
-fn check_key_values(v: &str) -> Result<(), String> {
-    parse_key_values(v).map(|_| ())
-}
-
-fn check_bool(v: &str) -> Result<(), String> {
-    parse_bool(v).map(|_| ())
-}
-
 macro_rules! input {
     ($name:literal, $kind:ident, $default:literal, $default_doc:literal, $check:expr, $desc:literal) => {
         InputDef {
@@ -128,41 +74,179 @@ macro_rules! input {
 }
 
 /// The inputs, in the order `--help` and `action.yml` list them.
-pub static INPUTS: &[InputDef] = &[
-    input!("context", Text, ".", "", any, "Build context: the directory COPY and ADD read from."),
-    input!("dockerfile", Text, "", "<context>/Dockerfile", any, "Path of the Dockerfile."),
-    input!("image", Text, "", "GitLab: CI_REGISTRY_IMAGE; none: local OCI output only", check_image,
-        "Repository to push to, `host/namespace/plugin-name` (a `:tag` adds a tag)."),
-    input!("version", Text, "", "the git tag at HEAD (`v` stripped), else src/VERSION", check_tags,
-        "Version of the plugin: the image tag SpaceONE lists as a version."),
-    input!("tags", List, "", "the version", check_tags, "Tags to push, one per line or comma-separated."),
-    input!("build-args", KeyValues, "", "", check_key_values, "Build arguments, KEY=VALUE, one per line."),
-    input!("target", Text, "", "the last stage", any, "Dockerfile stage to build."),
-    input!("platforms", List, "", "this machine's platform", check_platforms,
-        "Platforms to build, e.g. linux/amd64."),
-    input!("registry-username", Text, "", "docker config; GITHUB_TOKEN for ghcr.io; CI_REGISTRY_USER", any,
-        "User name for the registry."),
-    input!("registry-password", Secret, "", "", any, "Password or token for the registry."),
-    input!("registry-ca-cert", Text, "", "system roots", any, "PEM file with extra CA certificates for registries."),
-    input!("insecure-registries", List, "", "loopback hosts may use plain HTTP", any,
-        "Registry hosts (host:port) allowed over plain HTTP or without TLS verification."),
-    input!("output", Text, "", "registry when image is set, else oci:./oci-layout", check_output,
-        "Where the image goes: `registry` or `oci:DIR` (an OCI image layout)."),
-    input!("plugin-manifest", Text, "", "a plugin YAML in the context, if any", any,
+pub static INPUTS: &[InputDef] =
+    &[
+        input!(
+            "context",
+            Text,
+            ".",
+            "",
+            any,
+            "Build context: the directory COPY and ADD read from."
+        ),
+        input!(
+            "dockerfile",
+            Text,
+            "",
+            "<context>/Dockerfile",
+            any,
+            "Path of the Dockerfile."
+        ),
+        input!(
+            "image",
+            Text,
+            "",
+            "GitLab: CI_REGISTRY_IMAGE; none: local OCI output only",
+            check_image,
+            "Repository to push to, `host/namespace/plugin-name` (a `:tag` adds a tag)."
+        ),
+        input!(
+            "version",
+            Text,
+            "",
+            "the git tag at HEAD (`v` stripped), else src/VERSION",
+            check_tags,
+            "Version of the plugin: the image tag SpaceONE lists as a version."
+        ),
+        input!(
+            "tags",
+            List,
+            "",
+            "the version",
+            check_tags,
+            "Tags to push, one per line or comma-separated."
+        ),
+        input!(
+            "build-args",
+            KeyValues,
+            "",
+            "",
+            check_key_values,
+            "Build arguments, KEY=VALUE, one per line."
+        ),
+        input!(
+            "target",
+            Text,
+            "",
+            "the last stage",
+            any,
+            "Dockerfile stage to build."
+        ),
+        input!(
+            "platforms",
+            List,
+            "",
+            "this machine's platform",
+            check_platforms,
+            "Platforms to build, e.g. linux/amd64."
+        ),
+        input!(
+            "registry-username",
+            Text,
+            "",
+            "docker config; GITHUB_TOKEN for ghcr.io; CI_REGISTRY_USER",
+            any,
+            "User name for the registry."
+        ),
+        input!(
+            "registry-password",
+            Secret,
+            "",
+            "",
+            any,
+            "Password or token for the registry."
+        ),
+        input!(
+            "registry-ca-cert",
+            Text,
+            "",
+            "system roots",
+            any,
+            "PEM file with extra CA certificates for registries."
+        ),
+        input!(
+            "insecure-registries",
+            List,
+            "",
+            "loopback hosts may use plain HTTP",
+            any,
+            "Registry hosts (host:port) allowed over plain HTTP or without TLS verification."
+        ),
+        input!(
+            "output",
+            Text,
+            "",
+            "registry when image is set, else oci:./oci-layout",
+            check_output,
+            "Where the image goes: `registry` or `oci:DIR` (an OCI image layout)."
+        ),
+        input!("plugin-manifest", Text, "", "a plugin YAML in the context, if any", any,
         "SpaceONE plugin manifest (YAML, as for `spacectl exec register repository.Plugin -f`)."),
-    input!("spaceone-endpoint", Text, "", "none: registration skipped", check_endpoint,
-        "Repository service endpoint, grpc://host:port or grpc+ssl://host:port."),
-    input!("spaceone-token", Secret, "", "", any, "SpaceONE API key or app token (sent as gRPC metadata `token`)."),
-    input!("spaceone-domain-id", Text, "", "", any, "Domain id, sent as `domain_id` to 1.x servers."),
-    input!("spaceone-ca-cert", Text, "", "system roots", any, "PEM file with CA certificates for the SpaceONE endpoint."),
-    input!("spaceone-api", Text, "auto", "", check_api, "Server generation: auto (reflection), 1 or 2."),
-    input!("registry-type", Text, "", "derived from the image host", check_registry_type,
-        "SpaceONE registry type (DOCKER_HUB, HARBOR, …)."),
-    input!("dry-run", Bool, "false", "", check_bool,
-        "Build and print the registration request, but push and register nothing."),
-    input!("source-date-epoch", Text, "", "SOURCE_DATE_EPOCH, else the last commit's time", check_epoch,
-        "Timestamp for file times and `created`, for reproducible digests."),
-];
+        input!(
+            "spaceone-endpoint",
+            Text,
+            "",
+            "none: registration skipped",
+            check_endpoint,
+            "Repository service endpoint, grpc://host:port or grpc+ssl://host:port."
+        ),
+        input!(
+            "spaceone-token",
+            Secret,
+            "",
+            "",
+            any,
+            "SpaceONE API key or app token (sent as gRPC metadata `token`)."
+        ),
+        input!(
+            "spaceone-domain-id",
+            Text,
+            "",
+            "",
+            any,
+            "Domain id, sent as `domain_id` to 1.x servers."
+        ),
+        input!(
+            "spaceone-ca-cert",
+            Text,
+            "",
+            "system roots",
+            any,
+            "PEM file with CA certificates for the SpaceONE endpoint."
+        ),
+        input!(
+            "spaceone-api",
+            Text,
+            "auto",
+            "",
+            check_api,
+            "Server generation: auto (reflection), 1 or 2."
+        ),
+        input!(
+            "registry-type",
+            Text,
+            "",
+            "derived from the image host",
+            check_registry_type,
+            "SpaceONE registry type (DOCKER_HUB, HARBOR, …)."
+        ),
+        input!(
+            "dry-run",
+            Bool,
+            "false",
+            "",
+            check_bool,
+            "Build and print the registration request, but push and register nothing."
+        ),
+        input!(
+            "source-date-epoch",
+            Text,
+            "",
+            "SOURCE_DATE_EPOCH, else the last commit's time",
+            check_epoch,
+            "Timestamp for file times and `created`, for reproducible digests."
+        ),
+    ];
 
 /// Where the image goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -296,7 +380,11 @@ impl Inputs {
 
     /// Resolves every input from `vars` (the environment, or a test's map).
     pub fn from_vars(vars: BTreeMap<String, String>) -> Result<Inputs, InputError> {
-        let get = |k: &str| vars.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            vars.get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let mut resolved: BTreeMap<String, String> = BTreeMap::new();
         let mut sources = BTreeMap::new();
         for def in INPUTS {
@@ -304,7 +392,10 @@ impl Inputs {
                 (github_variable(def.name), get(&github_variable(def.name))),
                 (plain_variable(def.name), get(&plain_variable(def.name))),
                 ci_default(def.name, &get),
-                ("default".to_string(), Some(def.default.to_string()).filter(|d| !d.is_empty())),
+                (
+                    "default".to_string(),
+                    Some(def.default.to_string()).filter(|d| !d.is_empty()),
+                ),
             ];
             let Some((source, value)) = candidates.into_iter().find_map(|(s, v)| v.map(|v| (s, v)))
             else {
@@ -360,17 +451,30 @@ impl Inputs {
             image,
             version: raw.version,
             tags,
-            build_args: raw.build_args.as_deref().map(|v| parse_key_values(v).expect("checked")).unwrap_or_default(),
+            build_args: raw
+                .build_args
+                .as_deref()
+                .map(|v| parse_key_values(v).expect("checked"))
+                .unwrap_or_default(),
             target: raw.target,
             platforms: raw
                 .platforms
                 .as_deref()
-                .map(|v| split_list(v).iter().map(|p| Platform::parse(p).expect("checked")).collect())
+                .map(|v| {
+                    split_list(v)
+                        .iter()
+                        .map(|p| Platform::parse(p).expect("checked"))
+                        .collect()
+                })
                 .unwrap_or_default(),
             registry_username: raw.registry_username,
             registry_password: raw.registry_password,
             registry_ca_cert: raw.registry_ca_cert.map(Into::into),
-            insecure_registries: raw.insecure_registries.as_deref().map(split_list).unwrap_or_default(),
+            insecure_registries: raw
+                .insecure_registries
+                .as_deref()
+                .map(split_list)
+                .unwrap_or_default(),
             output,
             plugin_manifest: raw.plugin_manifest.map(Into::into),
             spaceone_endpoint: raw.spaceone_endpoint,
@@ -396,13 +500,20 @@ impl Inputs {
 
     /// The variable an input's value came from (for messages), or its plain name.
     pub fn source_of(&self, name: &str) -> String {
-        self.sources.get(name).cloned().unwrap_or_else(|| plain_variable(name))
+        self.sources
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| plain_variable(name))
     }
 
     /// Every secret value, for CI log masking.
     pub fn secrets(&self) -> Vec<&Secret> {
         let ci = self.ci_credentials.iter().map(|(_, _, s)| s);
-        self.registry_password.iter().chain(self.spaceone_token.iter()).chain(ci).collect()
+        self.registry_password
+            .iter()
+            .chain(self.spaceone_token.iter())
+            .chain(ci)
+            .collect()
     }
 }
 
@@ -437,7 +548,11 @@ fn cache_dir(get: &dyn Fn(&str) -> Option<String>) -> PathBuf {
     let base = get("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| get("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| get("TMPDIR").map(PathBuf::from).unwrap_or_else(|| "/tmp".into()));
+        .unwrap_or_else(|| {
+            get("TMPDIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| "/tmp".into())
+        });
     base.join("spaceone-publish")
 }
 
@@ -466,142 +581,5 @@ fn unknown_variables(vars: &BTreeMap<String, String>) -> Vec<String> {
         .collect()
 }
 
-fn closest<'a>(word: &str, candidates: &'a [String]) -> Option<&'a String> {
-    candidates
-        .iter()
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= 3)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
-pub fn split_list(v: &str) -> Vec<String> {
-    v.split(['\n', ','])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-pub fn parse_bool(v: &str) -> Result<bool, String> {
-    match v.to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(format!("`{v}` is not a boolean (true or false)")),
-    }
-}
-
-/// `KEY=VALUE` lines; blank lines and `#` comments are skipped.
-pub fn parse_key_values(v: &str) -> Result<Vec<(String, String)>, String> {
-    v.lines()
-        .enumerate()
-        .map(|(i, line)| (i + 1, line.trim()))
-        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
-        .map(|(n, line)| match line.split_once('=') {
-            Some((k, val)) if !k.trim().is_empty() && !k.contains(char::is_whitespace) => {
-                Ok((k.to_string(), val.to_string()))
-            }
-            _ => Err(format!("line {n}: `{line}` is not KEY=VALUE")),
-        })
-        .collect()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
-
-    #[test]
-    fn precedence_github_then_plain_then_ci_then_default() {
-        let i = Inputs::from_vars(vars(&[])).unwrap();
-        assert_eq!(i.context, PathBuf::from("."));
-        assert_eq!(i.output, Output::OciLayout("oci-layout".into()));
-
-        let i = Inputs::from_vars(vars(&[
-            ("GITLAB_CI", "true"),
-            ("CI_REGISTRY_IMAGE", "registry.gitlab.com/g/plugin-a"),
-            ("PUBLISH_IMAGE", "localhost:5000/b/plugin-b"),
-        ]))
-        .unwrap();
-        assert_eq!(i.image.unwrap().repository, "b/plugin-b");
-        assert_eq!(i.output, Output::Registry);
-
-        let i = Inputs::from_vars(vars(&[
-            ("INPUT_IMAGE", "localhost:5000/c/plugin-c"),
-            ("PUBLISH_IMAGE", "localhost:5000/b/plugin-b"),
-        ]))
-        .unwrap();
-        assert_eq!(i.image.as_ref().unwrap().repository, "c/plugin-c");
-        assert_eq!(i.source_of("image"), "INPUT_IMAGE");
-    }
-
-    #[test]
-    fn empty_github_input_counts_as_unset() {
-        let i = Inputs::from_vars(vars(&[("INPUT_DRY-RUN", ""), ("PUBLISH_DRY_RUN", "TRUE")])).unwrap();
-        assert!(i.dry_run);
-    }
-
-    #[test]
-    fn bad_values_name_the_variable() {
-        let cases: &[(&str, &str, &str)] = &[
-            ("INPUT_IMAGE", "Ghcr.io/Org/X", "input `image` (INPUT_IMAGE): repository names must be lower case"),
-            ("PUBLISH_DRY_RUN", "yes", "input `dry-run` (PUBLISH_DRY_RUN): `yes` is not a boolean"),
-            ("PUBLISH_BUILD_ARGS", "A=1\nB", "input `build-args` (PUBLISH_BUILD_ARGS): line 2: `B` is not KEY=VALUE"),
-            ("PUBLISH_PLATFORMS", "linux", "input `platforms` (PUBLISH_PLATFORMS): `linux` is not a platform"),
-            ("PUBLISH_SPACEONE_ENDPOINT", "https://x", "must start with grpc:// or grpc+ssl://"),
-            ("PUBLISH_TAGS", "1.0.0,-x", "`-x` is not a valid tag"),
-            ("PUBLISH_OUTPUT", "docker", "`docker` is not an output"),
-            ("PUBLISH_SPACEONE_API", "3", "must be auto, 1 or 2"),
-        ];
-        for (var, value, expected) in cases {
-            let err = Inputs::from_vars(vars(&[(var, value)])).unwrap_err().to_string();
-            assert!(err.contains(expected), "{var}={value}: {err}");
-        }
-    }
-
-    #[test]
-    fn version_from_ci_tags_strips_v() {
-        let i = Inputs::from_vars(vars(&[("GITHUB_REF_TYPE", "tag"), ("GITHUB_REF_NAME", "v1.2.3")])).unwrap();
-        assert_eq!(i.version.as_deref(), Some("1.2.3"));
-        let i = Inputs::from_vars(vars(&[("GITLAB_CI", "true"), ("CI_COMMIT_TAG", "1.4.0")])).unwrap();
-        assert_eq!(i.version.as_deref(), Some("1.4.0"));
-        assert_eq!(strip_v("version-1"), "version-1");
-    }
-
-    #[test]
-    fn image_tag_joins_tags_and_secrets_are_listed() {
-        let i = Inputs::from_vars(vars(&[
-            ("PUBLISH_IMAGE", "localhost:5000/a/plugin-x:1.0.0"),
-            ("PUBLISH_REGISTRY_PASSWORD", "pw"),
-            ("PUBLISH_SPACEONE_TOKEN", "tok"),
-        ]))
-        .unwrap();
-        assert_eq!(i.tags, vec!["1.0.0"]);
-        assert_eq!(i.secrets().len(), 2);
-        assert_eq!(format!("{:?}", i.registry_password), "Some(***)");
-    }
-
-    #[test]
-    fn unknown_plain_variables_get_a_suggestion() {
-        let i = Inputs::from_vars(vars(&[("PUBLISH_IMAGES", "x")])).unwrap();
-        assert_eq!(i.unknown, vec!["PUBLISH_IMAGES is not an input (did you mean PUBLISH_IMAGE?)"]);
-    }
-}
+mod tests;

@@ -23,7 +23,11 @@ pub enum StoreError {
     #[error("blob {digest} is not in the blob store at {root}")]
     Missing { digest: Digest, root: PathBuf },
     #[error("blob written to {root} has digest {actual}, expected {expected}")]
-    Mismatch { root: PathBuf, expected: Digest, actual: Digest },
+    Mismatch {
+        root: PathBuf,
+        expected: Digest,
+        actual: Digest,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -62,23 +66,31 @@ impl BlobStore {
     pub fn size(&self, digest: &Digest) -> Result<u64, StoreError> {
         fs::metadata(self.path(digest))
             .map(|m| m.len())
-            .map_err(|_| StoreError::Missing { digest: digest.clone(), root: self.root.clone() })
+            .map_err(|_| StoreError::Missing {
+                digest: digest.clone(),
+                root: self.root.clone(),
+            })
     }
 
     pub fn open_blob(&self, digest: &Digest) -> Result<File, StoreError> {
-        File::open(self.path(digest))
-            .map_err(|_| StoreError::Missing { digest: digest.clone(), root: self.root.clone() })
+        File::open(self.path(digest)).map_err(|_| StoreError::Missing {
+            digest: digest.clone(),
+            root: self.root.clone(),
+        })
     }
 
     pub fn read(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
-        fs::read(self.path(digest))
-            .map_err(|_| StoreError::Missing { digest: digest.clone(), root: self.root.clone() })
+        fs::read(self.path(digest)).map_err(|_| StoreError::Missing {
+            digest: digest.clone(),
+            root: self.root.clone(),
+        })
     }
 
     /// Stores small in-memory bytes (manifests, configs).
     pub fn put(&self, bytes: &[u8]) -> Result<StoredBlob, StoreError> {
         let mut w = self.writer()?;
-        w.write_all(bytes).map_err(|source| self.write_error(source))?;
+        w.write_all(bytes)
+            .map_err(|source| self.write_error(source))?;
         w.commit()
     }
 
@@ -87,11 +99,17 @@ impl BlobStore {
         let dir = self.root.join("blobs").join("sha256");
         let tmp = tempfile::NamedTempFile::new_in(&dir)
             .map_err(|source| StoreError::Write { path: dir, source })?;
-        Ok(BlobWriter { store: self.clone(), inner: HashingWriter::new(tmp) })
+        Ok(BlobWriter {
+            store: self.clone(),
+            inner: HashingWriter::new(tmp),
+        })
     }
 
     fn write_error(&self, source: io::Error) -> StoreError {
-        StoreError::Write { path: self.root.clone(), source }
+        StoreError::Write {
+            path: self.root.clone(),
+            source,
+        }
     }
 }
 
@@ -133,8 +151,10 @@ impl BlobStore {
         tmp.flush().map_err(|source| self.write_error(source))?;
         let dest = self.path(&digest);
         if !dest.is_file() {
-            tmp.persist(&dest)
-                .map_err(|e| StoreError::Write { path: dest.clone(), source: e.error })?;
+            tmp.persist(&dest).map_err(|e| StoreError::Write {
+                path: dest.clone(),
+                source: e.error,
+            })?;
         }
         Ok(StoredBlob { digest, size })
     }

@@ -87,7 +87,10 @@ impl ImageConfig {
             architecture: platform.architecture.clone(),
             os: platform.os.clone(),
             variant: platform.variant.clone(),
-            rootfs: RootFs { kind: "layers".into(), diff_ids: vec![] },
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: vec![],
+            },
             ..Default::default()
         }
     }
@@ -108,7 +111,10 @@ impl ImageConfig {
     pub fn set_env(&mut self, name: &str, value: &str) {
         let env = self.config.env.get_or_insert_with(Vec::new);
         let entry = format!("{name}={value}");
-        match env.iter_mut().find(|kv| kv.split_once('=').map(|(k, _)| k) == Some(name)) {
+        match env
+            .iter_mut()
+            .find(|kv| kv.split_once('=').map(|(k, _)| k) == Some(name))
+        {
             Some(slot) => *slot = entry,
             None => env.push(entry),
         }

@@ -52,7 +52,10 @@ impl Digest {
     }
 
     pub fn from_sha256(raw: [u8; 32]) -> Digest {
-        Digest { algorithm: Algorithm::Sha256, hex: hex::encode(raw) }
+        Digest {
+            algorithm: Algorithm::Sha256,
+            hex: hex::encode(raw),
+        }
     }
 
     pub fn algorithm(&self) -> Algorithm {
@@ -78,8 +81,13 @@ impl FromStr for Digest {
     type Err = DigestError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason| DigestError { input: s.to_string(), reason };
-        let (alg, hex) = s.split_once(':').ok_or_else(|| err("missing `<algorithm>:`"))?;
+        let err = |reason| DigestError {
+            input: s.to_string(),
+            reason,
+        };
+        let (alg, hex) = s
+            .split_once(':')
+            .ok_or_else(|| err("missing `<algorithm>:`"))?;
         let algorithm = match alg {
             "sha256" => Algorithm::Sha256,
             "sha512" => Algorithm::Sha512,
@@ -88,10 +96,16 @@ impl FromStr for Digest {
         if hex.len() != algorithm.hex_len() {
             return Err(err("wrong hex length"));
         }
-        if !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(err("hex must be lower-case [0-9a-f]"));
         }
-        Ok(Digest { algorithm, hex: hex.to_string() })
+        Ok(Digest {
+            algorithm,
+            hex: hex.to_string(),
+        })
     }
 }
 
@@ -164,7 +178,10 @@ pub struct HashingWriter<W> {
 
 impl<W: std::io::Write> HashingWriter<W> {
     pub fn new(inner: W) -> Self {
-        HashingWriter { inner, hasher: Hasher::default() }
+        HashingWriter {
+            inner,
+            hasher: Hasher::default(),
+        }
     }
 
     pub fn finish(self) -> (W, Digest, u64) {
@@ -194,10 +211,16 @@ mod tests {
         let empty = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         let cases: &[(&str, bool)] = &[
             (empty, true),
-            ("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", false),
+            (
+                "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+                false,
+            ),
             ("sha256:abc", false),
             ("md5:d41d8cd98f00b204e9800998ecf8427e", false),
-            ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", false),
+            (
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                false,
+            ),
         ];
         for (input, ok) in cases {
             assert_eq!(input.parse::<Digest>().is_ok(), *ok, "{input}");
@@ -208,6 +231,9 @@ mod tests {
     #[test]
     fn error_names_the_input() {
         let err = "sha256:xyz".parse::<Digest>().unwrap_err();
-        assert_eq!(err.to_string(), "`sha256:xyz` is not a digest: wrong hex length");
+        assert_eq!(
+            err.to_string(),
+            "`sha256:xyz` is not a digest: wrong hex length"
+        );
     }
 }

@@ -69,7 +69,12 @@ impl Image {
             os_version: None,
             variant: self.config.variant.clone(),
         });
-        Ok(SealedImage { image: self, config, manifest, manifest_bytes })
+        Ok(SealedImage {
+            image: self,
+            config,
+            manifest,
+            manifest_bytes,
+        })
     }
 }
 

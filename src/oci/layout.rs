@@ -21,7 +21,9 @@ pub enum LayoutError {
         #[source]
         source: io::Error,
     },
-    #[error("layer {0} is not in the local blob store (fetch remote layers before writing a layout)")]
+    #[error(
+        "layer {0} is not in the local blob store (fetch remote layers before writing a layout)"
+    )]
     RemoteLayer(Digest),
     #[error(transparent)]
     Store(#[from] super::StoreError),
@@ -29,7 +31,12 @@ pub enum LayoutError {
 
 /// Writes `image` into the layout at `dir` under each of `tags`, replacing earlier entries
 /// with the same tag. Returns the path of `index.json`.
-pub fn write(dir: &Path, store: &BlobStore, image: &SealedImage, tags: &[String]) -> Result<PathBuf, LayoutError> {
+pub fn write(
+    dir: &Path,
+    store: &BlobStore,
+    image: &SealedImage,
+    tags: &[String],
+) -> Result<PathBuf, LayoutError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| LayoutError::Io { path, source }
@@ -63,12 +70,26 @@ pub fn write(dir: &Path, store: &BlobStore, image: &SealedImage, tags: &[String]
             path: index_path.clone(),
             source: io::Error::new(io::ErrorKind::InvalidData, e),
         })?,
-        Err(_) => Index { schema_version: 2, media_type: Some(MediaType::OciIndex), manifests: vec![], annotations: None },
+        Err(_) => Index {
+            schema_version: 2,
+            media_type: Some(MediaType::OciIndex),
+            manifests: vec![],
+            annotations: None,
+        },
     };
-    let names: Vec<String> = if tags.is_empty() { vec![String::new()] } else { tags.to_vec() };
+    let names: Vec<String> = if tags.is_empty() {
+        vec![String::new()]
+    } else {
+        tags.to_vec()
+    };
     for name in names {
         index.manifests.retain(|d| {
-            let existing = d.annotations.as_ref().and_then(|a| a.get(REF_NAME)).cloned().unwrap_or_default();
+            let existing = d
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(REF_NAME))
+                .cloned()
+                .unwrap_or_default();
             existing != name
         });
         let mut entry: Descriptor = image.manifest.clone();

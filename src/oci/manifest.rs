@@ -122,7 +122,11 @@ impl<'de> Deserialize<'de> for MediaType {
 pub struct Platform {
     pub architecture: String,
     pub os: String,
-    #[serde(rename = "os.version", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "os.version",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub os_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub variant: Option<String>,
@@ -135,12 +139,23 @@ impl Platform {
         let (os, arch, variant) = match parts.as_slice() {
             [os, arch] => (*os, *arch, None),
             [os, arch, v] => (*os, *arch, Some(v.to_string())),
-            _ => return Err(format!("`{s}` is not a platform (`os/arch[/variant]`, e.g. linux/amd64)")),
+            _ => {
+                return Err(format!(
+                    "`{s}` is not a platform (`os/arch[/variant]`, e.g. linux/amd64)"
+                ))
+            }
         };
         if os.is_empty() || arch.is_empty() {
-            return Err(format!("`{s}` is not a platform (`os/arch[/variant]`, e.g. linux/amd64)"));
+            return Err(format!(
+                "`{s}` is not a platform (`os/arch[/variant]`, e.g. linux/amd64)"
+            ));
         }
-        let mut p = Platform { architecture: arch.into(), os: os.into(), os_version: None, variant };
+        let mut p = Platform {
+            architecture: arch.into(),
+            os: os.into(),
+            os_version: None,
+            variant,
+        };
         // arm64 images are published without a variant or with v8; treat them alike.
         if p.architecture == "arm64" && p.variant.as_deref() == Some("v8") {
             p.variant = None;
@@ -157,7 +172,12 @@ impl Platform {
             "powerpc64" => "ppc64le",
             other => other,
         };
-        Platform { architecture: arch.into(), os: "linux".into(), os_version: None, variant: None }
+        Platform {
+            architecture: arch.into(),
+            os: "linux".into(),
+            os_version: None,
+            variant: None,
+        }
     }
 
     /// Whether an index entry for `candidate` can serve this platform.
@@ -197,7 +217,13 @@ pub struct Descriptor {
 
 impl Descriptor {
     pub fn new(media_type: MediaType, digest: Digest, size: u64) -> Descriptor {
-        Descriptor { media_type, digest, size, platform: None, annotations: None }
+        Descriptor {
+            media_type,
+            digest,
+            size,
+            platform: None,
+            annotations: None,
+        }
     }
 
     fn annotation(&self, key: &str) -> Option<&str> {
@@ -237,9 +263,10 @@ pub struct Index {
 impl Index {
     /// The entry for `platform`, skipping attestations.
     pub fn select(&self, platform: &Platform) -> Option<&Descriptor> {
-        self.manifests.iter().filter(|d| !d.is_attestation()).find(|d| {
-            d.platform.as_ref().is_some_and(|p| platform.matches(p))
-        })
+        self.manifests
+            .iter()
+            .filter(|d| !d.is_attestation())
+            .find(|d| d.platform.as_ref().is_some_and(|p| platform.matches(p)))
     }
 
     pub fn platforms(&self) -> Vec<String> {
@@ -260,7 +287,9 @@ mod tests {
         let arm = Platform::parse("linux/arm64").unwrap();
         assert!(arm.matches(&Platform::parse("linux/arm64/v8").unwrap()));
         assert!(Platform::parse("linux/arm64/v8").unwrap().matches(&arm));
-        assert!(!Platform::parse("linux/arm/v7").unwrap().matches(&Platform::parse("linux/arm/v6").unwrap()));
+        assert!(!Platform::parse("linux/arm/v7")
+            .unwrap()
+            .matches(&Platform::parse("linux/arm/v6").unwrap()));
         assert!(Platform::parse("linux").is_err());
     }
 
