@@ -154,50 +154,58 @@ fn registries_in_parallel_do_not_collide() {
 
 #[test]
 fn spaceone_servers_start_record_requests_and_stop() {
-    for generation in [Generation::V1, Generation::V2] {
-        let python = match generation.python() {
-            Ok(python) => python,
-            Err(hint) => {
-                eprintln!("SKIP {generation:?} server check: {hint}");
-                continue;
-            }
-        };
-        let reg = Registry::plain();
-        let server = SpaceOne::start(generation, &reg, &[], &[]);
-        let repo_id = server.local_repository_id();
-        assert!(repo_id.starts_with("repo-"), "{repo_id}\n{}", server.log());
-        assert_eq!(
-            server.requests(),
-            Vec::<serde_json::Value>::new(),
-            "{}",
-            server.log()
-        );
-
-        let token = jwt_v2("domain-harness", "DOMAIN_ADMIN");
-        grpc_call(
-            &python,
-            &server.endpoint(),
-            "/spaceone.api.repository.v1.Repository/list",
-            &token,
-        );
-        let recorded = server.requests_for("list");
-        assert_eq!(
-            recorded.len(),
-            1,
-            "{:?}\n{}",
-            server.requests(),
-            server.log()
-        );
-        assert_eq!(recorded[0]["service"], "Repository");
-        assert_eq!(recorded[0]["token_claims"]["did"], "domain-harness");
-
-        let port = server.port();
-        drop(server);
-        assert!(
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
-            "{generation:?} still listening"
-        );
+    let checks: Vec<_> = [Generation::V1, Generation::V2]
+        .into_iter()
+        .map(|generation| std::thread::spawn(move || check_server(generation)))
+        .collect();
+    for check in checks {
+        check.join().unwrap();
     }
+}
+
+/// Starts `generation` (or prints why it is skipped), makes one call, checks it was
+/// recorded with the token's claims, and that dropping the fixture stops the server.
+fn check_server(generation: Generation) {
+    let python = match generation.python() {
+        Ok(python) => python,
+        Err(hint) => return eprintln!("SKIP {generation:?} server check: {hint}"),
+    };
+    let reg = Registry::plain();
+    let server = SpaceOne::start(generation, &reg, &[], &[]);
+    let repo_id = server.local_repository_id();
+    assert!(repo_id.starts_with("repo-"), "{repo_id}\n{}", server.log());
+    assert_eq!(
+        server.requests(),
+        Vec::<serde_json::Value>::new(),
+        "{}",
+        server.log()
+    );
+
+    let token = jwt_v2("domain-harness", "DOMAIN_ADMIN");
+    grpc_call(
+        &python,
+        &server.endpoint(),
+        "/spaceone.api.repository.v1.Repository/list",
+        &token,
+    );
+    let recorded = server.requests_for("list");
+    assert_eq!(
+        recorded.len(),
+        1,
+        "{:?}\n{}",
+        server.requests(),
+        server.log()
+    );
+    assert_eq!(recorded[0]["service"], "Repository");
+    assert_eq!(recorded[0]["token_claims"]["did"], "domain-harness");
+
+    let port = server.port();
+    drop(server);
+    let listening = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    assert!(
+        !listening,
+        "{generation:?} server still listening after drop"
+    );
 }
 
 /// One unary call with an empty request message, made with the venv's own grpcio; the
@@ -208,7 +216,12 @@ fn grpc_call(python: &Path, endpoint: &str, method: &str, token: &str) {
         call = ch.unary_unary(sys.argv[2])\n\
         try:\n    call(b'', metadata=(('token', sys.argv[3]),), timeout=20)\n\
         except grpc.RpcError as e:\n    print(e.code(), e.details())\n";
-    run_tool(Command::new(python).args(["-c", script, endpoint, method, token]));
+    run_tool(
+        Command::new(python)
+            .args(["-c", script, endpoint, method, token])
+            .env_clear() // no proxy variables: the call must stay on loopback
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default()),
+    );
 }
 
 #[test]

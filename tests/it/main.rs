@@ -5,4 +5,5 @@
 //! real `spaceone-publish` binary. `harness` proves those fixtures work.
 
 mod harness;
+mod spaceone;
 mod support;
