@@ -43,7 +43,6 @@ fn since(registry: &Registry, mark: usize, title: &str) -> Vec<LoggedRequest> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs docker-registry on PATH; cargo test --lib registry::live_tests -- --ignored"]
 async fn plain_http_push_resolve_mount_copy_and_repush() {
     let r1 = Registry::start(AuthMode::None, None);
     let proxy = CountingProxy::start(r1.port).await;

@@ -5,5 +5,6 @@
 //! real `spaceone-publish` binary. `harness` proves those fixtures work.
 
 mod harness;
+mod publish;
 mod spaceone;
 mod support;

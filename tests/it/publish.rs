@@ -41,7 +41,10 @@ fn plugin_context() -> Context {
         .file(".dockerignore", "src/secret.txt\n**/__pycache__\n")
         .file("pkg/pip_requirements.txt", "spaceone-core\n")
         .file("src/VERSION", "1.0.0\n")
-        .file("src/setup.py", "from setuptools import setup\nsetup(name='x')\n")
+        .file(
+            "src/setup.py",
+            "from setuptools import setup\nsetup(name='x')\n",
+        )
         .file("src/spaceone/inventory/__init__.py", "")
         .file("src/spaceone/inventory/__pycache__/x.pyc", "junk")
         .file("src/secret.txt", "do not ship")
@@ -66,22 +69,35 @@ fn issue_2_plugin_is_built_pushed_and_reads_back() {
     let ctx = plugin_context();
     let image = format!("{}/cloudforet/plugin-test-inven-collector", reg.host());
 
-    let run = ctx.publish().input("image", &image).input("build-args", format!("BASE={base}")).run();
+    let run = ctx
+        .publish()
+        .input("image", &image)
+        .input("build-args", format!("BASE={base}"))
+        .run();
     run.assert_success();
     let digest = digest_line(&run.stdout);
     assert!(run.stdout.contains("version: 1.0.0"), "{}", run.report());
 
     let pulled = read_back(&reg, &format!("{image}:1.0.0"));
     assert_eq!(pulled.digest, digest);
-    assert_eq!(pulled.media_type, "application/vnd.oci.image.manifest.v1+json");
+    assert_eq!(
+        pulled.media_type,
+        "application/vnd.oci.image.manifest.v1+json"
+    );
 
     // Configuration: the base's environment kept, ours added, everything else as written.
     let config = &pulled.config["config"];
     let env = pulled.env();
-    assert!(env.iter().any(|e| e.starts_with("PATH=")), "base PATH lost: {env:?}");
+    assert!(
+        env.iter().any(|e| e.starts_with("PATH=")),
+        "base PATH lost: {env:?}"
+    );
     assert!(env.contains(&"SPACEONE_PORT=50051".to_string()), "{env:?}");
     assert_eq!(config["Entrypoint"], serde_json::json!(["spaceone"]));
-    assert_eq!(config["Cmd"], serde_json::json!(["run", "grpc-server", "spaceone.inventory"]));
+    assert_eq!(
+        config["Cmd"],
+        serde_json::json!(["run", "grpc-server", "spaceone.inventory"])
+    );
     assert_eq!(config["WorkingDir"], "/opt/plugin");
     assert_eq!(config["User"], "1000");
     assert_eq!(config["Labels"]["org.example.port"], "50051");
@@ -91,20 +107,37 @@ fn issue_2_plugin_is_built_pushed_and_reads_back() {
     // Layers: the base's exactly, then one per COPY.
     assert_eq!(pulled.layers.len(), base_image.layers.len() + 3);
     for (ours, theirs) in pulled.layers.iter().zip(&base_image.layers) {
-        assert_eq!(ours.digest, theirs.digest, "base layers must be reused byte for byte");
+        assert_eq!(
+            ours.digest, theirs.digest,
+            "base layers must be reused byte for byte"
+        );
     }
     let diff_ids = pulled.config["rootfs"]["diff_ids"].as_array().unwrap();
     for (layer, diff_id) in pulled.layers.iter().zip(diff_ids) {
         assert_eq!(layer.diff_id, diff_id.as_str().unwrap());
     }
     let n = base_image.layers.len();
-    let pkg = pulled.layers[n].entry("tmp/pkg/pip_requirements.txt").expect("pkg copied");
+    let pkg = pulled.layers[n]
+        .entry("tmp/pkg/pip_requirements.txt")
+        .expect("pkg copied");
     assert_eq!((pkg.uid, pkg.gid, pkg.mtime), (1000, 1000, EPOCH as u64));
     assert_eq!(pkg.content.as_deref(), Some(&b"spaceone-core\n"[..]));
     let src = &pulled.layers[n + 1];
-    assert!(src.entry("opt/plugin/src/setup.py").is_some(), "{:?}", src.paths());
-    assert!(src.entry("opt/plugin/src/secret.txt").is_none(), ".dockerignore not applied: {:?}", src.paths());
-    assert!(src.paths().iter().all(|p| !p.contains("__pycache__")), "{:?}", src.paths());
+    assert!(
+        src.entry("opt/plugin/src/setup.py").is_some(),
+        "{:?}",
+        src.paths()
+    );
+    assert!(
+        src.entry("opt/plugin/src/secret.txt").is_none(),
+        ".dockerignore not applied: {:?}",
+        src.paths()
+    );
+    assert!(
+        src.paths().iter().all(|p| !p.contains("__pycache__")),
+        "{:?}",
+        src.paths()
+    );
     let setup = src.entry("opt/plugin/src/setup.py").unwrap();
     assert_eq!((setup.uid, setup.gid, setup.mode), (0, 0, 0o644));
     let entry = pulled.layers[n + 2].entry("usr/local/bin/entry").unwrap();
@@ -112,10 +145,19 @@ fn issue_2_plugin_is_built_pushed_and_reads_back() {
 
     // A build without RUN never downloads its base: the layers were mounted, not fetched.
     for layer in &base_image.layers {
-        assert!(run.stderr.contains(&format!("mounted {}", layer.digest)), "{}", run.report());
+        assert!(
+            run.stderr.contains(&format!("mounted {}", layer.digest)),
+            "{}",
+            run.report()
+        );
         let fetched = format!("GET /v2/library/busybox/blobs/{}", layer.digest);
         let fetches = reg.log().matches(&fetched).count();
-        assert_eq!(fetches, 1, "only our read_back may fetch base layers:\n{}", reg.log());
+        assert_eq!(
+            fetches,
+            1,
+            "only our read_back may fetch base layers:\n{}",
+            reg.log()
+        );
     }
 }
 
@@ -126,7 +168,11 @@ fn issue_2_same_inputs_give_the_same_digest() {
     let first = plugin_context();
     let second = plugin_context();
     // A fresh clone has other file times; they must not matter.
-    std::fs::write(second.join("src/setup.py"), "from setuptools import setup\nsetup(name='x')\n").unwrap();
+    std::fs::write(
+        second.join("src/setup.py"),
+        "from setuptools import setup\nsetup(name='x')\n",
+    )
+    .unwrap();
 
     let publish = |ctx: &Context, repo: &str| {
         let run = ctx
@@ -154,30 +200,68 @@ fn issue_2_same_inputs_give_the_same_digest() {
 fn issue_2_run_is_refused_with_its_line_and_nothing_is_pushed() {
     let reg = Registry::plain();
     let ctx = Context::new()
-        .file("Dockerfile", "FROM scratch\nCOPY a /a\n# install\nRUN pip install -r /a\n")
+        .file(
+            "Dockerfile",
+            "FROM scratch\nCOPY a /a\n# install\nRUN pip install -r /a\n",
+        )
         .file("a", "x")
         .file("src/VERSION", "1.0.0");
-    let run = ctx.publish().input("image", format!("{}/cloudforet/plugin-x", reg.host())).run();
+    let run = ctx
+        .publish()
+        .input("image", format!("{}/cloudforet/plugin-x", reg.host()))
+        .run();
     run.assert_exit(2);
-    assert!(run.stderr.contains("Dockerfile:4: `RUN pip install -r /a`: RUN is not supported yet"), "{}", run.report());
+    assert!(
+        run.stderr
+            .contains("Dockerfile:4: `RUN pip install -r /a`: RUN is not supported yet"),
+        "{}",
+        run.report()
+    );
     assert!(reg.tags("cloudforet/plugin-x").is_empty());
-    assert!(!reg.log().contains("POST /v2/cloudforet/plugin-x/blobs/uploads"), "{}", reg.log());
+    assert!(
+        !reg.log()
+            .contains("POST /v2/cloudforet/plugin-x/blobs/uploads"),
+        "{}",
+        reg.log()
+    );
 }
 
 #[test]
 fn issue_2_bad_inputs_exit_2_naming_the_variable() {
-    let ctx = Context::new().file("Dockerfile", "FROM scratch\n").file("src/VERSION", "1.0.0");
+    let ctx = Context::new()
+        .file("Dockerfile", "FROM scratch\n")
+        .file("src/VERSION", "1.0.0");
     let cases: &[(&str, &str, &str)] = &[
-        ("PUBLISH_IMAGE", "127.0.0.1:5000/Cloudforet/plugin-x", "input `image` (PUBLISH_IMAGE): repository names must be lower case"),
-        ("INPUT_DRY-RUN", "maybe", "input `dry-run` (INPUT_DRY-RUN): `maybe` is not a boolean"),
-        ("PUBLISH_SPACEONE_ENDPOINT", "https://x:443", "input `spaceone-endpoint` (PUBLISH_SPACEONE_ENDPOINT)"),
-        ("PUBLISH_DOCKERFILE", "nope/Dockerfile", "input `dockerfile` (PUBLISH_DOCKERFILE): nope/Dockerfile does not exist"),
+        (
+            "PUBLISH_IMAGE",
+            "127.0.0.1:5000/Cloudforet/plugin-x",
+            "input `image` (PUBLISH_IMAGE): repository names must be lower case",
+        ),
+        (
+            "INPUT_DRY-RUN",
+            "maybe",
+            "input `dry-run` (INPUT_DRY-RUN): `maybe` is not a boolean",
+        ),
+        (
+            "PUBLISH_SPACEONE_ENDPOINT",
+            "https://x:443",
+            "input `spaceone-endpoint` (PUBLISH_SPACEONE_ENDPOINT)",
+        ),
+        (
+            "PUBLISH_DOCKERFILE",
+            "nope/Dockerfile",
+            "input `dockerfile` (PUBLISH_DOCKERFILE): nope/Dockerfile does not exist",
+        ),
         ("PUBLISH_TARGET", "missing", "missing"),
     ];
     for (var, value, expected) in cases {
         let run = ctx.publish().env(var, value).run();
         run.assert_exit(2);
-        assert!(run.stderr.contains(expected), "{var}={value}:\n{}", run.report());
+        assert!(
+            run.stderr.contains(expected),
+            "{var}={value}:\n{}",
+            run.report()
+        );
     }
 }
 
@@ -189,10 +273,20 @@ fn issue_2_preflight_refuses_what_spaceone_would_and_pushes_nothing() {
         .file("VERSION", "1.0.0")
         .file("plugin.yaml", PLUGIN_YAML);
     let image = format!("{}/cloudforet/plugin_test_inven_collector", reg.host());
-    let run = ctx.publish().input("image", &image).input("version", "1.0.0").run();
+    let run = ctx
+        .publish()
+        .input("image", &image)
+        .input("version", "1.0.0")
+        .run();
     run.assert_exit(2);
-    assert!(run.stderr.contains("plugin_test_inven_collector"), "{}", run.report());
-    assert!(reg.tags("cloudforet/plugin_test_inven_collector").is_empty());
+    assert!(
+        run.stderr.contains("plugin_test_inven_collector"),
+        "{}",
+        run.report()
+    );
+    assert!(reg
+        .tags("cloudforet/plugin_test_inven_collector")
+        .is_empty());
 }
 
 #[test]
@@ -223,8 +317,15 @@ fn issue_2_tls_and_htpasswd_push_and_secrets_stay_out_of_output() {
         .arg("--debug")
         .run();
     run.assert_success();
-    assert!(!run.stdout.contains(password) && !run.stderr.contains(password), "{}", run.report());
-    assert_eq!(reg.tags("cloudforet/plugin-tls-inven-collector"), vec!["1.0.0"]);
+    assert!(
+        !run.stdout.contains(password) && !run.stderr.contains(password),
+        "{}",
+        run.report()
+    );
+    assert_eq!(
+        reg.tags("cloudforet/plugin-tls-inven-collector"),
+        vec!["1.0.0"]
+    );
 }
 
 #[test]
@@ -245,7 +346,12 @@ fn issue_2_registers_with_the_real_1x_service_then_updates() {
 
     let run = publish(&ctx);
     run.assert_success();
-    assert!(run.stdout.contains("plugin_id: plugin-test-inven-collector (registered on SpaceONE 1.x)"), "{}", run.report());
+    assert!(
+        run.stdout
+            .contains("plugin_id: plugin-test-inven-collector (registered on SpaceONE 1.x)"),
+        "{}",
+        run.report()
+    );
     let registers = server.requests_for("register");
     assert_eq!(registers.len(), 1, "{registers:#?}");
     let params = &registers[0]["params"];
@@ -254,14 +360,24 @@ fn issue_2_registers_with_the_real_1x_service_then_updates() {
     assert_eq!(params["service_type"], "inventory.Collector");
     assert_eq!(params["domain_id"], "domain-test");
     assert_eq!(params["labels"], serde_json::json!(["Compute", "Test"]));
-    assert_eq!(params["capability"], serde_json::json!({"supported_schema": ["aws_access_key"]}));
+    assert_eq!(
+        params["capability"],
+        serde_json::json!({"supported_schema": ["aws_access_key"]})
+    );
     assert_eq!(registers[0]["unknown_fields"], serde_json::json!([]));
 
     // A second publish with a changed name updates the record instead of duplicating it.
-    let renamed = ctx.file("plugin.yaml", PLUGIN_YAML.replace("name: test-inven-collector", "name: renamed"));
+    let renamed = ctx.file(
+        "plugin.yaml",
+        PLUGIN_YAML.replace("name: test-inven-collector", "name: renamed"),
+    );
     let run = publish(&renamed);
     run.assert_success();
-    assert!(run.stdout.contains("(updated on SpaceONE 1.x)"), "{}", run.report());
+    assert!(
+        run.stdout.contains("(updated on SpaceONE 1.x)"),
+        "{}",
+        run.report()
+    );
     assert_eq!(server.requests_for("register").len(), 1);
     let updates = server.requests_for("update");
     assert_eq!(updates.last().unwrap()["params"]["name"], "renamed");
@@ -276,20 +392,33 @@ fn issue_2_registers_with_a_2x_server_from_a_1x_manifest() {
     let token = jwt_v2("domain-test", "DOMAIN_ADMIN");
     let run = ctx
         .publish()
-        .input("image", format!("{}/cloudforet/plugin-test-inven-collector", reg.host()))
+        .input(
+            "image",
+            format!("{}/cloudforet/plugin-test-inven-collector", reg.host()),
+        )
         .input("build-args", format!("BASE={base}"))
         .input("spaceone-endpoint", server.endpoint())
         .input("spaceone-token", &token)
         .run();
     run.assert_success();
-    assert!(run.stdout.contains("(registered on SpaceONE 2.x)"), "{}", run.report());
+    assert!(
+        run.stdout.contains("(registered on SpaceONE 2.x)"),
+        "{}",
+        run.report()
+    );
     assert!(!run.stdout.contains(&token) && !run.stderr.contains(&token));
     let register = &server.requests_for("register")[0];
     let params = &register["params"];
     assert_eq!(params["resource_type"], "inventory.Collector");
     assert_eq!(params["image"], "cloudforet/plugin-test-inven-collector");
-    assert!(params.get("template").is_none() && params.get("service_type").is_none(), "{params:#}");
-    assert_eq!(params["capability"], serde_json::json!({"supported_schema": ["aws_access_key"]}));
+    assert!(
+        params.get("template").is_none() && params.get("service_type").is_none(),
+        "{params:#}"
+    );
+    assert_eq!(
+        params["capability"],
+        serde_json::json!({"supported_schema": ["aws_access_key"]})
+    );
     assert_eq!(register["unknown_fields"], serde_json::json!([]));
     assert_eq!(register["token_claims"]["did"], "domain-test");
 }
@@ -303,10 +432,17 @@ fn issue_2_server_errors_exit_5_with_the_server_code() {
     // No domain_id: the 1.x service (auth off) requires it in the body.
     let run = ctx
         .publish()
-        .input("image", format!("{}/cloudforet/plugin-test-inven-collector", reg.host()))
+        .input(
+            "image",
+            format!("{}/cloudforet/plugin-test-inven-collector", reg.host()),
+        )
         .input("build-args", format!("BASE={base}"))
         .input("spaceone-endpoint", server.endpoint())
         .run();
     run.assert_exit(5);
-    assert!(run.stderr.contains("ERROR_REQUIRED_PARAMETER"), "{}", run.report());
+    assert!(
+        run.stderr.contains("ERROR_REQUIRED_PARAMETER"),
+        "{}",
+        run.report()
+    );
 }

@@ -14,7 +14,6 @@ use crate::registry::{Client, Credential, RegistryError, RegistryOptions};
 use crate::secret::Secret;
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs docker-registry, htpasswd and openssl on PATH"]
 async fn htpasswd_over_tls() {
     let certs = tempfile::tempdir().unwrap();
     let tls = make_tls(certs.path());
@@ -135,7 +134,6 @@ async fn htpasswd_over_tls() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs docker-registry and openssl on PATH"]
 async fn bearer_tokens_scopes_and_mounts() {
     let tokens = TokenServer::start().await;
     let registry = Registry::start(
