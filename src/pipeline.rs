@@ -7,7 +7,7 @@ use crate::inputs::Inputs;
 use crate::oci::BlobStore;
 use crate::output::{self, Delivered};
 use crate::plan::Plan;
-use crate::spaceone::{self, Registration};
+use crate::spaceone::{Registration, Session, Timeouts};
 use crate::{build, registry, Error};
 
 /// What a publish did, for the final report and CI outputs.
@@ -26,6 +26,11 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
     }
     let store = BlobStore::open(&plan.store_dir)?;
     let registry = registry::Client::new(plan.registry.clone())?;
+    // Connect first: an unreachable or unusable server must stop the run before the push.
+    let session = match &plan.spaceone {
+        Some(options) => Some(Session::open(options, Timeouts::default(), reporter).await?),
+        None => None,
+    };
 
     reporter.event(Event::Phase("build"));
     let image = build::build(&plan.build, &registry, &store, reporter).await?;
@@ -47,10 +52,10 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
         .registration
         .as_ref()
         .map(|r| r.to_json_with_domain(plan.generation, plan.domain_id.as_deref()));
-    let registration = match (&plan.registration, &plan.spaceone) {
-        (Some(request), Some(options)) => {
+    let registration = match (&plan.registration, &session) {
+        (Some(request), Some(session)) => {
             reporter.event(Event::Phase("register"));
-            Some(spaceone::register(options, request, reporter).await?)
+            Some(session.publish(request, reporter).await?)
         }
         (Some(request), None) => {
             for note in &request.notes {

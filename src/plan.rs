@@ -207,6 +207,9 @@ impl Plan {
             }
             _ => None,
         };
+        if let Some(options) = &spaceone {
+            options.validate()?;
+        }
 
         let mut credentials: Vec<Credential> = inputs
             .ci_credentials

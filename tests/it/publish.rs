@@ -446,3 +446,23 @@ fn issue_2_server_errors_exit_5_with_the_server_code() {
         run.report()
     );
 }
+
+#[test]
+fn issue_2_unreachable_spaceone_stops_the_run_before_the_push() {
+    let reg = Registry::plain();
+    let ctx = Context::new()
+        .file("Dockerfile", "FROM scratch\nCOPY VERSION /\n")
+        .file("VERSION", "1.0.0")
+        .file("plugin.yaml", PLUGIN_YAML);
+    let closed = crate::support::process::free_port();
+    let run = ctx
+        .publish()
+        .input("image", format!("{}/cloudforet/plugin-test-inven-collector", reg.host()))
+        .input("version", "1.0.0")
+        .input("spaceone-endpoint", format!("grpc://127.0.0.1:{closed}"))
+        .input("spaceone-domain-id", "domain-test")
+        .run();
+    run.assert_exit(5);
+    assert!(run.stderr.contains(&format!("127.0.0.1:{closed}")), "{}", run.report());
+    assert!(reg.tags("cloudforet/plugin-test-inven-collector").is_empty(), "pushed before connecting");
+}
