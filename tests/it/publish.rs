@@ -457,12 +457,106 @@ fn issue_2_unreachable_spaceone_stops_the_run_before_the_push() {
     let closed = crate::support::process::free_port();
     let run = ctx
         .publish()
-        .input("image", format!("{}/cloudforet/plugin-test-inven-collector", reg.host()))
+        .input(
+            "image",
+            format!("{}/cloudforet/plugin-test-inven-collector", reg.host()),
+        )
         .input("version", "1.0.0")
         .input("spaceone-endpoint", format!("grpc://127.0.0.1:{closed}"))
         .input("spaceone-domain-id", "domain-test")
         .run();
     run.assert_exit(5);
-    assert!(run.stderr.contains(&format!("127.0.0.1:{closed}")), "{}", run.report());
-    assert!(reg.tags("cloudforet/plugin-test-inven-collector").is_empty(), "pushed before connecting");
+    assert!(
+        run.stderr.contains(&format!("127.0.0.1:{closed}")),
+        "{}",
+        run.report()
+    );
+    assert!(
+        reg.tags("cloudforet/plugin-test-inven-collector")
+            .is_empty(),
+        "pushed before connecting"
+    );
+}
+
+/// The README's first command: the example plugin builds offline into an OCI layout and
+/// prints the registration request, the same digest every time.
+#[test]
+fn issue_2_example_plugin_builds_offline_and_prints_the_request() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/plugin-example-inven-collector");
+    let out = tempfile::tempdir().unwrap();
+    let layout = out.path().join("layout");
+    let run = || {
+        let run = crate::support::publish::Publish::new(&example)
+            .input("output", format!("oci:{}", layout.display()))
+            .input("source-date-epoch", EPOCH.to_string())
+            .run();
+        run.assert_success();
+        run
+    };
+    let first = run();
+    assert!(
+        first.stdout.contains("registration request (not sent)"),
+        "{}",
+        first.report()
+    );
+    assert!(
+        first
+            .stdout
+            .contains("\"service_type\": \"inventory.Collector\""),
+        "{}",
+        first.report()
+    );
+    assert!(
+        first
+            .stdout
+            .contains("\"image\": \"cloudforet/plugin-example-inven-collector\""),
+        "{}",
+        first.report()
+    );
+    let second = run();
+    assert_eq!(first.stdout.lines().next(), second.stdout.lines().next());
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        "1.0.0"
+    );
+}
+
+#[test]
+fn issue_2_base_from_an_index_is_resolved_for_the_requested_platform() {
+    let reg = Registry::plain();
+    let base = crate::support::images::push_busybox_multi_platform(&reg, "library/multi:1");
+    let arm = crate::support::read_back::read_back_platform(&reg, &base, "linux/arm64");
+    let ctx = Context::new()
+        .file("Dockerfile", "ARG BASE\nFROM $BASE\nCOPY VERSION /\n")
+        .file("VERSION", "1.0.0");
+    let image = format!("{}/cloudforet/plugin-multi", reg.host());
+    let run = ctx
+        .publish()
+        .input("image", &image)
+        .input("version", "1.0.0")
+        .input("platforms", "linux/arm64")
+        .input("build-args", format!("BASE={base}"))
+        .run();
+    run.assert_success();
+    let pulled = read_back(&reg, &format!("{image}:1.0.0"));
+    assert_eq!(pulled.config["architecture"], "arm64");
+    assert_eq!(pulled.layers[0].digest, arm.layers[0].digest);
+    assert_eq!(pulled.layers[1].digest, arm.layers[1].digest);
+
+    let run = ctx
+        .publish()
+        .input("image", &image)
+        .input("version", "1.0.1")
+        .input("platforms", "linux/s390x")
+        .input("build-args", format!("BASE={base}"))
+        .run();
+    run.assert_exit(4);
+    assert!(
+        run.stderr.contains("linux/s390x") && run.stderr.contains("linux/arm64"),
+        "{}",
+        run.report()
+    );
 }
