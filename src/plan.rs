@@ -14,7 +14,7 @@ use crate::build::{dockerfile, dockerignore, BuildPlan};
 use crate::inputs::{strip_v, Inputs, Output};
 use crate::oci::Platform;
 use crate::reference::Reference;
-use crate::registry::{Credential, RegistryOptions};
+use crate::registry::{self, Credential, RegistryOptions};
 use crate::spaceone;
 
 /// Where the image goes.
@@ -192,6 +192,12 @@ impl Plan {
                     domain_id: inputs.spaceone_domain_id.clone(),
                     ca_cert: inputs.spaceone_ca_cert.clone(),
                     generation: inputs.spaceone_api.into(),
+                    workspace_id: inputs.spaceone_workspace_id.clone(),
+                    policy: spaceone::Policy {
+                        replace: inputs.replace,
+                        create_local_repository: inputs.create_local_repository,
+                        allow_non_version_tags: inputs.allow_non_version_tags,
+                    },
                 })
             }
             (Some(_), true) if !pushing => {
@@ -238,7 +244,10 @@ impl Plan {
             insecure: inputs.insecure_registries.clone(),
             ca_cert: inputs.registry_ca_cert.clone(),
             credentials,
-            jobs: 4,
+            jobs: registry::DEFAULT_JOBS,
+            docker_config: inputs.docker_config.clone(),
+            auth_files: inputs.auth_files.clone(),
+            chunk_size: inputs.registry_chunk_size,
         };
 
         Ok(Plan {

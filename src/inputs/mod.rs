@@ -21,12 +21,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub mod docs;
+mod table;
+
+pub use table::{InputDef, Kind, INPUTS};
 mod values;
 
-use values::{
-    any, check_api, check_bool, check_endpoint, check_epoch, check_image, check_key_values,
-    check_output, check_platforms, check_registry_type, check_tags,
-};
+use values::{parse_size, parse_timezone};
 pub use values::{closest, edit_distance, parse_bool, parse_key_values, split_list};
 
 use serde::Deserialize;
@@ -34,219 +34,6 @@ use serde::Deserialize;
 use crate::oci::Platform;
 use crate::reference::Reference;
 use crate::secret::Secret;
-
-/// How a value is checked and documented.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Text,
-    /// `true` or `false` (any case), like the GitHub toolkit's `getBooleanInput`.
-    Bool,
-    /// One item per line or comma-separated.
-    List,
-    /// `KEY=VALUE`, one per line.
-    KeyValues,
-    /// Never printed; masked in CI logs.
-    Secret,
-}
-
-pub struct InputDef {
-    pub name: &'static str,
-    pub kind: Kind,
-    pub description: &'static str,
-    /// The default as documented (`action.yml` and `--help`); empty when it is computed.
-    pub default: &'static str,
-    /// What the default is when it is not a constant, for `--help`.
-    pub default_doc: &'static str,
-    check: fn(&str) -> Result<(), String>,
-}
-
-macro_rules! input {
-    ($name:literal, $kind:ident, $default:literal, $default_doc:literal, $check:expr, $desc:literal) => {
-        InputDef {
-            name: $name,
-            kind: Kind::$kind,
-            description: $desc,
-            default: $default,
-            default_doc: $default_doc,
-            check: $check,
-        }
-    };
-}
-
-/// The inputs, in the order `--help` and `action.yml` list them.
-pub static INPUTS: &[InputDef] =
-    &[
-        input!(
-            "context",
-            Text,
-            ".",
-            "",
-            any,
-            "Build context: the directory COPY and ADD read from."
-        ),
-        input!(
-            "dockerfile",
-            Text,
-            "",
-            "<context>/Dockerfile",
-            any,
-            "Path of the Dockerfile."
-        ),
-        input!(
-            "image",
-            Text,
-            "",
-            "GitLab: CI_REGISTRY_IMAGE; none: local OCI output only",
-            check_image,
-            "Repository to push to, `host/namespace/plugin-name` (a `:tag` adds a tag)."
-        ),
-        input!(
-            "version",
-            Text,
-            "",
-            "the git tag at HEAD (`v` stripped), else src/VERSION",
-            check_tags,
-            "Version of the plugin: the image tag SpaceONE lists as a version."
-        ),
-        input!(
-            "tags",
-            List,
-            "",
-            "the version",
-            check_tags,
-            "Tags to push, one per line or comma-separated."
-        ),
-        input!(
-            "build-args",
-            KeyValues,
-            "",
-            "",
-            check_key_values,
-            "Build arguments, KEY=VALUE, one per line."
-        ),
-        input!(
-            "target",
-            Text,
-            "",
-            "the last stage",
-            any,
-            "Dockerfile stage to build."
-        ),
-        input!(
-            "platforms",
-            List,
-            "",
-            "this machine's platform",
-            check_platforms,
-            "Platforms to build, e.g. linux/amd64."
-        ),
-        input!(
-            "registry-username",
-            Text,
-            "",
-            "docker config; GITHUB_TOKEN for ghcr.io; CI_REGISTRY_USER",
-            any,
-            "User name for the registry."
-        ),
-        input!(
-            "registry-password",
-            Secret,
-            "",
-            "",
-            any,
-            "Password or token for the registry."
-        ),
-        input!(
-            "registry-ca-cert",
-            Text,
-            "",
-            "system roots",
-            any,
-            "PEM file with extra CA certificates for registries."
-        ),
-        input!(
-            "insecure-registries",
-            List,
-            "",
-            "loopback hosts may use plain HTTP",
-            any,
-            "Registry hosts (host:port) allowed over plain HTTP or without TLS verification."
-        ),
-        input!(
-            "output",
-            Text,
-            "",
-            "registry when image is set, else oci:./oci-layout",
-            check_output,
-            "Where the image goes: `registry` or `oci:DIR` (an OCI image layout)."
-        ),
-        input!("plugin-manifest", Text, "", "a plugin YAML in the context, if any", any,
-        "SpaceONE plugin manifest (YAML, as for `spacectl exec register repository.Plugin -f`)."),
-        input!(
-            "spaceone-endpoint",
-            Text,
-            "",
-            "none: registration skipped",
-            check_endpoint,
-            "Repository service endpoint, grpc://host:port or grpc+ssl://host:port."
-        ),
-        input!(
-            "spaceone-token",
-            Secret,
-            "",
-            "",
-            any,
-            "SpaceONE API key or app token (sent as gRPC metadata `token`)."
-        ),
-        input!(
-            "spaceone-domain-id",
-            Text,
-            "",
-            "",
-            any,
-            "Domain id, sent as `domain_id` to 1.x servers."
-        ),
-        input!(
-            "spaceone-ca-cert",
-            Text,
-            "",
-            "system roots",
-            any,
-            "PEM file with CA certificates for the SpaceONE endpoint."
-        ),
-        input!(
-            "spaceone-api",
-            Text,
-            "auto",
-            "",
-            check_api,
-            "Server generation: auto (reflection), 1 or 2."
-        ),
-        input!(
-            "registry-type",
-            Text,
-            "",
-            "derived from the image host",
-            check_registry_type,
-            "SpaceONE registry type (DOCKER_HUB, HARBOR, …)."
-        ),
-        input!(
-            "dry-run",
-            Bool,
-            "false",
-            "",
-            check_bool,
-            "Build and print the registration request, but push and register nothing."
-        ),
-        input!(
-            "source-date-epoch",
-            Text,
-            "",
-            "SOURCE_DATE_EPOCH, else the last commit's time",
-            check_epoch,
-            "Timestamp for file times and `created`, for reproducible digests."
-        ),
-    ];
 
 /// Where the image goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,6 +52,13 @@ impl Output {
             },
         }
     }
+}
+
+/// How the final result is printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
 }
 
 /// Which server generation to talk to.
@@ -300,6 +94,34 @@ pub struct Inputs {
     pub registry_type: Option<String>,
     pub dry_run: bool,
     pub source_date_epoch: Option<u64>,
+    pub semver_tags: bool,
+    pub sha_tag: bool,
+    pub dev_build: bool,
+    /// Offset from UTC in seconds for dev-build stamps.
+    pub timezone_offset: i32,
+    pub labels: Vec<(String, String)>,
+    pub cache_repo: Option<Reference>,
+    pub no_cache: bool,
+    /// `id=value` build secrets for `RUN --mount=type=secret`.
+    pub secrets_values: Vec<(String, Secret)>,
+    pub registry_chunk_size: Option<u64>,
+    pub replace: bool,
+    pub create_local_repository: bool,
+    pub allow_non_version_tags: bool,
+    pub spaceone_workspace_id: Option<String>,
+    pub plugin_id: Option<String>,
+    pub digests: Vec<crate::oci::Digest>,
+    pub digests_dir: Option<PathBuf>,
+    pub dotenv_file: Option<PathBuf>,
+    pub output_format: OutputFormat,
+    /// The commit being built (`GITHUB_SHA`, `CI_COMMIT_SHA`), for labels and `sha-` tags.
+    pub revision: Option<String>,
+    /// The source repository's web address, for the `org.opencontainers.image.source` label.
+    pub source_url: Option<String>,
+    /// Docker's config directory (`DOCKER_CONFIG`, else `~/.docker`), for credentials.
+    pub docker_config: Option<PathBuf>,
+    /// podman/skopeo auth files (`REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`).
+    pub auth_files: Vec<PathBuf>,
     /// Registry credentials a CI provides for its own registry (GitLab, GitHub's ghcr.io).
     pub ci_credentials: Vec<(String, String, Secret)>,
     /// Where each input's value came from, for messages (`INPUT_IMAGE`, `default`, …).
@@ -354,6 +176,24 @@ struct Raw {
     registry_type: Option<String>,
     dry_run: String,
     source_date_epoch: Option<String>,
+    semver_tags: String,
+    sha_tag: String,
+    dev_build: String,
+    timezone: String,
+    labels: Option<String>,
+    cache_repo: Option<String>,
+    no_cache: String,
+    secrets: Option<Secret>,
+    registry_chunk_size: Option<String>,
+    replace: String,
+    create_local_repository: String,
+    allow_non_version_tags: String,
+    spaceone_workspace_id: Option<String>,
+    plugin_id: Option<String>,
+    digests: Option<String>,
+    digests_dir: Option<String>,
+    dotenv_file: Option<String>,
+    output_format: String,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -418,6 +258,19 @@ impl Inputs {
         inputs.ci_credentials = ci_credentials(&get);
         inputs.unknown = unknown_variables(&vars);
         inputs.cache_dir = cache_dir(&get);
+        inputs.revision = get("GITHUB_SHA").or_else(|| get("CI_COMMIT_SHA"));
+        inputs.source_url = match (get("GITHUB_SERVER_URL"), get("GITHUB_REPOSITORY")) {
+            (Some(server), Some(repo)) => Some(format!("{server}/{repo}")),
+            _ => get("CI_PROJECT_URL"),
+        };
+        inputs.docker_config = get("DOCKER_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| get("HOME").map(|h| PathBuf::from(h).join(".docker")));
+        inputs.auth_files = get("REGISTRY_AUTH_FILE")
+            .map(PathBuf::from)
+            .into_iter()
+            .chain(get("XDG_RUNTIME_DIR").map(|d| PathBuf::from(d).join("containers/auth.json")))
+            .collect();
         inputs.debug = get("RUNNER_DEBUG").as_deref() == Some("1");
         inputs.ci = if get("GITHUB_ACTIONS").as_deref() == Some("true") {
             CiEnv::GitHub {
@@ -489,6 +342,56 @@ impl Inputs {
             registry_type: raw.registry_type,
             dry_run: parse_bool(&raw.dry_run).expect("checked"),
             source_date_epoch: raw.source_date_epoch.map(|v| v.parse().expect("checked")),
+            semver_tags: parse_bool(&raw.semver_tags).expect("checked"),
+            sha_tag: parse_bool(&raw.sha_tag).expect("checked"),
+            dev_build: parse_bool(&raw.dev_build).expect("checked"),
+            timezone_offset: parse_timezone(&raw.timezone).expect("checked"),
+            labels: raw
+                .labels
+                .as_deref()
+                .map(|v| parse_key_values(v).expect("checked"))
+                .unwrap_or_default(),
+            cache_repo: raw.cache_repo.map(|r| r.parse().expect("checked")),
+            no_cache: parse_bool(&raw.no_cache).expect("checked"),
+            secrets_values: raw
+                .secrets
+                .map(|s| {
+                    parse_key_values(s.expose())
+                        .expect("checked")
+                        .into_iter()
+                        .map(|(k, v)| (k, Secret::new(v)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            registry_chunk_size: raw
+                .registry_chunk_size
+                .map(|v| parse_size(&v).expect("checked")),
+            replace: parse_bool(&raw.replace).expect("checked"),
+            create_local_repository: parse_bool(&raw.create_local_repository).expect("checked"),
+            allow_non_version_tags: parse_bool(&raw.allow_non_version_tags).expect("checked"),
+            spaceone_workspace_id: raw.spaceone_workspace_id,
+            plugin_id: raw.plugin_id,
+            digests: raw
+                .digests
+                .as_deref()
+                .map(|v| {
+                    split_list(v)
+                        .iter()
+                        .map(|d| d.parse().expect("checked"))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            digests_dir: raw.digests_dir.map(Into::into),
+            dotenv_file: raw.dotenv_file.map(Into::into),
+            output_format: if raw.output_format == "json" {
+                OutputFormat::Json
+            } else {
+                OutputFormat::Text
+            },
+            revision: None,
+            source_url: None,
+            docker_config: None,
+            auth_files: vec![],
             ci_credentials: vec![],
             sources,
             unknown: vec![],

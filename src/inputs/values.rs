@@ -135,3 +135,76 @@ pub(super) fn check_key_values(v: &str) -> Result<(), String> {
 pub(super) fn check_bool(v: &str) -> Result<(), String> {
     parse_bool(v).map(|_| ())
 }
+
+pub(super) fn check_size(v: &str) -> Result<(), String> {
+    parse_size(v).map(|_| ())
+}
+
+/// `4194304`, `4MiB`, `512KiB` → bytes.
+pub fn parse_size(v: &str) -> Result<u64, String> {
+    let v = v.trim();
+    let (number, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let multiplier = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "k" => 1 << 10,
+        "MiB" | "M" | "m" => 1 << 20,
+        _ => {
+            return Err(format!(
+                "`{v}` is not a size (bytes, or a number with KiB or MiB)"
+            ))
+        }
+    };
+    match number.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n * multiplier),
+        _ => Err(format!(
+            "`{v}` is not a size (bytes, or a number with KiB or MiB)"
+        )),
+    }
+}
+
+pub(super) fn check_timezone(v: &str) -> Result<(), String> {
+    parse_timezone(v).map(|_| ())
+}
+
+/// `UTC`, `Z`, `+09:00`, `-0530` → offset in seconds. Named zones would need a tz
+/// database in the image; fixed offsets are what dev-build stamps need.
+pub fn parse_timezone(v: &str) -> Result<i32, String> {
+    let err = || {
+        format!("`{v}` is not a time zone (UTC or an offset such as +09:00; Asia/Seoul is +09:00)")
+    };
+    match v {
+        "UTC" | "utc" | "Z" | "GMT" => return Ok(0),
+        "Asia/Seoul" | "KST" => return Ok(9 * 3600),
+        _ => {}
+    }
+    let sign = match v.chars().next() {
+        Some('+') => 1,
+        Some('-') => -1,
+        _ => return Err(err()),
+    };
+    let digits: String = v[1..].chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(err());
+    }
+    let hours: i32 = digits[..2].parse().map_err(|_| err())?;
+    let minutes: i32 = digits[2..].parse().map_err(|_| err())?;
+    if hours > 14 || minutes > 59 {
+        return Err(err());
+    }
+    Ok(sign * (hours * 3600 + minutes * 60))
+}
+
+pub(super) fn check_digests(v: &str) -> Result<(), String> {
+    split_list(v).iter().try_for_each(|d| {
+        d.parse::<crate::oci::Digest>()
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+}
+
+pub(super) fn check_format(v: &str) -> Result<(), String> {
+    match v {
+        "text" | "json" => Ok(()),
+        _ => Err(format!("`{v}` must be text or json")),
+    }
+}

@@ -74,6 +74,12 @@ pub struct RegistryOptions {
     pub credentials: Vec<Credential>,
     /// Blob uploads in flight at once (at least 1).
     pub jobs: usize,
+    /// Docker's config directory (`config.json`: `auths`, `credHelpers`, `credsStore`).
+    pub docker_config: Option<PathBuf>,
+    /// podman/skopeo `auth.json` files, in order.
+    pub auth_files: Vec<PathBuf>,
+    /// Chunk size for large uploads; `None` picks per registry.
+    pub chunk_size: Option<u64>,
 }
 
 impl Default for RegistryOptions {
@@ -83,6 +89,9 @@ impl Default for RegistryOptions {
             ca_cert: None,
             credentials: Vec::new(),
             jobs: DEFAULT_JOBS,
+            docker_config: None,
+            auth_files: Vec::new(),
+            chunk_size: None,
         }
     }
 }

@@ -42,6 +42,21 @@ pub struct SpaceOneOptions {
     pub ca_cert: Option<PathBuf>,
     /// `Auto` asks the server through reflection.
     pub generation: Generation,
+    /// Metadata `x_workspace_id` (system tokens).
+    pub workspace_id: Option<String>,
+    /// How the registration flow may resolve conflicts.
+    pub policy: Policy,
+}
+
+/// What the registration flow is allowed to do beyond register-or-update.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Deregister and register again when a field the server cannot update changed.
+    pub replace: bool,
+    /// On 1.x, create the `local` repository when it is missing.
+    pub create_local_repository: bool,
+    /// Allow tags such as `latest` in a HARBOR-typed repository.
+    pub allow_non_version_tags: bool,
 }
 
 impl SpaceOneOptions {
@@ -408,6 +423,8 @@ mod tests {
             domain_id: Some("domain-1".into()),
             ca_cert: ca.map(PathBuf::from),
             generation: Generation::Auto,
+            workspace_id: None,
+            policy: Default::default(),
         };
         assert!(opts("grpc+ssl://repository.example.com", None)
             .validate()
@@ -438,6 +455,8 @@ mod tests {
             domain_id: None,
             ca_cert: None,
             generation: Generation::Auto,
+            workspace_id: None,
+            policy: Default::default(),
         };
         let e = Connection::open(&opts, Timeouts::default())
             .await

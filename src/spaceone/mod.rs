@@ -35,7 +35,7 @@ mod register;
 mod request;
 mod translate;
 
-pub use connection::{Connection, Endpoint, SpaceOneOptions, Timeouts};
+pub use connection::{Connection, Endpoint, Policy, SpaceOneOptions, Timeouts};
 pub use error::{code_name, SpaceOneError};
 pub use manifest::{JsonObject, PluginManifest};
 pub use reflection::detect;

@@ -71,6 +71,8 @@ fn options(server: &SpaceOne, token: Option<&str>, domain_id: Option<&str>) -> S
         domain_id: domain_id.map(str::to_string),
         ca_cert: None,
         generation: Generation::Auto,
+        workspace_id: None,
+        policy: Default::default(),
     }
 }
 
