@@ -39,6 +39,14 @@ pub struct BuildPlan {
     pub epoch: u64,
     /// Labels added to the final image (OCI annotations keys), after the Dockerfile's.
     pub labels: BTreeMap<String, String>,
+    /// `RUN --mount=type=secret` values by id. Never in a layer, a cache key or a log.
+    pub secrets: BTreeMap<String, crate::secret::Secret>,
+    /// Where RUN layers are cached in a registry; `None` disables the registry cache.
+    pub cache_repo: Option<Reference>,
+    /// Build without reading the layer cache (it is still written).
+    pub no_cache: bool,
+    /// Local working directory for rootfs unpacking and `RUN --mount=type=cache` contents.
+    pub work_dir: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]

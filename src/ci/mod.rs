@@ -48,6 +48,12 @@ pub enum Event<'a> {
         target: &'a str,
         digest: &'a Digest,
     },
+    /// Bytes moved so far for a long transfer (an upload, a RUN's output size, …).
+    Progress {
+        what: &'a str,
+        done: u64,
+        total: u64,
+    },
     Note(&'a str),
     Warning(&'a str),
     /// Shown with `--debug` only. Never carries secrets (they cannot be formatted).

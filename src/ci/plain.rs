@@ -33,6 +33,14 @@ pub(crate) fn render(event: &Event<'_>, debug: bool) -> Option<String> {
             format!("{verb} {} ({})", digest, human_size(*size))
         }
         Event::Manifest { target, digest } => format!("manifest {digest} -> {target}"),
+        Event::Progress { what, done, total } => {
+            let percent = if *total == 0 { 100 } else { done * 100 / total };
+            format!(
+                "{what}: {} of {} ({percent}%)",
+                human_size(*done),
+                human_size(*total)
+            )
+        }
         Event::Note(text) => text.to_string(),
         Event::Warning(text) => format!("warning: {text}"),
         Event::Debug(text) if debug => format!("debug: {text}"),

@@ -26,8 +26,8 @@ mod table;
 pub use table::{InputDef, Kind, INPUTS};
 mod values;
 
-use values::{parse_size, parse_timezone};
 pub use values::{closest, edit_distance, parse_bool, parse_key_values, split_list};
+use values::{parse_size, parse_timezone};
 
 use serde::Deserialize;
 

@@ -3,9 +3,9 @@
 //! here and nowhere else.
 
 use super::values::{
-    any, check_api, check_bool, check_digests, check_endpoint, check_epoch, check_format, check_image,
-    check_key_values, check_output, check_platforms, check_registry_type, check_size, check_tags,
-    check_timezone,
+    any, check_api, check_bool, check_digests, check_endpoint, check_epoch, check_format,
+    check_image, check_key_values, check_output, check_platforms, check_registry_type, check_size,
+    check_tags, check_timezone,
 };
 
 /// How a value is checked and documented.
@@ -254,4 +254,3 @@ pub static INPUTS: &[InputDef] =
         input!("output-format", Text, "text", "", check_format,
             "`text` for people, or `json`: one result object on stdout."),
     ];
-
