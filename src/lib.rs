@@ -17,6 +17,7 @@
 //! - [`spaceone`]: the Repository API of both server generations and the registration flow.
 //! - [`ci`]: everything the user sees (plain logs, GitHub, GitLab), behind [`ci::Reporter`].
 //! - [`secret`]: values that never print.
+//! - [`tags`]: versions and tag rules; [`time`]: reproducible timestamps.
 //!
 //! Errors roll up into [`Error`], whose variant decides the exit code in `main.rs`.
 
@@ -32,5 +33,7 @@ pub mod reference;
 pub mod registry;
 pub mod secret;
 pub mod spaceone;
+pub mod tags;
+pub mod time;
 
 pub use error::Error;

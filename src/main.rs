@@ -4,12 +4,13 @@
 use std::error::Error as _;
 use std::process::ExitCode;
 
-use spaceone_publish::ci::{self, Reporter};
-use spaceone_publish::inputs::{docs, Inputs};
+use spaceone_publish::ci::Console;
+use spaceone_publish::inputs::{docs, Inputs, Verb};
 use spaceone_publish::{pipeline, Error};
 
 fn main() -> ExitCode {
     let mut debug = false;
+    let mut verb = None;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "-h" | "--help" => {
@@ -29,39 +30,47 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             "--debug" => debug = true,
-            "publish" => {}
-            other => {
-                eprintln!("error: unknown argument `{other}` (see --help)");
-                return ExitCode::from(2);
-            }
+            other => match Verb::parse(other) {
+                Ok(v) if verb.is_none() => verb = Some(v),
+                _ => {
+                    eprintln!("error: unknown argument `{other}` (see --help)");
+                    return ExitCode::from(2);
+                }
+            },
         }
     }
 
-    let inputs = match Inputs::from_env() {
+    let mut inputs = match Inputs::from_env() {
         Ok(inputs) => inputs,
-        Err(e) => return fail(&ci::PlainReporter { debug }, &Error::from(e)),
+        Err(e) => return fail(&Console::plain(debug), &Error::from(e)),
     };
-    let reporter = ci::from_env(&inputs, debug);
+    if let Some(verb) = verb {
+        inputs.verb = verb;
+    }
+    let console = Console::from_inputs(&inputs, debug);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     let result = runtime.block_on(async {
         tokio::select! {
-            r = pipeline::publish(inputs, reporter.as_ref()) => r,
+            r = pipeline::run(inputs, console.reporter()) => r,
             name = shutdown_signal() => Err(Error::Cancelled(name)),
         }
     });
     match result {
-        Ok(report) => {
-            ci::finish(reporter.as_ref(), &report);
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(reporter.as_ref(), &e),
+        Ok(outcome) => match console.finish(&outcome) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: cannot write the dotenv file: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Err(e) => fail(&console, &e),
     }
 }
 
-fn fail(reporter: &dyn Reporter, error: &Error) -> ExitCode {
+fn fail(console: &Console, error: &Error) -> ExitCode {
     let mut chain = vec![error.to_string()];
     let mut source = error.source();
     while let Some(cause) = source {
@@ -73,11 +82,9 @@ fn fail(reporter: &dyn Reporter, error: &Error) -> ExitCode {
     }
     let code = error.exit_code();
     if code == 1 {
-        chain.push(
-            "this is a bug in spaceone-publish; please report it with the output above".into(),
-        );
+        chain.push("this is a bug in spaceone-publish; please report it with the output above".into());
     }
-    ci::error(reporter, &chain, error.hint().as_deref(), error.location());
+    console.error(&chain, error.hint().as_deref(), error.location());
     ExitCode::from(code)
 }
 

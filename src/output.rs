@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use crate::ci::{Event, Reporter};
+use crate::ci::{BlobAction, Event, Reporter};
 use crate::oci::{layout, BlobStore, Digest, LayerOrigin, SealedImage};
 use crate::plan::Destination;
 use crate::reference::Reference;
@@ -24,6 +24,10 @@ pub struct Delivered {
     pub layout: Option<PathBuf>,
     pub size: u64,
     pub layers: usize,
+    /// Blobs the registry already had or mounted, and blobs uploaded (with their bytes).
+    pub reused_blobs: usize,
+    pub uploaded_blobs: usize,
+    pub uploaded_bytes: u64,
 }
 
 pub async fn deliver(
@@ -42,6 +46,9 @@ pub async fn deliver(
         layout: None,
         size: image.layers_size(),
         layers: image.image.layers.len(),
+        reused_blobs: 0,
+        uploaded_blobs: 0,
+        uploaded_bytes: 0,
     };
     match destination {
         Destination::Registry(target) if dry_run => {
@@ -54,6 +61,10 @@ pub async fn deliver(
         }
         Destination::Registry(target) => {
             let pushed = registry.push(image, target, tags, store, reporter).await?;
+            let uploaded = pushed.blobs.iter().filter(|b| b.action == BlobAction::Pushed).count();
+            delivered.uploaded_blobs = uploaded;
+            delivered.reused_blobs = pushed.blobs.len() - uploaded;
+            delivered.uploaded_bytes = pushed.uploaded_bytes();
             delivered.repository = Some(pushed.repository);
         }
         Destination::Layout { dir, .. } => {
@@ -77,3 +88,4 @@ pub async fn deliver(
     }
     Ok(delivered)
 }
+

@@ -15,7 +15,7 @@ use crate::inputs::{strip_v, Inputs, Output};
 use crate::oci::Platform;
 use crate::reference::Reference;
 use crate::registry::{self, Credential, RegistryOptions};
-use crate::spaceone;
+use crate::{spaceone, tags};
 
 /// Where the image goes.
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub enum Destination {
 
 pub struct Plan {
     pub build: BuildPlan,
+    /// OCI annotations for the manifest (the same keys are image labels).
+    pub annotations: BTreeMap<String, String>,
     pub version: String,
     pub tags: Vec<String>,
     pub destination: Destination,
@@ -81,18 +83,7 @@ const MANIFEST_CANDIDATES: &[&str] = &[
 impl Plan {
     pub fn resolve(inputs: Inputs) -> Result<Plan, PlanError> {
         let mut notes = inputs.unknown.clone();
-        let input_error = |input: &'static str, problem: String| PlanError::Input {
-            input,
-            variable: inputs.source_of(input),
-            problem,
-        };
-        let context = inputs.context.clone();
-        if !context.is_dir() {
-            return Err(input_error(
-                "context",
-                format!("{} is not a directory", context.display()),
-            ));
-        }
+        let context = checked_context(&inputs)?;
         let dockerfile_path = inputs
             .dockerfile
             .clone()
@@ -100,6 +91,7 @@ impl Plan {
         let text =
             std::fs::read_to_string(&dockerfile_path).map_err(|source| match source.kind() {
                 std::io::ErrorKind::NotFound => input_error(
+                    &inputs,
                     "dockerfile",
                     format!("{} does not exist", dockerfile_path.display()),
                 ),
@@ -112,34 +104,23 @@ impl Plan {
         dockerfile.target(inputs.target.as_deref())?;
         let ignore = dockerignore::load(&context, &dockerfile_path)?;
 
-        let version = match &inputs.version {
-            Some(v) => Some(v.clone()),
-            None => git_tag(&context).or_else(|| version_file(&context)),
-        };
-        let mut tags = inputs.tags.clone();
-        if tags.is_empty() {
-            tags.push(version.clone().unwrap_or_else(|| "latest".into()));
-        }
-        let epoch = inputs
-            .source_date_epoch
-            .or_else(|| commit_time(&context))
-            .unwrap_or(0);
-
+        let release = Release::resolve(&inputs, &context)?;
         let platform = match inputs.platforms.as_slice() {
             [] => Platform::host(),
             [one] => one.clone(),
             _ => {
                 return Err(input_error(
+                    &inputs,
                     "platforms",
                     "several platforms (an image index) are not supported yet; give one".into(),
                 ))
             }
         };
-
         let destination = match (&inputs.output, &inputs.image) {
             (Output::Registry, Some(image)) => Destination::Registry(image.clone()),
             (Output::Registry, None) => {
                 return Err(input_error(
+                    &inputs,
                     "output",
                     "`registry` needs `image` (PUBLISH_IMAGE) to know where to push".into(),
                 ))
@@ -149,7 +130,122 @@ impl Plan {
                 name: name.clone(),
             },
         };
+        let registration =
+            Registering::resolve(&inputs, &context, &destination, &release, &mut notes)?;
+        let annotations = oci_annotations(&inputs, &destination, &release);
+        let labels = annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .chain(inputs.labels.iter().cloned());
+        Ok(Plan {
+            build: BuildPlan {
+                dockerfile,
+                context,
+                ignore,
+                build_args: inputs.build_args.iter().cloned().collect(),
+                target: inputs.target.clone(),
+                platform,
+                epoch: release.epoch,
+                labels: labels.collect(),
+                secrets: inputs.secrets_values.iter().cloned().collect(),
+                cache_repo: inputs.cache_repo.clone().or_else(|| match &destination {
+                    Destination::Registry(image) => format!("{}-cache", image.name()).parse().ok(),
+                    Destination::Layout { .. } => None,
+                }),
+                no_cache: inputs.no_cache,
+                work_dir: inputs.cache_dir.join("build"),
+            },
+            annotations,
+            version: release.version.unwrap_or_else(|| release.tags[0].clone()),
+            tags: release.tags,
+            registry: registry_options(&inputs, destination.registry()),
+            destination,
+            store_dir: inputs.cache_dir.join("blobs"),
+            registration: registration.request,
+            spaceone: registration.options,
+            dry_run: inputs.dry_run,
+            generation: inputs.spaceone_api.into(),
+            domain_id: inputs.spaceone_domain_id.clone(),
+            notes,
+        })
+    }
+}
 
+impl Destination {
+    /// The registry host pushed to, if any.
+    fn registry(&self) -> Option<&str> {
+        match self {
+            Destination::Registry(r) => Some(&r.registry),
+            Destination::Layout { .. } => None,
+        }
+    }
+}
+
+/// Version, tags and timestamp of what is being released.
+pub struct Release {
+    /// Time for file mtimes, `created` and dev-build stamps.
+    pub epoch: u64,
+    pub version: Option<String>,
+    pub revision: Option<String>,
+    pub tags: Vec<String>,
+}
+
+impl Release {
+    pub fn resolve(inputs: &Inputs, context: &Path) -> Result<Release, PlanError> {
+        let epoch = inputs
+            .source_date_epoch
+            .or_else(|| commit_time(context))
+            .unwrap_or(0);
+        let version = match &inputs.version {
+            Some(v) => Some(v.clone()),
+            None => git_tag(context).or_else(|| version_file(context)),
+        };
+        let version = match version {
+            Some(v) if inputs.dev_build => {
+                Some(tags::dev_version(&v, epoch, inputs.timezone_offset))
+            }
+            None if inputs.dev_build => {
+                let problem = "a dev build needs a base version: set `version` or add src/VERSION";
+                return Err(input_error(inputs, "dev-build", problem.into()));
+            }
+            v => v,
+        };
+        let revision = inputs
+            .revision
+            .clone()
+            .or_else(|| git(context, &["rev-parse", "HEAD"]));
+        if inputs.sha_tag && revision.is_none() {
+            let problem = "no commit to tag: not a git checkout and no GITHUB_SHA/CI_COMMIT_SHA";
+            return Err(input_error(inputs, "sha-tag", problem.into()));
+        }
+        let rules = tags::TagRules {
+            semver: inputs.semver_tags,
+            sha: revision.clone().filter(|_| inputs.sha_tag),
+        };
+        let tags = tags::tags_for(version.as_deref().unwrap_or("latest"), &inputs.tags, &rules);
+        Ok(Release {
+            epoch,
+            version,
+            revision,
+            tags,
+        })
+    }
+}
+
+/// The registration request and where it goes.
+pub struct Registering {
+    pub request: Option<spaceone::PluginRequest>,
+    pub options: Option<spaceone::SpaceOneOptions>,
+}
+
+impl Registering {
+    pub fn resolve(
+        inputs: &Inputs,
+        context: &Path,
+        destination: &Destination,
+        release: &Release,
+        notes: &mut Vec<String>,
+    ) -> Result<Registering, PlanError> {
         let manifest_path = inputs.plugin_manifest.clone().or_else(|| {
             MANIFEST_CANDIDATES
                 .iter()
@@ -160,130 +256,123 @@ impl Plan {
             .as_deref()
             .map(spaceone::PluginManifest::load)
             .transpose()?;
-
-        let registering = inputs.spaceone_endpoint.is_some() || manifest.is_some();
-        let registration = if registering {
-            let target = registration_target(&destination, manifest.as_ref(), &context);
-            let version = version.clone().ok_or_else(|| {
-                input_error(
-                    "version",
-                    "no version to register: set `version`, push a git tag, or add src/VERSION"
-                        .into(),
-                )
-            })?;
-            let overrides = spaceone::RequestOverrides {
-                registry_type: inputs.registry_type.clone(),
-            };
-            Some(spaceone::prepare(
-                manifest.as_ref(),
-                &target,
-                &version,
-                &overrides,
-            )?)
-        } else {
-            None
+        if inputs.spaceone_endpoint.is_none() && manifest.is_none() {
+            return Ok(Registering {
+                request: None,
+                options: None,
+            });
+        }
+        let target = registration_target(destination, manifest.as_ref(), context);
+        let version = release.version.clone().ok_or_else(|| {
+            let problem =
+                "no version to register: set `version`, push a git tag, or add src/VERSION";
+            input_error(inputs, "version", problem.into())
+        })?;
+        let overrides = spaceone::RequestOverrides {
+            registry_type: inputs.registry_type.clone(),
         };
+        let request = spaceone::prepare(manifest.as_ref(), &target, &version, &overrides)?;
         let pushing = matches!(destination, Destination::Registry(_));
-        let spaceone = match (&inputs.spaceone_endpoint, registration.is_some()) {
-            (Some(endpoint), true) if pushing && !inputs.dry_run => {
-                Some(spaceone::SpaceOneOptions {
-                    endpoint: endpoint.clone(),
-                    token: inputs.spaceone_token.clone(),
-                    domain_id: inputs.spaceone_domain_id.clone(),
-                    ca_cert: inputs.spaceone_ca_cert.clone(),
-                    generation: inputs.spaceone_api.into(),
-                    workspace_id: inputs.spaceone_workspace_id.clone(),
-                    policy: spaceone::Policy {
-                        replace: inputs.replace,
-                        create_local_repository: inputs.create_local_repository,
-                        allow_non_version_tags: inputs.allow_non_version_tags,
-                    },
-                })
-            }
-            (Some(_), true) if !pushing => {
+        let options = match &inputs.spaceone_endpoint {
+            Some(_) if pushing && !inputs.dry_run => Some(spaceone_options(inputs)?),
+            Some(_) if !pushing => {
                 notes.push(
                     "the image is written locally, not pushed: registration is printed, not sent"
                         .into(),
                 );
                 None
             }
-            (None, true) => {
+            Some(_) => None,
+            None => {
                 notes.push("no spaceone-endpoint: registration is printed, not sent".into());
                 None
             }
-            _ => None,
         };
-        if let Some(options) = &spaceone {
-            options.validate()?;
-        }
-
-        let mut credentials: Vec<Credential> = inputs
-            .ci_credentials
-            .iter()
-            .map(|(registry, username, password)| Credential {
-                registry: registry.clone(),
-                username: username.clone(),
-                password: password.clone(),
-            })
-            .collect();
-        if let (Some(username), Some(password), Destination::Registry(image)) = (
-            &inputs.registry_username,
-            &inputs.registry_password,
-            &destination,
-        ) {
-            credentials.insert(
-                0,
-                Credential {
-                    registry: image.registry.clone(),
-                    username: username.clone(),
-                    password: password.clone(),
-                },
-            );
-        }
-        let registry = RegistryOptions {
-            insecure: inputs.insecure_registries.clone(),
-            ca_cert: inputs.registry_ca_cert.clone(),
-            credentials,
-            jobs: registry::DEFAULT_JOBS,
-            docker_config: inputs.docker_config.clone(),
-            auth_files: inputs.auth_files.clone(),
-            chunk_size: inputs.registry_chunk_size,
-        };
-
-        Ok(Plan {
-            build: BuildPlan {
-                dockerfile,
-                context,
-                ignore,
-                build_args: inputs
-                    .build_args
-                    .iter()
-                    .cloned()
-                    .collect::<BTreeMap<_, _>>(),
-                target: inputs.target.clone(),
-                platform,
-                epoch,
-                labels: inputs.labels.iter().cloned().collect(),
-                secrets: inputs.secrets_values.iter().cloned().collect(),
-                cache_repo: inputs.cache_repo.clone().or_else(|| match &destination {
-                    Destination::Registry(image) => format!("{}-cache", image.name()).parse().ok(),
-                    Destination::Layout { .. } => None,
-                }),
-                no_cache: inputs.no_cache,
-                work_dir: inputs.cache_dir.join("build"),
-            },
-            version: version.unwrap_or_else(|| tags[0].clone()),
-            tags,
-            destination,
-            registry,
-            store_dir: inputs.cache_dir.join("blobs"),
-            registration,
-            spaceone,
-            dry_run: inputs.dry_run,
-            generation: inputs.spaceone_api.into(),
-            domain_id: inputs.spaceone_domain_id.clone(),
-            notes,
+        Ok(Registering {
+            request: Some(request),
+            options,
         })
+    }
+}
+
+/// How to reach SpaceONE, checked as far as possible without the network.
+pub fn spaceone_options(inputs: &Inputs) -> Result<spaceone::SpaceOneOptions, PlanError> {
+    let endpoint = inputs.spaceone_endpoint.clone().ok_or_else(|| {
+        input_error(
+            inputs,
+            "spaceone-endpoint",
+            "is required to talk to SpaceONE".into(),
+        )
+    })?;
+    let options = spaceone::SpaceOneOptions {
+        endpoint,
+        token: inputs.spaceone_token.clone(),
+        domain_id: inputs.spaceone_domain_id.clone(),
+        ca_cert: inputs.spaceone_ca_cert.clone(),
+        generation: inputs.spaceone_api.into(),
+        workspace_id: inputs.spaceone_workspace_id.clone(),
+        policy: spaceone::Policy {
+            replace: inputs.replace,
+            create_local_repository: inputs.create_local_repository,
+            allow_non_version_tags: inputs.allow_non_version_tags,
+        },
+    };
+    options.validate()?;
+    Ok(options)
+}
+
+/// Registry options: explicit credentials go to the pushed-to registry, before CI ones.
+pub fn registry_options(inputs: &Inputs, push_host: Option<&str>) -> RegistryOptions {
+    let mut credentials: Vec<Credential> = inputs
+        .ci_credentials
+        .iter()
+        .map(|(registry, username, password)| Credential {
+            registry: registry.clone(),
+            username: username.clone(),
+            password: password.clone(),
+        })
+        .collect();
+    if let (Some(username), Some(password), Some(host)) = (
+        &inputs.registry_username,
+        &inputs.registry_password,
+        push_host,
+    ) {
+        let explicit = Credential {
+            registry: host.to_string(),
+            username: username.clone(),
+            password: password.clone(),
+        };
+        credentials.insert(0, explicit);
+    }
+    RegistryOptions {
+        insecure: inputs.insecure_registries.clone(),
+        ca_cert: inputs.registry_ca_cert.clone(),
+        credentials,
+        jobs: registry::DEFAULT_JOBS,
+        docker_config: inputs.docker_config.clone(),
+        auth_files: inputs.auth_files.clone(),
+        chunk_size: inputs.registry_chunk_size,
+    }
+}
+
+fn checked_context(inputs: &Inputs) -> Result<PathBuf, PlanError> {
+    let context = inputs.context.clone();
+    if context.is_dir() {
+        Ok(context)
+    } else {
+        Err(input_error(
+            inputs,
+            "context",
+            format!("{} is not a directory", context.display()),
+        ))
+    }
+}
+
+fn input_error(inputs: &Inputs, input: &'static str, problem: String) -> PlanError {
+    PlanError::Input {
+        input,
+        variable: inputs.source_of(input),
+        problem,
     }
 }
 
@@ -342,4 +431,163 @@ fn version_file(context: &Path) -> Option<String> {
     let text = std::fs::read_to_string(context.join("src").join("VERSION")).ok()?;
     let v = strip_v(text.trim());
     (!v.is_empty()).then_some(v)
+}
+
+/// The `org.opencontainers.image.*` annotations (and labels) a published image carries.
+/// `created` is the build time from the commit, so digests stay reproducible.
+fn oci_annotations(
+    inputs: &Inputs,
+    destination: &Destination,
+    release: &Release,
+) -> BTreeMap<String, String> {
+    // Without a repository name there is no stable title: a checkout's directory name
+    // differs between machines (`/github/workspace`), and would change the digest.
+    let title = match destination {
+        Destination::Registry(r) | Destination::Layout { name: Some(r), .. } => {
+            r.repository.rsplit('/').next().map(str::to_string)
+        }
+        Destination::Layout { name: None, .. } => None,
+    };
+    let key = |k: &str| format!("org.opencontainers.image.{k}");
+    let mut out = BTreeMap::new();
+    out.insert(key("created"), crate::time::rfc3339(release.epoch));
+    for (k, v) in [
+        ("title", title),
+        ("version", release.version.clone()),
+        ("revision", release.revision.clone()),
+        ("source", inputs.source_url.clone()),
+        ("url", inputs.source_url.clone()),
+    ] {
+        if let Some(v) = v {
+            out.insert(key(k), v);
+        }
+    }
+    out
+}
+
+/// The `merge` verb's plan: per-platform images pushed by matrix jobs become one index.
+pub struct MergePlan {
+    pub image: Reference,
+    /// Per-platform manifest digests, from `digests` and the files in `digests-dir`.
+    pub digests: Vec<crate::oci::Digest>,
+    pub version: String,
+    pub tags: Vec<String>,
+    pub annotations: BTreeMap<String, String>,
+    pub registry: RegistryOptions,
+    pub registration: Option<spaceone::PluginRequest>,
+    pub spaceone: Option<spaceone::SpaceOneOptions>,
+    pub dry_run: bool,
+    pub generation: spaceone::Generation,
+    pub domain_id: Option<String>,
+    pub notes: Vec<String>,
+}
+
+impl MergePlan {
+    pub fn resolve(inputs: Inputs) -> Result<MergePlan, PlanError> {
+        let mut notes = inputs.unknown.clone();
+        let context = checked_context(&inputs)?;
+        let image = inputs.image.clone().ok_or_else(|| {
+            input_error(
+                &inputs,
+                "image",
+                "`merge` needs the repository the matrix jobs pushed to".into(),
+            )
+        })?;
+        let mut digests = inputs.digests.clone();
+        if let Some(dir) = &inputs.digests_dir {
+            digests.extend(digest_files(&inputs, dir)?);
+        }
+        digests.sort();
+        digests.dedup();
+        if digests.is_empty() {
+            let problem = "no digests to merge: set `digests` or `digests-dir` (files written by the matrix jobs)";
+            return Err(input_error(&inputs, "digests", problem.into()));
+        }
+        let release = Release::resolve(&inputs, &context)?;
+        let destination = Destination::Registry(image.clone());
+        let registration =
+            Registering::resolve(&inputs, &context, &destination, &release, &mut notes)?;
+        let annotations = oci_annotations(&inputs, &destination, &release);
+        Ok(MergePlan {
+            registry: registry_options(&inputs, Some(&image.registry)),
+            image,
+            digests,
+            version: release.version.unwrap_or_else(|| release.tags[0].clone()),
+            tags: release.tags,
+            annotations,
+            registration: registration.request,
+            spaceone: registration.options,
+            dry_run: inputs.dry_run,
+            generation: inputs.spaceone_api.into(),
+            domain_id: inputs.spaceone_domain_id.clone(),
+            notes,
+        })
+    }
+}
+
+/// Digests from a directory of small files (one digest each; names are free), as matrix
+/// jobs leave them in a downloaded artifact.
+fn digest_files(inputs: &Inputs, dir: &Path) -> Result<Vec<crate::oci::Digest>, PlanError> {
+    let read_err = |source| PlanError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read_err)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    let mut digests = Vec::new();
+    for path in entries.iter().filter(|p| p.is_file()) {
+        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let text = text.trim();
+        // A file may be named by the digest's hex, holding nothing (docker's own recipe).
+        let candidate = if text.is_empty() {
+            format!(
+                "sha256:{}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            )
+        } else {
+            text.to_string()
+        };
+        let digest = candidate.parse().map_err(|e: crate::oci::DigestError| {
+            input_error(inputs, "digests-dir", format!("{}: {e}", path.display()))
+        })?;
+        digests.push(digest);
+    }
+    Ok(digests)
+}
+
+/// The plugin verbs' plan: which plugin, on which server.
+pub struct PluginVerbPlan {
+    pub plugin_id: String,
+    pub options: spaceone::SpaceOneOptions,
+}
+
+impl PluginVerbPlan {
+    pub fn resolve(inputs: Inputs) -> Result<PluginVerbPlan, PlanError> {
+        let plugin_id = match (&inputs.plugin_id, &inputs.image) {
+            (Some(id), _) => id.clone(),
+            (None, Some(image)) => image
+                .repository
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            (None, None) => {
+                return Err(input_error(
+                    &inputs,
+                    "plugin-id",
+                    "which plugin? set `plugin-id` (or `image`)".into(),
+                ))
+            }
+        };
+        Ok(PluginVerbPlan {
+            plugin_id,
+            options: spaceone_options(&inputs)?,
+        })
+    }
 }

@@ -6,16 +6,20 @@
 //! collapsible sections. Results go to stdout, everything else to stderr.
 
 mod github;
+mod gitlab;
 mod plain;
+pub mod report;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use github::GitHubReporter;
+pub use gitlab::GitLabReporter;
 pub use plain::{human_size, PlainReporter, RecordingReporter};
 
-use crate::inputs::{CiEnv, Inputs};
+use crate::inputs::{CiEnv, Inputs, OutputFormat};
 use crate::oci::Digest;
-use crate::pipeline::Report;
+use crate::pipeline::Outcome;
+use crate::secret::Secret;
 
 /// What happened to one blob during a push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +62,8 @@ pub enum Event<'a> {
     Warning(&'a str),
     /// Shown with `--debug` only. Never carries secrets (they cannot be formatted).
     Debug(&'a str),
+    /// A secret obtained during the run (a registry token): CI logs must hide it.
+    Mask(&'a Secret),
 }
 
 pub trait Reporter: Send + Sync {
@@ -66,78 +72,94 @@ pub trait Reporter: Send + Sync {
     /// The run failed: the error chain (outermost first), a hint, and the file and line.
     fn error(&self, chain: &[String], hint: Option<&str>, location: Option<(&Path, usize)>) {
         let _ = location;
-        eprintln!("error: {}", chain[0]);
-        for cause in &chain[1..] {
-            eprintln!("  caused by: {cause}");
-        }
-        if let Some(hint) = hint {
-            eprintln!("hint: {hint}");
-        }
+        eprintln!("{}", render_error(chain, hint));
     }
 
-    /// The run succeeded: publish outputs (files, summaries) after the stdout report.
-    fn outputs(&self, _outputs: &[(&str, String)]) {}
+    /// The run succeeded: hand the outputs to the CI (files, summaries).
+    fn outputs(&self, _outputs: &report::Outputs, _summary: &str) {}
 }
 
-/// The reporter for this environment. Secrets are registered for masking here, before
-/// anything else is printed.
-pub fn from_env(inputs: &Inputs, debug: bool) -> Box<dyn Reporter> {
-    let debug = debug || inputs.debug;
-    match &inputs.ci {
-        CiEnv::GitHub { output, summary } => {
-            let reporter = GitHubReporter::new(debug, output.clone(), summary.clone());
-            for secret in inputs.secrets() {
-                reporter.mask(secret);
+/// `error: …`, one `caused by:` line per cause, then the hint.
+pub fn render_error(chain: &[String], hint: Option<&str>) -> String {
+    let mut text = format!("error: {}", chain[0]);
+    for cause in &chain[1..] {
+        text.push_str(&format!("\n  caused by: {cause}"));
+    }
+    if let Some(hint) = hint {
+        text.push_str(&format!("\nhint: {hint}"));
+    }
+    text
+}
+
+/// The reporter and the end-of-run settings for this environment.
+pub struct Console {
+    reporter: Box<dyn Reporter>,
+    format: OutputFormat,
+    dotenv: Option<PathBuf>,
+}
+
+impl Console {
+    /// Chooses the reporter for this environment. Secrets are registered for masking
+    /// here, before anything else is printed.
+    pub fn from_inputs(inputs: &Inputs, debug: bool) -> Console {
+        let debug = debug || inputs.debug;
+        // With JSON on stdout, everything else goes to stderr (GitHub reads workflow
+        // commands from both streams).
+        let stream = if inputs.output_format == OutputFormat::Json { Stream::Stderr } else { Stream::Stdout };
+        let reporter: Box<dyn Reporter> = match &inputs.ci {
+            CiEnv::GitHub { output, summary } => {
+                let reporter = GitHubReporter::new(debug, stream, output.clone(), summary.clone());
+                for secret in inputs.secrets() {
+                    reporter.mask(secret);
+                }
+                Box::new(reporter)
             }
-            Box::new(reporter)
+            CiEnv::GitLab => Box::new(GitLabReporter::new(debug)),
+            CiEnv::None => Box::new(PlainReporter { debug }),
+        };
+        Console { reporter, format: inputs.output_format, dotenv: inputs.dotenv_file.clone() }
+    }
+
+    /// For errors before the inputs could be read.
+    pub fn plain(debug: bool) -> Console {
+        Console { reporter: Box::new(PlainReporter { debug }), format: OutputFormat::Text, dotenv: None }
+    }
+
+    pub fn reporter(&self) -> &dyn Reporter {
+        self.reporter.as_ref()
+    }
+
+    /// Prints the result and publishes the outputs.
+    pub fn finish(&self, outcome: &Outcome) -> std::io::Result<()> {
+        report::print(outcome, self.format);
+        let outputs = report::outputs(outcome);
+        self.reporter.outputs(&outputs, &report::summary(outcome));
+        if let Some(path) = &self.dotenv {
+            report::write_dotenv(path, &outputs)?;
         }
-        CiEnv::GitLab | CiEnv::None => Box::new(PlainReporter { debug }),
+        Ok(())
+    }
+
+    pub fn error(&self, chain: &[String], hint: Option<&str>, location: Option<(&Path, usize)>) {
+        if self.format == OutputFormat::Json {
+            println!("{}", serde_json::json!({"error": chain[0], "causes": &chain[1..], "hint": hint}));
+        }
+        self.reporter.error(chain, hint, location);
     }
 }
 
-pub fn error(
-    reporter: &dyn Reporter,
-    chain: &[String],
-    hint: Option<&str>,
-    location: Option<(&Path, usize)>,
-) {
-    reporter.error(chain, hint, location);
+/// Where a reporter writes its lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
 }
 
-/// Prints the result on stdout and hands the outputs to the CI.
-pub fn finish(reporter: &dyn Reporter, report: &Report) {
-    let d = &report.delivered;
-    let mut outputs: Vec<(&str, String)> = vec![("digest", d.digest.to_string())];
-    match (&d.repository, &d.layout) {
-        (Some(repo), _) => {
-            println!("pushed {}@{}", repo.name(), d.digest);
-            outputs.push(("image", repo.name()));
+impl Stream {
+    pub fn line(self, text: &str) {
+        match self {
+            Stream::Stdout => println!("{text}"),
+            Stream::Stderr => eprintln!("{text}"),
         }
-        (None, Some(dir)) => println!("wrote {} to oci:{}", d.digest, dir.display()),
-        (None, None) => println!("built {}", d.digest),
     }
-    println!("tags: {}", d.tags.join(", "));
-    println!("version: {}", report.version);
-    outputs.push(("tags", d.tags.join("\n")));
-    outputs.push(("version", report.version.clone()));
-    match (&report.registration, &report.request) {
-        (Some(r), _) => {
-            println!(
-                "plugin_id: {} ({} on SpaceONE {})",
-                r.plugin_id, r.action, r.generation
-            );
-            outputs.push(("plugin-id", r.plugin_id.clone()));
-        }
-        (None, Some(request)) => {
-            println!("registration request (not sent):");
-            println!("{}", serde_json::to_string_pretty(request).expect("json"));
-        }
-        (None, None) => {}
-    }
-    let metadata: serde_json::Map<String, serde_json::Value> = outputs
-        .iter()
-        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
-        .collect();
-    outputs.push(("metadata", serde_json::Value::Object(metadata).to_string()));
-    reporter.outputs(&outputs);
 }

@@ -44,7 +44,7 @@ pub(crate) fn render(event: &Event<'_>, debug: bool) -> Option<String> {
         Event::Note(text) => text.to_string(),
         Event::Warning(text) => format!("warning: {text}"),
         Event::Debug(text) if debug => format!("debug: {text}"),
-        Event::Debug(_) => return None,
+        Event::Debug(_) | Event::Mask(_) => return None,
     })
 }
 

@@ -54,6 +54,36 @@ impl Output {
     }
 }
 
+/// What a run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Publish,
+    Merge,
+    Deregister,
+    Enable,
+    Disable,
+    Get,
+}
+
+impl Verb {
+    pub const ALL: [(&'static str, Verb); 6] = [
+        ("publish", Verb::Publish),
+        ("merge", Verb::Merge),
+        ("deregister", Verb::Deregister),
+        ("enable", Verb::Enable),
+        ("disable", Verb::Disable),
+        ("get", Verb::Get),
+    ];
+
+    pub fn parse(v: &str) -> Result<Verb, String> {
+        Verb::ALL
+            .iter()
+            .find(|(name, _)| *name == v)
+            .map(|(_, verb)| *verb)
+            .ok_or_else(|| format!("`{v}` is not a verb (publish, merge, deregister, enable, disable, get)"))
+    }
+}
+
 /// How the final result is printed on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -72,6 +102,7 @@ pub enum ApiGeneration {
 /// Validated inputs. Paths are as given (relative to the working directory).
 #[derive(Debug)]
 pub struct Inputs {
+    pub verb: Verb,
     pub context: PathBuf,
     pub dockerfile: Option<PathBuf>,
     pub image: Option<Reference>,
@@ -154,6 +185,7 @@ pub enum CiEnv {
 /// The raw, resolved values, typed by `envy`.
 #[derive(Deserialize)]
 struct Raw {
+    verb: String,
     context: String,
     dockerfile: Option<String>,
     image: Option<String>,
@@ -299,6 +331,7 @@ impl Inputs {
             None => Output::OciLayout("oci-layout".into()),
         };
         Inputs {
+            verb: Verb::parse(&raw.verb).expect("checked"),
             context: raw.context.into(),
             dockerfile: raw.dockerfile.map(Into::into),
             image,

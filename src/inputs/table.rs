@@ -5,7 +5,7 @@
 use super::values::{
     any, check_api, check_bool, check_digests, check_endpoint, check_epoch, check_format,
     check_image, check_key_values, check_output, check_platforms, check_registry_type, check_size,
-    check_tags, check_timezone,
+    check_tags, check_timezone, check_verb,
 };
 
 /// How a value is checked and documented.
@@ -49,6 +49,14 @@ macro_rules! input {
 /// The inputs, in the order `--help` and `action.yml` list them.
 pub static INPUTS: &[InputDef] =
     &[
+        input!(
+            "verb",
+            Text,
+            "publish",
+            "",
+            check_verb,
+            "What to do: publish, merge (a multi-platform index from matrix jobs), or deregister, enable, disable, get (a plugin)."
+        ),
         input!(
             "context",
             Text,

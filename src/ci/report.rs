@@ -1,0 +1,165 @@
+//! The end of a run: the result on stdout (text for people, or one JSON object), the
+//! outputs for later steps (`GITHUB_OUTPUT`, a GitLab dotenv file), and the GitHub step
+//! summary.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use super::plain::human_size;
+use crate::inputs::OutputFormat;
+use crate::pipeline::{Outcome, Report};
+
+/// Output name → value, in a stable order.
+pub type Outputs = Vec<(&'static str, String)>;
+
+pub fn outputs(outcome: &Outcome) -> Outputs {
+    let mut out: Outputs = Vec::new();
+    match outcome {
+        Outcome::Published(report) => {
+            let d = &report.delivered;
+            out.push(("digest", d.digest.to_string()));
+            if let Some(repo) = &d.repository {
+                out.push(("image", repo.name()));
+            }
+            out.push(("tags", d.tags.join("\n")));
+            out.push(("version", report.version.clone()));
+            if let Some(r) = &report.registration {
+                out.push(("plugin-id", r.plugin_id.clone()));
+            }
+        }
+        Outcome::Plugin { plugin_id, .. } => out.push(("plugin-id", plugin_id.clone())),
+    }
+    let metadata = result_json(outcome).to_string();
+    out.push(("metadata", metadata));
+    out
+}
+
+/// The one JSON object `output-format: json` prints, also the `metadata` output.
+pub fn result_json(outcome: &Outcome) -> Value {
+    match outcome {
+        Outcome::Published(report) => {
+            let d = &report.delivered;
+            json!({
+                "digest": d.digest.to_string(),
+                "image": d.repository.as_ref().map(|r| r.name()),
+                "layout": d.layout.as_ref().map(|p| p.display().to_string()),
+                "tags": d.tags,
+                "version": report.version,
+                "size": d.size,
+                "layers": d.layers,
+                "blobs": {"reused": d.reused_blobs, "uploaded": d.uploaded_blobs, "uploaded_bytes": d.uploaded_bytes},
+                "registration": report.registration.as_ref().map(|r| json!({
+                    "plugin_id": r.plugin_id,
+                    "action": r.action.to_string(),
+                    "generation": r.generation.to_string(),
+                    "repository_id": r.repository_id,
+                    "version_listed": r.version_listed(),
+                    "versions": r.versions,
+                })),
+                "request": if report.registration.is_none() { report.request.clone() } else { None },
+            })
+        }
+        Outcome::Plugin { verb, plugin_id, info } => {
+            json!({"verb": format!("{verb:?}").to_lowercase(), "plugin_id": plugin_id, "plugin": info})
+        }
+    }
+}
+
+/// Prints the result on stdout.
+pub fn print(outcome: &Outcome, format: OutputFormat) {
+    if format == OutputFormat::Json {
+        println!("{}", result_json(outcome));
+        return;
+    }
+    match outcome {
+        Outcome::Published(report) => print_report(report),
+        Outcome::Plugin { info, .. } => {
+            println!("{}", serde_json::to_string_pretty(info).expect("json"));
+        }
+    }
+}
+
+fn print_report(report: &Report) {
+    let d = &report.delivered;
+    match (&d.repository, &d.layout) {
+        (Some(repo), _) => println!("pushed {}@{}", repo.name(), d.digest),
+        (None, Some(dir)) => println!("wrote {} to oci:{}", d.digest, dir.display()),
+        (None, None) => println!("built {}", d.digest),
+    }
+    println!("tags: {}", d.tags.join(", "));
+    println!("version: {}", report.version);
+    match (&report.registration, &report.request) {
+        (Some(r), _) => {
+            println!("plugin_id: {} ({} on SpaceONE {})", r.plugin_id, r.action, r.generation);
+            if !r.version_listed() {
+                println!("warning: SpaceONE does not list version {} yet", r.version);
+            }
+        }
+        (None, Some(request)) => {
+            println!("registration request (not sent):");
+            println!("{}", serde_json::to_string_pretty(request).expect("json"));
+        }
+        (None, None) => {}
+    }
+}
+
+/// `KEY=VALUE` lines for GitLab's `artifacts: reports: dotenv`. Multi-line values
+/// (tags) are joined with commas: dotenv has no multi-line form.
+pub fn write_dotenv(path: &Path, outputs: &Outputs) -> std::io::Result<()> {
+    let mut text = String::new();
+    for (name, value) in outputs {
+        if *name == "metadata" {
+            continue;
+        }
+        let key = format!("SPACEONE_PUBLISH_{}", name.to_uppercase().replace('-', "_"));
+        let _ = writeln!(text, "{key}={}", value.replace('\n', ","));
+    }
+    std::fs::write(path, text)
+}
+
+/// Markdown for the GitHub step summary.
+pub fn summary(outcome: &Outcome) -> String {
+    let mut md = String::from("### spaceone-publish\n\n| | |\n|---|---|\n");
+    let mut row = |k: &str, v: String| {
+        let _ = writeln!(md, "| {k} | {} |", v.replace('|', "\\|"));
+    };
+    match outcome {
+        Outcome::Published(report) => {
+            let d = &report.delivered;
+            if let Some(repo) = &d.repository {
+                row("image", format!("`{}`", repo.name()));
+            }
+            row("digest", format!("`{}`", d.digest));
+            row("tags", d.tags.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" "));
+            row("version", format!("`{}`", report.version));
+            if d.layers > 0 {
+                row("size", format!("{} in {} layers", human_size(d.size), d.layers));
+                row(
+                    "blobs",
+                    format!(
+                        "{} reused, {} uploaded ({})",
+                        d.reused_blobs,
+                        d.uploaded_blobs,
+                        human_size(d.uploaded_bytes)
+                    ),
+                );
+            }
+            match &report.registration {
+                Some(r) => {
+                    row("plugin_id", format!("`{}` ({})", r.plugin_id, r.action));
+                    row("SpaceONE", r.generation.to_string());
+                    let listed = if r.version_listed() { "listed" } else { "**not listed yet**" };
+                    row("versions", format!("{} ({listed}: {})", r.versions.len(), r.versions.join(", ")));
+                }
+                None => row("SpaceONE", "not registered (no endpoint, dry run or local output)".into()),
+            }
+        }
+        Outcome::Plugin { verb, plugin_id, .. } => {
+            row("plugin_id", format!("`{plugin_id}`"));
+            row("verb", format!("{verb:?}").to_lowercase());
+        }
+    }
+    md
+}

@@ -1,0 +1,109 @@
+//! Versions and tags: the rules people know from docker/metadata-action, plus SpaceONE's
+//! dev-build versions.
+//!
+//! - A final release `1.2.3` with `semver-tags` also gets `1.2`, `1` (not for major zero,
+//!   where it would mean nothing) and `latest`; a pre-release `1.2.3-rc.1` gets only
+//!   itself, so `latest` never moves to a pre-release.
+//! - A dev build is `X.Y.Z.YYYYMMDD.HHMMSS`, the scheme cloudforet-io's workflows use, but
+//!   stamped with the *commit* time so the same commit gives the same version and digest.
+//! - `sha-tag` adds `sha-<7 hex>` of the commit.
+//!
+//! Explicit `tags` are taken as given: rules add nothing to them.
+
+/// The version of a dev build: `base` plus the commit time in the given UTC offset.
+pub fn dev_version(base: &str, epoch: u64, offset_seconds: i32) -> String {
+    let (y, m, d, hh, mm, ss) = crate::time::civil(epoch as i64 + i64::from(offset_seconds));
+    format!("{base}.{y:04}{m:02}{d:02}.{hh:02}{mm:02}{ss:02}")
+}
+
+/// A parsed semantic version: `MAJOR.MINOR.PATCH[-pre][+build]`.
+#[derive(Debug, PartialEq, Eq)]
+struct SemVer<'a> {
+    major: &'a str,
+    minor: &'a str,
+    pre_release: bool,
+}
+
+fn semver(version: &str) -> Option<SemVer<'_>> {
+    let core = version.split('+').next()?;
+    let (core, pre) = match core.split_once('-') {
+        Some((c, p)) if !p.is_empty() => (c, true),
+        Some(_) => return None,
+        None => (core, false),
+    };
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match parts.as_slice() {
+        [major, minor, patch] if numeric(major) && numeric(minor) && numeric(patch) => {
+            Some(SemVer { major, minor, pre_release: pre })
+        }
+        _ => None,
+    }
+}
+
+/// What the rules add to a version.
+#[derive(Debug, Clone, Default)]
+pub struct TagRules {
+    pub semver: bool,
+    /// The commit, for `sha-<short>`.
+    pub sha: Option<String>,
+}
+
+/// Tags for `version`: the explicit list if any, else the version and what the rules add.
+pub fn tags_for(version: &str, explicit: &[String], rules: &TagRules) -> Vec<String> {
+    if !explicit.is_empty() {
+        return explicit.to_vec();
+    }
+    let mut tags = vec![version.to_string()];
+    if rules.semver {
+        if let Some(v) = semver(version).filter(|v| !v.pre_release) {
+            tags.push(format!("{}.{}", v.major, v.minor));
+            if v.major != "0" {
+                tags.push(v.major.to_string());
+            }
+            tags.push("latest".into());
+        }
+    }
+    if let Some(sha) = &rules.sha {
+        tags.push(format!("sha-{}", &sha[..sha.len().min(7)]));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    tags.retain(|t| seen.insert(t.clone()));
+    tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_rules_table() {
+        let semver = TagRules { semver: true, sha: None };
+        let sha = TagRules { semver: false, sha: Some("0123456789abcdef".into()) };
+        let plain = TagRules::default();
+        let cases: &[(&str, &[&str], &TagRules, &[&str])] = &[
+            ("1.2.3", &[], &plain, &["1.2.3"]),
+            ("1.2.3", &[], &semver, &["1.2.3", "1.2", "1", "latest"]),
+            ("0.4.1", &[], &semver, &["0.4.1", "0.4", "latest"]),
+            ("2.0.0-rc.1", &[], &semver, &["2.0.0-rc.1"]),
+            ("1.2.3+build.5", &[], &semver, &["1.2.3+build.5", "1.2", "1", "latest"]),
+            ("1.1.0.20240105.193012", &[], &semver, &["1.1.0.20240105.193012"]),
+            ("1.2", &[], &semver, &["1.2"]),
+            ("1.2.3", &[], &sha, &["1.2.3", "sha-0123456"]),
+            ("1.2.3", &["edge", "1.2.3"], &semver, &["edge", "1.2.3"]),
+        ];
+        for (version, explicit, rules, expected) in cases {
+            let explicit: Vec<String> = explicit.iter().map(|s| s.to_string()).collect();
+            assert_eq!(tags_for(version, &explicit, rules), *expected, "{version} {rules:?}");
+        }
+    }
+
+    #[test]
+    fn dev_versions_use_the_commit_time_in_the_zone() {
+        // 2024-01-05T10:30:12Z
+        let epoch = 1_704_450_612;
+        assert_eq!(dev_version("1.1.0", epoch, 0), "1.1.0.20240105.103012");
+        assert_eq!(dev_version("1.1.0", epoch, 9 * 3600), "1.1.0.20240105.193012");
+        assert_eq!(dev_version("1.1.0", epoch, -11 * 3600), "1.1.0.20240104.233012");
+    }
+}
