@@ -84,10 +84,14 @@ impl Plan {
     pub fn resolve(inputs: Inputs) -> Result<Plan, PlanError> {
         let mut notes = inputs.unknown.clone();
         let context = checked_context(&inputs)?;
-        let dockerfile_path = inputs
+        // `./Dockerfile` → `Dockerfile`: CI annotations match paths relative to the checkout.
+        let dockerfile_path: PathBuf = inputs
             .dockerfile
             .clone()
-            .unwrap_or_else(|| context.join("Dockerfile"));
+            .unwrap_or_else(|| context.join("Dockerfile"))
+            .components()
+            .filter(|c| c.as_os_str() != ".")
+            .collect();
         let text =
             std::fs::read_to_string(&dockerfile_path).map_err(|source| match source.kind() {
                 std::io::ErrorKind::NotFound => input_error(
