@@ -7,7 +7,10 @@
 //!    credential on every request; ECR, htpasswd) or `Bearer` (ask a token service).
 //! 2. For Bearer, [`Auth::bearer`] calls `GET <realm>?service=<s>&scope=<a>&scope=<b>` —
 //!    with Basic credentials when we have them, anonymously otherwise — and reads `token`
-//!    (or `access_token`) and `expires_in` (60 s when absent).
+//!    (or `access_token`) and `expires_in` (60 s when absent). An identity token (OAuth2
+//!    refresh token from `docker login`) is POSTed as `grant_type=refresh_token` instead,
+//!    with the GET as fallback when the service answers 404/405. Where credentials come
+//!    from is `credentials.rs`.
 //! 3. Tokens are cached per *(host, scope set)*: a push token (`pull,push` on the target,
 //!    `pull` on mount sources) is not a pull token. The cache slot is an async mutex, so
 //!    concurrent uploads needing the same token wait for one request instead of each
@@ -22,6 +25,7 @@
 //! say "asked for pull,push, got pull" instead of only "denied".
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,6 +35,7 @@ use reqwest::{Method, StatusCode};
 use url::Url;
 
 use super::challenge::{Challenge, Scopes};
+use super::credentials::{Found, Keychain, Proof};
 use super::error::{RedactedUrl, RegistryError, ResponseBody};
 use super::Credential;
 use crate::secret::Secret;
@@ -39,6 +44,8 @@ use crate::secret::Secret;
 const DEFAULT_EXPIRY: Duration = Duration::from_secs(60);
 /// A token this close to expiry is refreshed before use rather than after a 401.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
+/// `client_id` of OAuth2 token requests (required by the spec, any value).
+const CLIENT_ID: &str = "spaceone-publish";
 /// Token responses are small JSON documents.
 const TOKEN_RESPONSE_LIMIT: usize = 1024 * 1024;
 
@@ -112,7 +119,7 @@ type Slot = Arc<tokio::sync::Mutex<Option<Token>>>;
 
 /// Credentials and cached tokens, shared by every session of a `Client`.
 pub(super) struct Auth {
-    credentials: Vec<Credential>,
+    keychain: Keychain,
     tokens: Mutex<HashMap<String, Slot>>,
 }
 
@@ -126,24 +133,35 @@ pub(super) struct TokenRequest<'a> {
 }
 
 impl Auth {
-    pub fn new(credentials: Vec<Credential>) -> Auth {
+    pub fn new(
+        credentials: Vec<Credential>,
+        docker_config: Option<PathBuf>,
+        auth_files: Vec<PathBuf>,
+    ) -> Auth {
         Auth {
-            credentials,
+            keychain: Keychain::new(credentials, docker_config, auth_files),
             tokens: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The explicit credential for a registry host, if any.
-    pub fn credential(&self, host: &str) -> Option<&Credential> {
-        self.credentials.iter().find(|c| c.matches(host))
+    /// Consults the credential files and helpers for `host` (once per host).
+    pub async fn load(&self, host: &str) {
+        self.keychain.load(host).await;
     }
 
-    /// `Authorization: Basic …` for `host`, when we have a credential for it.
+    /// The credential for a registry host, if any source has one.
+    pub fn credential(&self, host: &str) -> Option<Arc<Found>> {
+        self.keychain.get(host)
+    }
+
+    /// `Authorization: Basic …` for `host`, when we have a password for it (an identity
+    /// token is for the token service only).
     pub fn basic(&self, host: &str) -> Option<HeaderValue> {
         let c = self.credential(host)?;
-        let raw = format!("{}:{}", c.username, c.password.expose());
-        let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
-        sensitive(&format!("Basic {encoded}"))
+        match &c.proof {
+            Proof::Password(password) => basic_header(&c.username, password),
+            Proof::IdentityToken(_) => None,
+        }
     }
 
     /// `Authorization: Bearer …` for the request's host and scopes, from the cache or a
@@ -175,7 +193,39 @@ impl Auth {
         tokens.entry(key).or_default().clone()
     }
 
+    /// Asks the token service: an identity token goes in an OAuth2 POST
+    /// (`grant_type=refresh_token`), falling back to GET on 404/405 as docker does;
+    /// a password goes as Basic credentials on a GET; no credential, an anonymous GET.
     async fn fetch(&self, req: &TokenRequest<'_>) -> Result<Token, RegistryError> {
+        let credential = self.credential(req.host);
+        if let Some(Found {
+            proof: Proof::IdentityToken(token),
+            ..
+        }) = credential.as_deref()
+        {
+            let mut form = vec![
+                ("grant_type", "refresh_token".to_string()),
+                ("refresh_token", token.expose().to_string()),
+                ("client_id", CLIENT_ID.to_string()),
+                ("scope", req.scopes.to_strings().join(" ")),
+            ];
+            if let Some(service) = req.service {
+                form.push(("service", service.to_string()));
+            }
+            let response = req
+                .http
+                .post(req.realm.clone())
+                .form(&form)
+                .send()
+                .await
+                .map_err(|e| RegistryError::transport(&Method::POST, req.realm, e))?;
+            let status = response.status();
+            if status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED {
+                return self
+                    .token_from(req, &Method::POST, req.realm, response, credential.as_deref())
+                    .await;
+            }
+        }
         let mut url = req.realm.clone();
         {
             let mut query = url.query_pairs_mut();
@@ -186,26 +236,42 @@ impl Auth {
                 query.append_pair("scope", &scope);
             }
         }
-        let credential = self.credential(req.host);
         let mut builder = req.http.get(url.clone());
-        if let Some(c) = credential {
-            builder = builder.basic_auth(&c.username, Some(c.password.expose()));
+        if let Some(c) = credential.as_deref() {
+            let secret = match &c.proof {
+                Proof::Password(p) | Proof::IdentityToken(p) => p,
+            };
+            if let Some(header) = basic_header(&c.username, secret) {
+                builder = builder.header(reqwest::header::AUTHORIZATION, header);
+            }
         }
         let response = builder
             .send()
             .await
             .map_err(|e| RegistryError::transport(&Method::GET, &url, e))?;
+        self.token_from(req, &Method::GET, &url, response, credential.as_deref())
+            .await
+    }
+
+    async fn token_from(
+        &self,
+        req: &TokenRequest<'_>,
+        method: &Method,
+        url: &Url,
+        response: reqwest::Response,
+        credential: Option<&Found>,
+    ) -> Result<Token, RegistryError> {
         let status = response.status();
         if !status.is_success() {
-            let body = ResponseBody::read(&Method::GET, response).await;
-            let url = RedactedUrl::new(&url);
+            let body = ResponseBody::read(method, response).await;
+            let url = RedactedUrl::new(url);
             return Err(
                 if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
                     RegistryError::TokenDenied {
                         url,
                         host: req.host.into(),
                         who: match credential {
-                            Some(c) => format!("user `{}`", c.username),
+                            Some(c) => format!("user `{}` (from {})", c.username, c.source),
                             None => "anonymous access".into(),
                         },
                         status,
@@ -216,15 +282,11 @@ impl Auth {
                 },
             );
         }
-        let bytes = super::client::read_capped(
-            response,
-            &Method::GET,
-            TOKEN_RESPONSE_LIMIT,
-            "token response",
-        )
-        .await?;
+        let bytes =
+            super::client::read_capped(response, method, TOKEN_RESPONSE_LIMIT, "token response")
+                .await?;
         parse_token_response(&bytes).map_err(|reason| RegistryError::TokenResponse {
-            url: RedactedUrl::new(&url),
+            url: RedactedUrl::new(url),
             reason,
         })
     }
@@ -273,6 +335,12 @@ fn header_for(token: &Token, realm: &Url) -> Result<Bearer, RegistryError> {
         header,
         granted: token.granted.clone(),
     })
+}
+
+fn basic_header(username: &str, secret: &Secret) -> Option<HeaderValue> {
+    let raw = format!("{username}:{}", secret.expose());
+    let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
+    sensitive(&format!("Basic {encoded}"))
 }
 
 fn sensitive(value: &str) -> Option<HeaderValue> {
@@ -377,11 +445,15 @@ mod tests {
 
     #[test]
     fn basic_header_is_sensitive_and_matches_host_aliases() {
-        let auth = Auth::new(vec![Credential {
-            registry: "docker.io".into(),
-            username: "u".into(),
-            password: Secret::new("p"),
-        }]);
+        let auth = Auth::new(
+            vec![Credential {
+                registry: "docker.io".into(),
+                username: "u".into(),
+                password: Secret::new("p"),
+            }],
+            None,
+            Vec::new(),
+        );
         let h = auth.basic("registry-1.docker.io").unwrap();
         assert!(h.is_sensitive());
         assert_eq!(h.to_str().unwrap(), "Basic dTpw");

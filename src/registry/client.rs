@@ -34,7 +34,7 @@ use url::Url;
 use super::auth::{Auth, HostAuth};
 use super::challenge::{self, Scopes};
 use super::error::{host_port, RegistryError};
-use super::retry::RetryPolicy;
+use super::retry::Tuning;
 use super::session::Session;
 use super::RegistryOptions;
 use crate::reference::Reference;
@@ -53,9 +53,29 @@ pub(super) struct Inner {
     http_insecure: reqwest::Client,
     insecure: Vec<String>,
     pub jobs: usize,
-    pub retry: RetryPolicy,
+    pub tuning: Tuning,
+    /// `registry-chunk-size`: `None` picks per registry (see `upload::Strategy`).
+    pub chunk_size: Option<u64>,
     pub auth: Auth,
+    /// `Warning` headers seen, each shown once per client.
+    pub warnings: Mutex<Warnings>,
     endpoints: Mutex<HashMap<String, Arc<OnceCell<Arc<Endpoint>>>>>,
+}
+
+/// `Warning` header texts: every one seen, and those not shown yet.
+#[derive(Default)]
+pub(super) struct Warnings {
+    pub seen: Vec<String>,
+    pub pending: Vec<String>,
+}
+
+impl Warnings {
+    pub fn note(&mut self, text: String) {
+        if !self.seen.contains(&text) {
+            self.seen.push(text.clone());
+            self.pending.push(text);
+        }
+    }
 }
 
 /// A registry host as pinged: where to send requests and how to authenticate.
@@ -79,6 +99,11 @@ impl fmt::Debug for Client {
 
 impl Client {
     pub fn new(opts: RegistryOptions) -> Result<Client, RegistryError> {
+        Client::with_tuning(opts, Tuning::default())
+    }
+
+    /// A client with its own retry and timeout [`Tuning`] (tests: [`Tuning::fast`]).
+    pub fn with_tuning(opts: RegistryOptions, tuning: Tuning) -> Result<Client, RegistryError> {
         let mut roots = Vec::new();
         if let Some(path) = &opts.ca_cert {
             let pem = std::fs::read(path).map_err(|source| RegistryError::CaCert {
@@ -122,8 +147,10 @@ impl Client {
                     .map(|h| h.trim().to_ascii_lowercase())
                     .collect(),
                 jobs: opts.jobs.max(1),
-                retry: RetryPolicy::default(),
-                auth: Auth::new(opts.credentials),
+                tuning,
+                chunk_size: opts.chunk_size,
+                auth: Auth::new(opts.credentials, opts.docker_config, opts.auth_files),
+                warnings: Mutex::new(Warnings::default()),
                 endpoints: Mutex::new(HashMap::new()),
             }),
         })
@@ -178,7 +205,10 @@ impl Client {
             map.entry(host.clone()).or_default().clone()
         };
         let fallback = reference.is_loopback() || self.is_insecure(&host);
-        cell.get_or_try_init(|| async { self.ping_schemes(&host, fallback).await.map(Arc::new) })
+        cell.get_or_try_init(|| async {
+            self.inner.auth.load(&host).await;
+            self.ping_schemes(&host, fallback).await.map(Arc::new)
+        })
             .await
             .cloned()
     }

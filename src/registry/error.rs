@@ -13,6 +13,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use url::Url;
@@ -188,6 +189,25 @@ pub enum RegistryError {
         url: RedactedUrl,
         status: StatusCode,
         body: ResponseBody,
+        /// The `Retry-After` the registry asked for (seconds form), if any.
+        retry_after: Option<Duration>,
+    },
+
+    /// Nothing moved for too long: no body bytes sent and no response.
+    #[error("{method} {url}: no progress for {}s", after.as_secs())]
+    Stalled {
+        method: Method,
+        url: RedactedUrl,
+        after: Duration,
+    },
+
+    /// A resumable upload cannot continue: the registry says it holds an offset we did
+    /// not send, or one past the blob.
+    #[error("{url}: the upload session reports {offset} bytes received, not a resumable offset of a {size}-byte blob")]
+    UploadOffset {
+        url: RedactedUrl,
+        offset: u64,
+        size: u64,
     },
 
     /// 401/403 after authenticating (and re-asking for a token once).
@@ -294,6 +314,16 @@ pub enum RegistryError {
     #[error("{url}: more than {limit} redirects")]
     TooManyRedirects { url: RedactedUrl, limit: usize },
 
+    #[error(
+        "cannot push the index to {repository}: it lists {digest}{}, which the repository does not hold",
+        platform.as_deref().map(|p| format!(" ({p})")).unwrap_or_default()
+    )]
+    MissingChild {
+        repository: String,
+        digest: Digest,
+        platform: Option<String>,
+    },
+
     #[error("{digest} is not in the local blob store and has no registry to copy it from")]
     NoSource { digest: Digest },
 
@@ -339,6 +369,7 @@ impl RegistryError {
     ) -> RegistryError {
         let url = RedactedUrl::new(response.url());
         let status = response.status();
+        let retry_after = retry_after(response.headers());
         let body = ResponseBody::read(method, response).await;
         let method = method.clone();
         match auth {
@@ -358,6 +389,7 @@ impl RegistryError {
                 url,
                 status,
                 body,
+                retry_after,
             },
         }
     }
@@ -397,14 +429,22 @@ impl RegistryError {
     /// that failed or were reset. (The retry policy itself lives in `retry.rs`.)
     pub fn is_retryable(&self) -> bool {
         match self {
-            RegistryError::Status { status, .. } | RegistryError::TokenService { status, .. } => {
-                *status == StatusCode::REQUEST_TIMEOUT
-                    || *status == StatusCode::TOO_MANY_REQUESTS
-                    || status.is_server_error()
+            RegistryError::Status { status, body, .. } => {
+                retryable_status(*status)
+                    || TEMPORARY_CODES.iter().any(|code| body.has_code(code))
             }
+            RegistryError::TokenService { status, .. } => retryable_status(*status),
             RegistryError::Connect { certificate, .. } => !certificate,
-            RegistryError::Transfer { .. } => true,
+            RegistryError::Transfer { .. } | RegistryError::Stalled { .. } => true,
             _ => false,
+        }
+    }
+
+    /// How long the registry asked us to wait before trying again (429/503 `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            RegistryError::Status { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 
@@ -439,6 +479,28 @@ impl RegistryError {
             _ => None,
         }
     }
+}
+
+/// 408, 429 and 5xx (499 and 522 included: proxies in front of registries use them).
+fn retryable_status(status: StatusCode) -> bool {
+    status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error()
+        || status.as_u16() == 499
+}
+
+/// Distribution error codes that say "try again" whatever the status (go-containerregistry
+/// treats the same set as temporary).
+const TEMPORARY_CODES: &[&str] = &["BLOB_UPLOAD_INVALID", "TOOMANYREQUESTS", "UNAVAILABLE"];
+
+/// `Retry-After: <seconds>`; the HTTP-date form is read as "a little while" (1 s), which
+/// is what registries mean by it in practice.
+pub(super) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    Some(match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => Duration::from_secs(1),
+    })
 }
 
 fn denied_hint(c: &AuthContext) -> String {
@@ -568,21 +630,39 @@ mod tests {
             body: ResponseBody::parse(
                 br#"{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}"#,
             ),
+            retry_after: None,
         };
         assert_eq!(
             err(503).to_string(),
             "PUT https://ghcr.io/v2/org/x/manifests/1.0: 503 Service Unavailable: UNAVAILABLE: try later"
         );
+        for status in [408, 429, 500, 503, 400, 404] {
+            // UNAVAILABLE is a temporary code: even a 400 carrying it is retried.
+            assert!(err(status).is_retryable(), "{status}");
+        }
+        let plain = |status: u16| RegistryError::Status {
+            method: Method::PUT,
+            url: RedactedUrl::new(&url),
+            status: StatusCode::from_u16(status).unwrap(),
+            body: ResponseBody::parse(br#"{"errors":[{"code":"MANIFEST_INVALID"}]}"#),
+            retry_after: None,
+        };
         for (status, retry) in [
             (408, true),
             (429, true),
+            (499, true),
             (500, true),
             (503, true),
             (400, false),
             (404, false),
         ] {
-            assert_eq!(err(status).is_retryable(), retry, "{status}");
+            assert_eq!(plain(status).is_retryable(), retry, "{status}");
         }
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(1)));
     }
 
     #[test]

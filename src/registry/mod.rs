@@ -18,9 +18,13 @@
 //!   registry's own origin, one re-authentication on 401, redirects, `Location` handling.
 //! - `challenge`: the `WWW-Authenticate` parser and token scopes.
 //! - `auth`: Basic and Bearer, the token service, the token cache per (host, scopes).
+//! - `credentials`: where credentials come from (inputs, CI, docker config and helpers,
+//!   podman auth.json), in that order.
 //! - `upload`: one blob — HEAD → mount → upload; the upload *strategy* seam.
 //! - `push`: the push orchestration (dedupe, `jobs` at a time, manifest last).
 //! - `manifest`: manifest GET/HEAD/PUT, exact bytes, digest checks.
+//! - `index`: image indexes — push one after checking its children; describe an image
+//!   as an index entry.
 //! - `pull`: resolve, fetch a blob into the store, list tags.
 //! - `retry`: the one retry policy, around whole operations.
 //! - `error`: [`RegistryError`] and the redacting [`RedactedUrl`].
@@ -38,7 +42,9 @@
 mod auth;
 mod challenge;
 mod client;
+mod credentials;
 mod error;
+mod index;
 mod manifest;
 mod pull;
 mod push;
@@ -55,6 +61,7 @@ pub use client::Client;
 pub use error::{AuthContext, RedactedUrl, RegistryError, ResponseBody, ServerError};
 pub use pull::ResolvedImage;
 pub use push::{Pushed, PushedBlob};
+pub use retry::Tuning;
 
 use crate::reference::is_docker_hub_host;
 use crate::secret::Secret;

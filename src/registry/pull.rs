@@ -24,7 +24,7 @@ use crate::oci::{
 use crate::reference::Reference;
 
 /// Image configs are JSON; a huge one is a mistake or an attack.
-const CONFIG_LIMIT: usize = 16 * 1024 * 1024;
+pub(super) const CONFIG_LIMIT: usize = 16 * 1024 * 1024;
 /// Tag lists are paged; one page is small.
 const TAG_PAGE_LIMIT: usize = 4 * 1024 * 1024;
 /// Chunks in flight between the download and the blocking writer.
@@ -217,7 +217,7 @@ pub(super) async fn get_blob(
 }
 
 /// A small blob (a config) read into memory and verified.
-async fn get_small_blob(
+pub(super) async fn get_small_blob(
     session: &Session,
     repository: &str,
     descriptor: &Descriptor,
@@ -238,7 +238,7 @@ async fn get_small_blob(
     Ok((bytes, url))
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(
+pub(super) fn parse_json<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     url: &url::Url,
     what: &'static str,

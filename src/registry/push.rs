@@ -16,17 +16,21 @@
 //! 5. The manifest's exact bytes are PUT under every tag (or by digest when there are
 //!    none), after all its blobs: a manifest never points at something missing.
 //!
-//! Every blob and manifest is reported as it completes.
+//! Every blob and manifest is reported as it completes; a retried failure is a note.
+//! `index.rs` pushes image indexes the same way (children checked, index last).
+
+use std::sync::Mutex;
 
 use futures_util::{stream, StreamExt as _, TryStreamExt as _};
 
 use super::challenge::Scopes;
 use super::error::RegistryError;
 use super::manifest;
-use super::upload::{self, same_registry, BlobJob};
+use super::session::Session;
+use super::upload::{self, same_registry, BlobJob, UploadState};
 use super::Client;
 use crate::ci::{BlobAction, Event, Reporter};
-use crate::oci::{BlobStore, Digest, LayerOrigin, SealedImage};
+use crate::oci::{BlobStore, Digest, LayerOrigin, MediaType, SealedImage};
 use crate::reference::{validate_tag, Reference};
 
 /// What a push left in the registry.
@@ -71,13 +75,7 @@ impl Client {
         store: &BlobStore,
         reporter: &dyn Reporter,
     ) -> Result<Pushed, RegistryError> {
-        let mut unique: Vec<String> = Vec::new();
-        for tag in tags {
-            validate_tag(tag).map_err(|reason| RegistryError::InvalidTag { reason })?;
-            if !unique.contains(tag) {
-                unique.push(tag.clone());
-            }
-        }
+        let unique = unique_tags(tags)?;
         let tags = unique.as_slice();
         let repository = target.repository.as_str();
         let local = LayerOrigin::Local;
@@ -122,15 +120,29 @@ impl Client {
                 })
                 .collect()
         } else {
-            let retry = &self.inner.retry;
-            let session = &session;
+            let tuning = &self.inner.tuning;
+            let ctx = upload::Ctx {
+                session: &session,
+                target,
+                store,
+                reporter,
+                tuning,
+                chunk_size: self.inner.chunk_size,
+            };
+            let ctx = &ctx;
             // Futures are built by a plain iterator (lazy: nothing runs until polled) so
             // the whole push stays `Send`; `buffered` then runs `jobs` at a time.
             let uploads: Vec<_> = jobs
                 .iter()
                 .map(|job| async move {
-                    let action = retry
-                        .run(|_| upload::push_blob(session, target, job, store, reporter))
+                    let state = Mutex::new(UploadState::default());
+                    let action = tuning
+                        .run(
+                            |_| upload::push_blob(ctx, job, &state),
+                            |err, attempt, wait| {
+                                retrying(reporter, &job.descriptor.digest, err, attempt, wait)
+                            },
+                        )
                         .await?;
                     let blob = blob_of(job, action);
                     report(reporter, &blob);
@@ -149,20 +161,50 @@ impl Client {
         } else {
             tags.to_vec()
         };
-        for reference in &references {
+        self.put_manifests(
+            &session,
+            target,
+            &references,
+            tags.is_empty(),
+            &image.manifest.media_type,
+            &image.manifest_bytes,
+            reporter,
+        )
+        .await?;
+        self.report_warnings(reporter);
+
+        Ok(Pushed {
+            repository: without_tag(target),
+            digest,
+            tags: tags.to_vec(),
+            blobs,
+        })
+    }
+}
+
+impl Client {
+    /// PUTs `bytes` under every reference, each inside the retry policy.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn put_manifests(
+        &self,
+        session: &Session,
+        target: &Reference,
+        references: &[String],
+        by_digest: bool,
+        media_type: &MediaType,
+        bytes: &[u8],
+        reporter: &dyn Reporter,
+    ) -> Result<(), RegistryError> {
+        let digest = Digest::sha256_of(bytes);
+        for reference in references {
             self.inner
-                .retry
-                .run(|_| {
-                    manifest::put(
-                        &session,
-                        repository,
-                        reference,
-                        &image.manifest.media_type,
-                        &image.manifest_bytes,
-                    )
-                })
+                .tuning
+                .run(
+                    |_| manifest::put(session, &target.repository, reference, media_type, bytes),
+                    |err, attempt, wait| retrying(reporter, &digest, err, attempt, wait),
+                )
                 .await?;
-            let shown = if tags.is_empty() {
+            let shown = if by_digest {
                 format!("{}@{reference}", target.name())
             } else {
                 format!("{}:{reference}", target.name())
@@ -172,14 +214,43 @@ impl Client {
                 digest: &digest,
             });
         }
-
-        Ok(Pushed {
-            repository: without_tag(target),
-            digest,
-            tags: tags.to_vec(),
-            blobs,
-        })
+        Ok(())
     }
+
+    /// Shows each `Warning` header the registry sent, once per client.
+    pub(super) fn report_warnings(&self, reporter: &dyn Reporter) {
+        let pending = std::mem::take(&mut self.inner.warnings.lock().expect("warnings lock").pending);
+        for text in pending {
+            reporter.event(Event::Warning(&format!("registry: {text}")));
+        }
+    }
+}
+
+/// Tags validated and deduplicated, in order.
+pub(super) fn unique_tags(tags: &[String]) -> Result<Vec<String>, RegistryError> {
+    let mut unique: Vec<String> = Vec::new();
+    for tag in tags {
+        validate_tag(tag).map_err(|reason| RegistryError::InvalidTag { reason })?;
+        if !unique.contains(tag) {
+            unique.push(tag.clone());
+        }
+    }
+    Ok(unique)
+}
+
+/// One line per retried failure, naming what failed and how long we wait.
+fn retrying(
+    reporter: &dyn Reporter,
+    digest: &Digest,
+    err: &RegistryError,
+    attempt: u32,
+    wait: std::time::Duration,
+) {
+    reporter.event(Event::Note(&format!(
+        "{}: attempt {attempt} failed ({err}); retrying in {:.1}s",
+        digest.short(),
+        wait.as_secs_f64()
+    )));
 }
 
 fn blob_of(job: &BlobJob<'_>, action: BlobAction) -> PushedBlob {
@@ -198,7 +269,7 @@ fn report(reporter: &dyn Reporter, blob: &PushedBlob) {
     });
 }
 
-fn without_tag(target: &Reference) -> Reference {
+pub(super) fn without_tag(target: &Reference) -> Reference {
     target.name().parse().unwrap_or_else(|_| {
         let mut r = target.clone();
         r.tag = None;
@@ -228,5 +299,13 @@ mod tests {
         send(client.resolve(target, &Platform::host()));
         send(client.fetch_blob(target, digest, store));
         send(client.list_tags(target));
+        send(client.describe(target, digest));
+        let index = crate::oci::Index {
+            schema_version: 2,
+            media_type: None,
+            manifests: Vec::new(),
+            annotations: None,
+        };
+        send(client.push_index(&index, target, &[], reporter));
     }
 }

@@ -18,9 +18,12 @@
 //! query (distribution's signed `_state`), and [`with_digest`] adds `digest=` properly
 //! encoded — never string concatenation.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, LOCATION};
+use futures_util::StreamExt as _;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, LOCATION, WARNING};
 use reqwest::{Method, Response, StatusCode};
 use tokio_util::io::ReaderStream;
 use url::Url;
@@ -29,10 +32,16 @@ use super::auth::{HostAuth, TokenRequest};
 use super::challenge::Scopes;
 use super::client::{challenges, Client, Endpoint};
 use super::error::{AuthContext, RedactedUrl, RegistryError};
+use crate::ci::{Event, Reporter};
 use crate::oci::{BlobStore, Digest};
 use std::sync::Arc;
 
 pub(super) const MAX_REDIRECTS: usize = 5;
+
+/// A one-shot body: bytes streamed from another registry.
+pub(super) type ByteStream = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, reqwest::Error>> + Send>,
+>;
 /// Read size when streaming a file body.
 const FILE_CHUNK: usize = 256 * 1024;
 
@@ -48,14 +57,15 @@ pub(super) struct Session {
 pub(super) enum Body {
     Empty,
     Bytes(bytes::Bytes),
-    /// A blob in the local store, re-opened for every send.
+    /// `len` bytes of a blob in the local store from `offset`, re-opened for every send.
     Blob {
         store: BlobStore,
         digest: Digest,
-        size: u64,
+        offset: u64,
+        len: u64,
     },
     /// A one-shot stream of known length (a blob streamed from another registry).
-    Stream(Option<reqwest::Body>, u64),
+    Stream(Option<ByteStream>, u64),
 }
 
 impl Body {
@@ -63,23 +73,126 @@ impl Body {
         !matches!(self, Body::Stream(..))
     }
 
-    /// The body for one send, and its length.
-    async fn open(&mut self) -> Result<(Option<reqwest::Body>, u64), RegistryError> {
+    /// The body for one send, counted by `activity`, and its length.
+    async fn open(
+        &mut self,
+        activity: &Arc<Activity>,
+    ) -> Result<(Option<reqwest::Body>, u64), RegistryError> {
         Ok(match self {
             Body::Empty => (None, 0),
             Body::Bytes(bytes) => (Some(bytes.clone().into()), bytes.len() as u64),
             Body::Blob {
                 store,
                 digest,
-                size,
+                offset,
+                len,
             } => {
-                let file = store.open_blob(digest).map_err(RegistryError::Store)?;
-                let file = tokio::fs::File::from_std(file);
+                use std::io::Seek as _;
+                use tokio::io::AsyncReadExt as _;
+                let mut file = store.open_blob(digest).map_err(RegistryError::Store)?;
+                file.seek(std::io::SeekFrom::Start(*offset))
+                    .map_err(|source| {
+                        RegistryError::Store(crate::oci::StoreError::Write {
+                            path: store.path(digest),
+                            source,
+                        })
+                    })?;
+                let file = tokio::fs::File::from_std(file).take(*len);
                 let stream = ReaderStream::with_capacity(file, FILE_CHUNK);
-                (Some(reqwest::Body::wrap_stream(stream)), *size)
+                (Some(activity.watch(stream)), *len)
             }
-            Body::Stream(stream, len) => (stream.take(), *len),
+            Body::Stream(stream, len) => (stream.take().map(|s| activity.watch(s)), *len),
         })
+    }
+}
+
+/// What a request in flight has done: body bytes sent and when anything last moved.
+/// The stall watchdog and progress reports read it.
+struct Activity {
+    sent: AtomicU64,
+    last: Mutex<Instant>,
+}
+
+impl Activity {
+    fn new() -> Arc<Activity> {
+        Arc::new(Activity {
+            sent: AtomicU64::new(0),
+            last: Mutex::new(Instant::now()),
+        })
+    }
+
+    fn idle(&self) -> Duration {
+        self.last.lock().expect("activity lock").elapsed()
+    }
+
+    /// A request body from `stream`, counting what goes out.
+    fn watch<S, E>(self: &Arc<Self>, stream: S) -> reqwest::Body
+    where
+        S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Send + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+    {
+        let me = self.clone();
+        let stream = stream.map(move |chunk| {
+            if let Ok(bytes) = &chunk {
+                me.sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                *me.last.lock().expect("activity lock") = Instant::now();
+            }
+            chunk
+        });
+        reqwest::Body::wrap_stream(stream)
+    }
+}
+
+/// Progress of one long upload, reported at most every second and only when it moved
+/// by a tenth of the blob (or 10 s passed): a 1 GiB layer makes about ten lines.
+pub(super) struct Progress<'a> {
+    reporter: &'a dyn Reporter,
+    digest: &'a Digest,
+    total: u64,
+    /// Bytes the registry held before the current request (the chunk's start).
+    pub base: AtomicU64,
+    started: Instant,
+    last: Mutex<(Instant, u64)>,
+}
+
+impl<'a> Progress<'a> {
+    pub fn new(reporter: &'a dyn Reporter, digest: &'a Digest, total: u64) -> Progress<'a> {
+        let now = Instant::now();
+        Progress {
+            reporter,
+            digest,
+            total,
+            base: AtomicU64::new(0),
+            started: now,
+            last: Mutex::new((now, 0)),
+        }
+    }
+
+    fn update(&self, sent: u64) {
+        let done = (self.base.load(Ordering::Relaxed) + sent).min(self.total);
+        let mut last = self.last.lock().expect("progress lock");
+        let since = last.0.elapsed();
+        let moved = done.saturating_sub(last.1);
+        let due = since >= Duration::from_secs(1)
+            && (moved >= self.total / 10 || since >= Duration::from_secs(10))
+            && moved > 0;
+        if !due {
+            return;
+        }
+        *last = (Instant::now(), done);
+        drop(last);
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = (done as f64 / secs) as u64;
+        let what = format!(
+            "pushing {} ({}/s)",
+            self.digest.short(),
+            crate::ci::human_size(rate)
+        );
+        self.reporter.event(Event::Progress {
+            what: &what,
+            done,
+            total: self.total,
+        });
     }
 }
 
@@ -141,7 +254,16 @@ impl Session {
     /// Sends `req`, authenticating and re-authenticating as the module docs describe.
     /// Any status is returned as a response; [`Session::expect`] turns the unexpected
     /// ones into errors.
-    pub async fn send(&self, mut req: Request) -> Result<Response, RegistryError> {
+    pub async fn send(&self, req: Request) -> Result<Response, RegistryError> {
+        self.send_with(req, None).await
+    }
+
+    /// [`Session::send`], reporting body progress to `progress`.
+    pub async fn send_with(
+        &self,
+        mut req: Request,
+        progress: Option<&Progress<'_>>,
+    ) -> Result<Response, RegistryError> {
         let mut url = req.url.clone();
         let mut reauthorized = false;
         let mut redirects = 0;
@@ -157,17 +279,18 @@ impl Session {
                     builder = builder.header(AUTHORIZATION, value);
                 }
             }
-            let (body, len) = req.body.open().await?;
+            let activity = Activity::new();
+            let (body, len) = req.body.open(&activity).await?;
             if body.is_some() || matches!(req.method, Method::POST | Method::PUT | Method::PATCH) {
                 builder = builder.header(CONTENT_LENGTH, len);
             }
             if let Some(body) = body {
                 builder = builder.body(body);
             }
-            let response = builder
-                .send()
-                .await
-                .map_err(|e| RegistryError::transport(&req.method, &url, e))?;
+            let response = self
+                .watchdog(builder.send(), &activity, progress, &req.method, &url)
+                .await?;
+            self.note_warnings(&response);
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED
                 && own_host
@@ -192,6 +315,56 @@ impl Session {
                 continue;
             }
             return Ok(response);
+        }
+    }
+
+    /// Awaits a response while watching the request: no body byte and no answer for the
+    /// stall timeout abandons it ([`RegistryError::Stalled`], retryable).
+    async fn watchdog(
+        &self,
+        send: impl std::future::Future<Output = reqwest::Result<Response>>,
+        activity: &Activity,
+        progress: Option<&Progress<'_>>,
+        method: &Method,
+        url: &Url,
+    ) -> Result<Response, RegistryError> {
+        let stall = self.client.inner.tuning.stall_timeout;
+        let tick = (stall / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
+        tokio::pin!(send);
+        loop {
+            tokio::select! {
+                result = &mut send => {
+                    return result.map_err(|e| RegistryError::transport(method, url, e));
+                }
+                _ = tokio::time::sleep(tick) => {
+                    if activity.idle() >= stall {
+                        return Err(RegistryError::Stalled {
+                            method: method.clone(),
+                            url: RedactedUrl::new(url),
+                            after: stall,
+                        });
+                    }
+                    if let Some(p) = progress {
+                        p.update(activity.sent.load(Ordering::Relaxed));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Remembers `Warning` headers (RFC 7234 `299 - "text"`) for the push to show once.
+    fn note_warnings(&self, response: &Response) {
+        let mut seen = None;
+        for value in response.headers().get_all(WARNING) {
+            let Ok(text) = value.to_str() else { continue };
+            // `299 - "text"`: the quoted part is the message.
+            let text = text
+                .split_once('"')
+                .map(|(_, rest)| rest.trim_end_matches('"'))
+                .unwrap_or(text)
+                .to_string();
+            seen.get_or_insert_with(|| self.client.inner.warnings.lock().expect("warnings lock"))
+                .note(text);
         }
     }
 
@@ -456,7 +629,8 @@ mod tests {
         let body = Body::Blob {
             store,
             digest: blob.digest.clone(),
-            size: blob.size,
+            offset: 0,
+            len: blob.size,
         };
         let response = session
             .send(Request::new(Method::PUT, url).body(body))
