@@ -11,8 +11,11 @@
 //!   optional domain travels as `x_domain_id` (underscores, as python-core expects); 2.x
 //!   servers use it for system tokens and ignore it otherwise. 1.x wants the domain in
 //!   the request body instead, which `translate.rs` does.
+//!   `x_workspace_id` likewise, when given.
 //! - **Deadlines**: connecting has its own timeout, and every call gets a deadline (sent
 //!   as `grpc-timeout` and enforced locally), 30 s unless told otherwise.
+//! - **Retries**: connecting, and each call made through [`Connection::call`], follow one
+//!   [`Retry`] policy (UNAVAILABLE and DEADLINE_EXCEEDED only; see `retry.rs`).
 //!
 //! Nothing here formats the token: it is read once, from [`Secret::expose`], into a
 //! metadata value.
@@ -27,6 +30,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 use super::error::SpaceOneError;
 use super::request::Generation;
+use super::retry::Retry;
 use crate::secret::Secret;
 
 /// Everything needed to reach one SpaceONE server.
@@ -72,6 +76,7 @@ struct Prepared {
     endpoint: Endpoint,
     token: Option<MetadataValue<Ascii>>,
     x_domain_id: Option<MetadataValue<Ascii>>,
+    x_workspace_id: Option<MetadataValue<Ascii>>,
     ca_pem: Option<Vec<u8>>,
 }
 
@@ -95,6 +100,21 @@ impl Prepared {
             ),
             None => None,
         };
+        let workspace = opts
+            .workspace_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|w| !w.is_empty());
+        let x_workspace_id = match workspace {
+            Some(w) => {
+                Some(
+                    MetadataValue::try_from(w).map_err(|_| SpaceOneError::WorkspaceId {
+                        value: w.to_string(),
+                    })?,
+                )
+            }
+            None => None,
+        };
         let ca_pem = match &opts.ca_cert {
             Some(path) => Some(std::fs::read(path).map_err(|source| SpaceOneError::CaCert {
                 path: path.clone(),
@@ -106,16 +126,19 @@ impl Prepared {
             endpoint,
             token,
             x_domain_id,
+            x_workspace_id,
             ca_pem,
         })
     }
 }
 
-/// How long to wait. [`Timeouts::default`] is 10 s to connect and 30 s per call.
+/// How long to wait, and how often to try again. [`Timeouts::default`] is 10 s to
+/// connect, 30 s per call, and [`Retry::default`] (3 attempts, 1 s then 2 s apart).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     pub connect: Duration,
     pub call: Duration,
+    pub retry: Retry,
 }
 
 impl Default for Timeouts {
@@ -123,6 +146,17 @@ impl Default for Timeouts {
         Timeouts {
             connect: Duration::from_secs(10),
             call: Duration::from_secs(30),
+            retry: Retry::default(),
+        }
+    }
+}
+
+impl Timeouts {
+    /// The defaults with another retry policy (tests: [`Retry::immediate`]).
+    pub fn with_retry(retry: Retry) -> Timeouts {
+        Timeouts {
+            retry,
+            ..Timeouts::default()
         }
     }
 }
@@ -207,7 +241,9 @@ pub struct Connection {
     endpoint: Endpoint,
     token: Option<MetadataValue<Ascii>>,
     x_domain_id: Option<MetadataValue<Ascii>>,
+    x_workspace_id: Option<MetadataValue<Ascii>>,
     call_timeout: Duration,
+    retry: Retry,
 }
 
 impl fmt::Debug for Connection {
@@ -216,13 +252,15 @@ impl fmt::Debug for Connection {
             .field("endpoint", &self.endpoint.to_string())
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("call_timeout", &self.call_timeout)
+            .field("retry", &self.retry)
             .finish()
     }
 }
 
 impl Connection {
     /// Checks the options, then connects (eagerly, so an unreachable server fails here
-    /// with the endpoint named, not in the middle of the flow).
+    /// with the endpoint named, not in the middle of the flow), retrying a failed
+    /// connection as `timeouts.retry` says.
     pub async fn open(
         opts: &SpaceOneOptions,
         timeouts: Timeouts,
@@ -231,6 +269,7 @@ impl Connection {
             endpoint,
             token,
             x_domain_id,
+            x_workspace_id,
             ca_pem,
         } = Prepared::from_options(opts)?;
 
@@ -242,6 +281,7 @@ impl Connection {
             .user_agent(concat!("spaceone-publish/", env!("CARGO_PKG_VERSION")))
             .map_err(|source| SpaceOneError::Connect {
                 endpoint: endpoint.to_string(),
+                attempts: 0,
                 source,
             })?
             .connect_timeout(timeouts.connect)
@@ -258,22 +298,24 @@ impl Connection {
                 .tls_config(tls)
                 .map_err(|source| SpaceOneError::Connect {
                     endpoint: endpoint.to_string(),
+                    attempts: 0,
                     source,
                 })?;
         }
-        let channel = builder
-            .connect()
-            .await
-            .map_err(|source| SpaceOneError::Connect {
-                endpoint: endpoint.to_string(),
-                source,
-            })?;
+        let (channel, attempts) = timeouts.retry.run(|_| true, || builder.connect()).await;
+        let channel = channel.map_err(|source| SpaceOneError::Connect {
+            endpoint: endpoint.to_string(),
+            attempts,
+            source,
+        })?;
         Ok(Connection {
             channel,
             endpoint,
             token,
             x_domain_id,
+            x_workspace_id,
             call_timeout: timeouts.call,
+            retry: timeouts.retry,
         })
     }
 
@@ -303,7 +345,39 @@ impl Connection {
         if let Some(domain) = &self.x_domain_id {
             metadata.insert("x_domain_id", domain.clone());
         }
+        if let Some(workspace) = &self.x_workspace_id {
+            metadata.insert("x_workspace_id", workspace.clone());
+        }
         request
+    }
+
+    /// Makes one unary call under the retry policy: `send` gets a fresh channel and a
+    /// fresh request (deadline and metadata) per attempt. A final failure names `method`
+    /// and says how many attempts were made.
+    pub async fn call<M, T, F, Fut>(
+        &self,
+        method: &'static str,
+        message: M,
+        mut send: F,
+    ) -> Result<T, (tonic::Status, SpaceOneError)>
+    where
+        M: Clone,
+        F: FnMut(Channel, tonic::Request<M>) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let (result, attempts) = self
+            .retry
+            .call(|| send(self.channel(), self.request(message.clone())))
+            .await;
+        result.map(tonic::Response::into_inner).map_err(|status| {
+            let error = SpaceOneError::server_after(method, &status, attempts);
+            (status, error)
+        })
+    }
+
+    /// The retry policy calls follow.
+    pub fn retry(&self) -> Retry {
+        self.retry
     }
 }
 
@@ -458,13 +532,14 @@ mod tests {
             workspace_id: None,
             policy: Default::default(),
         };
-        let e = Connection::open(&opts, Timeouts::default())
+        let e = Connection::open(&opts, Timeouts::with_retry(Retry::immediate(3)))
             .await
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            format!("connecting to SpaceONE at grpc://127.0.0.1:{port} failed")
+            format!("connecting to SpaceONE at grpc://127.0.0.1:{port} failed (after 3 attempts)")
         );
+        assert!(!e.is_preflight());
         assert!(std::error::Error::source(&e).is_some());
     }
 }

@@ -80,6 +80,16 @@ pub enum SpaceOneError {
     #[error("input `spaceone-domain-id`: `{value}` cannot be sent as gRPC metadata")]
     DomainId { value: String },
 
+    /// 1.x without a token takes the domain from the body only.
+    #[error(
+        "input `spaceone-domain-id` is required for a SpaceONE 1.x server when no \
+         `spaceone-token` is given: the server reads the domain from each request body"
+    )]
+    DomainRequired,
+
+    #[error("input `spaceone-workspace-id`: `{value}` cannot be sent as gRPC metadata")]
+    WorkspaceId { value: String },
+
     #[error("reading the SpaceONE CA certificate {path} failed")]
     CaCert {
         path: PathBuf,
@@ -87,9 +97,11 @@ pub enum SpaceOneError {
         source: std::io::Error,
     },
 
-    #[error("connecting to SpaceONE at {endpoint} failed")]
+    #[error("connecting to SpaceONE at {endpoint} failed{}", after(*.attempts))]
     Connect {
         endpoint: String,
+        /// How many times it was tried (see `retry.rs`).
+        attempts: u32,
         #[source]
         source: tonic::transport::Error,
     },
@@ -110,18 +122,86 @@ pub enum SpaceOneError {
         image: String,
     },
 
+    /// A plugin with this id exists, and fields no `update` can change differ.
+    #[error(
+        "plugin `{plugin_id}` is registered with values that cannot be updated: {}",
+        .differences.join("; ")
+    )]
+    ImmutableFields {
+        plugin_id: String,
+        /// `resource type `a.B` (the request has `c.D`)`, one per field.
+        differences: Vec<String>,
+    },
+
+    /// After registering, the server's version list still lacks the pushed tag.
+    #[error(
+        "SpaceONE does not list version {version} of plugin {plugin_id} (after {attempts} \
+         get_versions calls it lists: {})",
+        if .listed.is_empty() { "nothing".to_string() } else { .listed.join(", ") }
+    )]
+    VersionNotListed {
+        plugin_id: String,
+        version: String,
+        registry_type: &'static str,
+        listed: Vec<String>,
+        attempts: u32,
+    },
+
+    /// A 1.x template schema the server would refuse (ERROR_INVALID_TEMPLATE_SCHEMA).
+    #[error(
+        "plugin manifest {at}: `{key}` is not a valid JSON Schema (draft 7): {problem}; a \
+         SpaceONE 1.x server refuses it with ERROR_INVALID_TEMPLATE_SCHEMA"
+    )]
+    InvalidTemplateSchema {
+        /// `plugin.yml:9`.
+        at: String,
+        key: String,
+        problem: String,
+    },
+
+    /// Tags the server's registry connector cannot sort, so listing versions would fail.
+    #[error(
+        "tag{} {} cannot be pushed to a {registry_type} repository registered with a SpaceONE \
+         {generation} server: {rule}",
+        if .tags.len() == 1 { "" } else { "s" },
+        .tags.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+    )]
+    UnsortableTags {
+        tags: Vec<String>,
+        registry_type: &'static str,
+        generation: &'static str,
+        rule: &'static str,
+    },
+
     /// The server answered a call with a non-OK status.
-    #[error("{method} failed: {} {details}", code_name(*.code))]
+    #[error("{method} failed: {} {details}{}", code_name(*.code), after(*.attempts))]
     Server {
         method: &'static str,
         code: Code,
         details: String,
+        /// How many times the call was made (more than 1 after UNAVAILABLE or
+        /// DEADLINE_EXCEEDED, see `retry.rs`).
+        attempts: u32,
     },
+}
+
+/// ` (after 3 attempts)`, or nothing for a single attempt.
+fn after(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" (after {attempts} attempts)")
+    } else {
+        String::new()
+    }
 }
 
 impl SpaceOneError {
     /// Builds [`SpaceOneError::Server`] from a call's status.
     pub fn server(method: &'static str, status: &tonic::Status) -> Self {
+        SpaceOneError::server_after(method, status, 1)
+    }
+
+    /// [`SpaceOneError::server`] for a call made `attempts` times.
+    pub fn server_after(method: &'static str, status: &tonic::Status, attempts: u32) -> Self {
         let details = if status.message().is_empty() {
             status.code().description().to_string()
         } else {
@@ -131,6 +211,7 @@ impl SpaceOneError {
             method,
             code: status.code(),
             details,
+            attempts,
         }
     }
 
@@ -148,7 +229,12 @@ impl SpaceOneError {
                 | SpaceOneError::Endpoint { .. }
                 | SpaceOneError::Token { .. }
                 | SpaceOneError::DomainId { .. }
+                | SpaceOneError::WorkspaceId { .. }
+                | SpaceOneError::DomainRequired
                 | SpaceOneError::CaCert { .. }
+                | SpaceOneError::RegistryTypeUnsupported { .. }
+                | SpaceOneError::InvalidTemplateSchema { .. }
+                | SpaceOneError::UnsortableTags { .. }
         )
     }
 
@@ -188,7 +274,9 @@ impl SpaceOneError {
             ),
             SpaceOneError::RegistryTypeUnsupported { .. } => Some(
                 "1.x knows DOCKER_HUB, AWS_PUBLIC_ECR and HARBOR; 2.x knows DOCKER_HUB, \
-                 AWS_PRIVATE_ECR, HARBOR, GITHUB and GCP_PRIVATE_GCR"
+                 AWS_PRIVATE_ECR, HARBOR, GITHUB and GCP_PRIVATE_GCR. The type follows from the \
+                 image's registry host; set input `registry-type` (e.g. HARBOR, when the \
+                 server's Harbor connector reads that registry) to choose another"
                     .into(),
             ),
             SpaceOneError::Endpoint { .. } => Some(
@@ -219,16 +307,48 @@ impl SpaceOneError {
                     .into(),
             ),
             SpaceOneError::NoLocalRepository { .. } => Some(
-                "plugins are registered only into the server's local repository. 1.x: create it \
-                 once with `spacectl exec register repository.Repository -p name=local \
-                 -p repository_type=local`; 2.x: the server's REPOSITORIES configuration needs \
+                "plugins are registered only into the server's local repository. 1.x: set input \
+                 `create-local-repository: true`, or create it once with `spacectl exec register \
+                 repository.Repository -p name=local -p repository_type=local`; 2.x: the server's REPOSITORIES configuration needs \
                  one entry of type LOCAL"
+                    .into(),
+            ),
+            SpaceOneError::ImmutableFields { .. } => Some(
+                "image, registry type, provider and resource type are fixed once registered; set \
+                 input `replace: true` to deregister the plugin and register it again (its state \
+                 and the plugin id are kept; consumers pinned to it see it briefly missing)"
+                    .into(),
+            ),
+            SpaceOneError::VersionNotListed { registry_type, .. } => Some(match *registry_type {
+                "DOCKER_HUB" => "SpaceONE reads Docker Hub anonymously through its web API: the \
+                                 repository must be public, and only the first page (10 tags, \
+                                 most recently pushed first) is listed"
+                    .into(),
+                "HARBOR" => "the server lists tags with GET /v2/<image>/tags/list on its own \
+                             configured registry: check that it is the registry pushed to, that \
+                             it can read the repository, and (1.x) that every tag there is a \
+                             plain version such as 1.2.3"
+                    .into(),
+                other => format!(
+                    "the server lists tags through its {other} connector, with its own \
+                     credentials: check that they can read this repository"
+                ),
+            }),
+            SpaceOneError::InvalidTemplateSchema { .. } => Some(
+                "a `schema` under `template` must be a JSON Schema object such as \
+                 {type: object, properties: {region: {type: string}}}"
+                    .into(),
+            ),
+            SpaceOneError::UnsortableTags { .. } => Some(
+                "push plain version tags (1.2.3) only, or set input `allow-non-version-tags: \
+                 true` if the server's connector copes with them"
                     .into(),
             ),
             SpaceOneError::Server {
                 method,
                 code,
                 details,
+                ..
             } => server_hint(method, *code, details),
             _ => None,
         }
@@ -371,6 +491,7 @@ mod tests {
                 method,
                 code,
                 details: String::from(details),
+                attempts: 1,
             }
             .hint()
         };

@@ -18,22 +18,31 @@
 //! | `request.rs` | [`prepare`]: derivation and pre-flight checks, before any push |
 //! | `translate.rs` | the neutral request in 1.x or 2.x messages; dry-run JSON; update diffs |
 //! | `connection.rs` | endpoint, TLS, `token` metadata, deadlines |
+//! | `retry.rs` | [`Retry`]: UNAVAILABLE / DEADLINE_EXCEEDED only, bounded backoff |
 //! | `reflection.rs` | telling 1.x from 2.x through reflection v1alpha |
+//! | `calls.rs` | each Repository call in one generation's messages |
+//! | `preflight.rs` | [`Session::preflight`]: what the detected server would refuse |
 //! | `register.rs` | [`register`]: get → register or update → get_versions |
+//! | `verbs.rs` | [`manage`]: `deregister`, `enable`, `disable`, `get` |
 //! | `error.rs` | [`SpaceOneError`], with the server's `ERROR_…` text and hints |
 //!
 //! Call order for a caller: [`PluginManifest::load`] and [`prepare`] while planning (a
-//! bad manifest or image name stops the run before the push), then [`register`] after the
-//! push. Nothing here prints: progress and warnings go to a [`crate::ci::Reporter`].
+//! bad manifest or image name stops the run before the push), [`Session::open`] and
+//! [`Session::preflight`] before building (what only the server's generation and state
+//! can tell), then [`Session::publish`] after the push. Nothing here prints: progress and warnings go to a [`crate::ci::Reporter`].
 
 pub mod api;
+mod calls;
 mod connection;
 mod error;
 mod manifest;
+mod preflight;
 mod reflection;
 mod register;
 mod request;
+mod retry;
 mod translate;
+mod verbs;
 
 pub use connection::{Connection, Endpoint, Policy, SpaceOneOptions, Timeouts};
 pub use error::{code_name, SpaceOneError};
@@ -43,7 +52,9 @@ pub use register::{register, Action, Registration, Session};
 pub use request::{
     prepare, resource_type_for, Generation, PluginRequest, RegistryType, RequestOverrides,
 };
+pub use retry::Retry;
 pub use translate::dropped_fields;
+pub use verbs::{manage, Verb};
 
 impl From<crate::inputs::ApiGeneration> for Generation {
     fn from(g: crate::inputs::ApiGeneration) -> Self {

@@ -1,11 +1,13 @@
 //! The registration flow: make the SpaceONE server know the pushed plugin version.
 //!
 //! ```text
-//! connect ─► generation (option, or reflection) ─► local repository id
+//! connect ─► generation (option, or reflection) ─► [preflight, before the push]
+//!        ─► local repository id (1.x: created when the policy allows)
 //!        ─► get(plugin_id, repository_id=local)
-//!             found ─────► update the updatable fields that differ (or nothing)
+//!             found ─────► fixed fields differ? error, or (replace) deregister + register
+//!                          else update the updatable fields that differ (or nothing)
 //!             not found ─► register ── ALREADY_EXISTS ─► update
-//!        ─► get_versions(plugin_id, repository_id=local): is the pushed tag listed?
+//!        ─► get_versions(plugin_id, repository_id=local) until the pushed tag is listed
 //! ```
 //!
 //! Why each step:
@@ -21,9 +23,13 @@
 //!   first time (a parallel job registering the same plugin).
 //! - A plugin id **registered for another image** (`a/plugin-x` vs `b/plugin-x`: the id is
 //!   the last image segment) is refused, never updated.
+//! - **Fixed fields** (resource type, registry type, provider) cannot be updated. A
+//!   difference is an error unless the policy says `replace`; then the plugin is
+//!   deregistered and registered again, and a disabled plugin is disabled again.
 //! - **get_versions** is the proof: the server lists the image's tags from its own registry
-//!   connector, the same way a supervisor will later pick a version. A missing tag is a
-//!   warning (Docker Hub lists only its first page); a failing call is an error.
+//!   connector, the same way a supervisor will later pick a version. It is asked a few
+//!   times (a registry may be slow to list a new tag); a tag still missing is an error
+//!   that explains the connector's limits (Docker Hub: public repositories, first page).
 //!
 //! Translation (`translate.rs`) decides what each generation receives; fields one cannot
 //! carry are reported as warnings before anything is sent. Every server error becomes
@@ -31,12 +37,13 @@
 
 use std::fmt;
 
-use super::api::{v1, v2};
+use super::calls::Api;
 use super::connection::{Connection, SpaceOneOptions, Timeouts};
 use super::error::SpaceOneError;
 use super::reflection;
 use super::request::{Generation, PluginRequest, RegistryType};
-use super::translate::{self, Changes, Current};
+use super::retry::Retry;
+use super::translate::{self, Changes};
 use crate::ci::{Event, Reporter};
 
 /// What the server did with the plugin.
@@ -48,6 +55,8 @@ pub enum Action {
     Updated,
     /// It was there with the same metadata; only the new tag was needed.
     Unchanged,
+    /// Fixed fields differed and the policy allowed `replace`: deregistered, registered.
+    Replaced,
 }
 
 impl fmt::Display for Action {
@@ -56,6 +65,7 @@ impl fmt::Display for Action {
             Action::Registered => "registered",
             Action::Updated => "updated",
             Action::Unchanged => "unchanged",
+            Action::Replaced => "replaced",
         })
     }
 }
@@ -69,7 +79,8 @@ pub struct Registration {
     /// The pushed tag.
     pub version: String,
     pub action: Action,
-    /// Fields `update` changed (empty unless `Updated`).
+    /// Fields `update` changed (empty unless `Updated`), or for `Replaced` the fixed
+    /// fields that differed.
     pub updated_fields: Vec<String>,
     /// The local repository the plugin lives in.
     pub repository_id: String,
@@ -99,12 +110,16 @@ pub async fn register(
 }
 
 /// A connection whose server generation is known. Opening one early (before the push)
-/// lets a caller fail on an unreachable server before any bytes move.
+/// lets a caller fail on an unreachable server before any bytes move; then
+/// [`Session::preflight`] checks the request against that generation and the server's
+/// current state, still before the push.
 #[derive(Debug)]
 pub struct Session {
-    conn: Connection,
-    generation: Generation,
-    domain_id: Option<String>,
+    pub(super) conn: Connection,
+    pub(super) generation: Generation,
+    pub(super) domain_id: Option<String>,
+    pub(super) has_token: bool,
+    pub(super) policy: super::connection::Policy,
 }
 
 impl Session {
@@ -115,10 +130,7 @@ impl Session {
     ) -> Result<Session, SpaceOneError> {
         let conn = Connection::open(opts, timeouts).await?;
         let (generation, how) = match opts.generation {
-            Generation::Auto => (
-                reflection::detect(&conn).await?,
-                "detected through reflection",
-            ),
+            Generation::Auto => (detect(&conn).await?, "detected through reflection"),
             explicit => (explicit, "as configured"),
         };
         reporter.event(Event::Note(&format!(
@@ -131,16 +143,26 @@ impl Session {
             .map(str::trim)
             .filter(|d| !d.is_empty())
             .map(str::to_string);
+        let has_token = opts
+            .token
+            .as_ref()
+            .is_some_and(|t| !t.expose().trim().is_empty());
         Ok(Session {
             conn,
             generation,
             domain_id,
+            has_token,
+            policy: opts.policy,
         })
     }
 
     /// `V1` or `V2`.
     pub fn generation(&self) -> Generation {
         self.generation
+    }
+
+    pub(super) fn api(&self) -> Api<'_> {
+        Api::new(&self.conn, self.generation, self.domain_id.as_deref())
     }
 
     /// Registers or updates the plugin, then checks the version list.
@@ -157,20 +179,19 @@ impl Session {
         {
             reporter.event(Event::Warning(note));
         }
-        let api = match generation {
-            Generation::V1 => Api::V1 {
-                conn: &self.conn,
-                domain_id: self.domain_id.as_deref(),
-            },
-            _ => Api::V2 { conn: &self.conn },
-        };
+        let api = self.api();
         let plugin_id = request.plugin_id_for(generation);
 
-        let repository_id = api.local_repository().await?;
+        let repository_id = api
+            .local_repository(self.policy.create_local_repository)
+            .await?;
         reporter.event(Event::Debug(&format!("local repository: {repository_id}")));
 
         let (action, updated_fields, info) = match api.get(plugin_id, &repository_id).await? {
-            Some(current) => update_existing(&api, request, plugin_id, current, reporter).await?,
+            Some(current) => {
+                self.update_existing(&api, request, plugin_id, current, reporter)
+                    .await?
+            }
             None => match api.register(request).await {
                 Ok(info) => (Action::Registered, Vec::new(), info),
                 Err(SpaceOneError::Server {
@@ -183,7 +204,8 @@ impl Session {
                     )));
                     match api.get(plugin_id, &repository_id).await? {
                         Some(current) => {
-                            update_existing(&api, request, plugin_id, current, reporter).await?
+                            self.update_existing(&api, request, plugin_id, current, reporter)
+                                .await?
                         }
                         None => {
                             let changes = Changes::all(request, generation);
@@ -205,9 +227,15 @@ impl Session {
             Action::Unchanged => {
                 format!("plugin {plugin_id} is already registered with this metadata")
             }
+            Action::Replaced => format!(
+                "replaced plugin {plugin_id} (deregistered and registered again: {})",
+                updated_fields.join("; ")
+            ),
         }));
 
-        let versions = api.get_versions(plugin_id, &repository_id).await?;
+        let versions = self
+            .wait_for_version(&api, request, plugin_id, &repository_id)
+            .await?;
         let registration = Registration {
             generation,
             plugin_id: plugin_id.to_string(),
@@ -215,40 +243,133 @@ impl Session {
             action,
             updated_fields,
             repository_id,
-            registry_url: info.registry_url,
+            registry_url: info.current().registry_url,
             versions,
         };
         report_versions(&registration, request.registry_type, reporter);
         Ok(registration)
     }
+
+    /// Updates a plugin the server already has: refuses one registered for another image,
+    /// refuses (or with `replace`, re-creates) one whose fixed fields differ, and sends
+    /// only what differs.
+    async fn update_existing(
+        &self,
+        api: &Api<'_>,
+        request: &PluginRequest,
+        plugin_id: &str,
+        existing: super::calls::Info,
+        reporter: &dyn Reporter,
+    ) -> Result<(Action, Vec<String>, super::calls::Info), SpaceOneError> {
+        let current = existing.current();
+        check_same_image(request, plugin_id, &current.image)?;
+        let fixed = translate::immutable_differences(request, &current);
+        if !fixed.is_empty() {
+            if !self.policy.replace {
+                return Err(SpaceOneError::ImmutableFields {
+                    plugin_id: plugin_id.to_string(),
+                    differences: fixed,
+                });
+            }
+            let disabled = existing.state() == "DISABLED";
+            reporter.event(Event::Warning(&format!(
+                "replacing plugin {plugin_id}: {}",
+                fixed.join("; ")
+            )));
+            api.deregister(plugin_id).await?;
+            let mut info = api.register(request).await?;
+            if disabled {
+                info = api.set_enabled(plugin_id, false).await?;
+            }
+            return Ok((Action::Replaced, fixed, info));
+        }
+        let changes = Changes::between(request, &current, api.generation());
+        if changes.is_empty() {
+            return Ok((Action::Unchanged, Vec::new(), existing));
+        }
+        let fields = changes.fields();
+        let info = api.update(plugin_id, changes).await?;
+        Ok((Action::Updated, fields, info))
+    }
+
+    /// Asks `get_versions` until the pushed tag is listed, as often as the retry policy
+    /// allows; a tag still missing is [`SpaceOneError::VersionNotListed`].
+    async fn wait_for_version(
+        &self,
+        api: &Api<'_>,
+        request: &PluginRequest,
+        plugin_id: &str,
+        repository_id: &str,
+    ) -> Result<Vec<String>, SpaceOneError> {
+        let retry = self.conn.retry();
+        // Err(Ok(listed)): not listed yet, ask again; Err(Err(e)): the call failed.
+        let (result, attempts) = retry
+            .run(
+                |e: &Result<Vec<String>, SpaceOneError>| e.is_ok(),
+                || async {
+                    let versions = api
+                        .get_versions(plugin_id, repository_id)
+                        .await
+                        .map_err(Err)?;
+                    if versions.contains(&request.version) {
+                        Ok(versions)
+                    } else {
+                        Err(Ok(versions))
+                    }
+                },
+            )
+            .await;
+        match result {
+            Ok(versions) => Ok(versions),
+            Err(Err(e)) => Err(e),
+            Err(Ok(listed)) => Err(SpaceOneError::VersionNotListed {
+                plugin_id: plugin_id.to_string(),
+                version: request.version.clone(),
+                registry_type: request.registry_type.as_str(),
+                listed,
+                attempts,
+            }),
+        }
+    }
 }
 
-/// Updates a plugin the server already has: refuses one registered for another image,
-/// warns about fields no update can change, and sends only what differs.
-async fn update_existing(
-    api: &Api<'_>,
+/// A plugin id registered for another image is another plugin: never update it.
+pub(super) fn check_same_image(
     request: &PluginRequest,
     plugin_id: &str,
-    current: Current,
-    reporter: &dyn Reporter,
-) -> Result<(Action, Vec<String>, Current), SpaceOneError> {
-    if current.image != request.image {
+    registered: &str,
+) -> Result<(), SpaceOneError> {
+    if registered != request.image {
         return Err(SpaceOneError::PluginIdTaken {
             plugin_id: plugin_id.to_string(),
-            registered_image: current.image,
+            registered_image: registered.to_string(),
             image: request.image.clone(),
         });
     }
-    for note in translate::immutable_differences(request, &current) {
-        reporter.event(Event::Warning(&note));
-    }
-    let changes = Changes::between(request, &current, api.generation());
-    if changes.is_empty() {
-        return Ok((Action::Unchanged, Vec::new(), current));
-    }
-    let fields = changes.fields();
-    let info = api.update(plugin_id, changes).await?;
-    Ok((Action::Updated, fields, info))
+    Ok(())
+}
+
+/// Reflection under the retry policy (an UNAVAILABLE answer is asked again).
+async fn detect(conn: &Connection) -> Result<Generation, SpaceOneError> {
+    let transient = |e: &SpaceOneError| matches!(e, SpaceOneError::Server { code, .. } if Retry::is_transient(*code));
+    let (result, attempts) = conn
+        .retry()
+        .run(transient, || reflection::detect(conn))
+        .await;
+    result.map_err(|e| match e {
+        SpaceOneError::Server {
+            method,
+            code,
+            details,
+            ..
+        } => SpaceOneError::Server {
+            method,
+            code,
+            details,
+            attempts,
+        },
+        other => other,
+    })
 }
 
 fn report_versions(r: &Registration, registry_type: RegistryType, reporter: &dyn Reporter) {
@@ -259,240 +380,16 @@ fn report_versions(r: &Registration, registry_type: RegistryType, reporter: &dyn
         .cloned()
         .collect::<Vec<_>>()
         .join(", ");
-    if r.version_listed() {
-        reporter.event(Event::Note(&format!(
-            "SpaceONE lists version {} of {} ({} versions: {shown})",
-            r.version,
-            r.plugin_id,
-            r.versions.len()
-        )));
-    } else {
-        reporter.event(Event::Warning(&format!(
-            "SpaceONE does not list version {} of {} yet (it lists: {}); the server reads tags from its \
-             own {registry_type} registry connector",
-            r.version,
-            r.plugin_id,
-            if shown.is_empty() { "nothing" } else { &shown }
-        )));
-    }
+    reporter.event(Event::Note(&format!(
+        "SpaceONE lists version {} of {} ({} versions: {shown})",
+        r.version,
+        r.plugin_id,
+        r.versions.len()
+    )));
     if registry_type == RegistryType::DockerHub {
         reporter.event(Event::Note(
             "Docker Hub: SpaceONE sees only the first page (10 tags) and takes the first listed tag as \
              latest, so pushing another tag changes what `latest` means",
         ));
-    }
-}
-
-/// The calls of the flow, spoken in one generation's messages.
-enum Api<'a> {
-    V1 {
-        conn: &'a Connection,
-        domain_id: Option<&'a str>,
-    },
-    V2 {
-        conn: &'a Connection,
-    },
-}
-
-/// Not-found answers: `ERROR_NO_PLUGIN` (INVALID_ARGUMENT) on both generations, or NOT_FOUND.
-fn is_not_found(status: &tonic::Status) -> bool {
-    status.code() == tonic::Code::NotFound
-        || (status.code() == tonic::Code::InvalidArgument
-            && super::error::server_error_code(status.message()) == Some("ERROR_NO_PLUGIN"))
-}
-
-impl Api<'_> {
-    fn conn(&self) -> &Connection {
-        match self {
-            Api::V1 { conn, .. } | Api::V2 { conn } => conn,
-        }
-    }
-
-    fn generation(&self) -> Generation {
-        match self {
-            Api::V1 { .. } => Generation::V1,
-            Api::V2 { .. } => Generation::V2,
-        }
-    }
-
-    fn endpoint(&self) -> String {
-        self.conn().endpoint().to_string()
-    }
-
-    async fn local_repository(&self) -> Result<String, SpaceOneError> {
-        let fail = |status| SpaceOneError::server("Repository.list", &status);
-        let repositories: Vec<(String, String)> = match self {
-            Api::V1 { conn, domain_id } => {
-                let query = v1::RepositoryQuery {
-                    repository_type: "local".into(),
-                    domain_id: domain_id.unwrap_or_default().into(),
-                    ..Default::default()
-                };
-                let mut client = v1::repository_client::RepositoryClient::new(conn.channel());
-                let list = client
-                    .list(conn.request(query))
-                    .await
-                    .map_err(fail)?
-                    .into_inner();
-                list.results
-                    .into_iter()
-                    .map(|r| (r.repository_id, r.repository_type))
-                    .collect()
-            }
-            Api::V2 { conn } => {
-                let query = v2::RepositoryQuery {
-                    repository_type: "LOCAL".into(),
-                    ..Default::default()
-                };
-                let mut client = v2::repository_client::RepositoryClient::new(conn.channel());
-                let list = client
-                    .list(conn.request(query))
-                    .await
-                    .map_err(fail)?
-                    .into_inner();
-                list.results
-                    .into_iter()
-                    .map(|r| (r.repository_id, r.repository_type))
-                    .collect()
-            }
-        };
-        repositories
-            .iter()
-            .find(|(_, t)| t.eq_ignore_ascii_case("local"))
-            .map(|(id, _)| id.clone())
-            .ok_or_else(|| {
-                let found = if repositories.is_empty() {
-                    "no repositories".to_string()
-                } else {
-                    let kinds: Vec<String> = repositories
-                        .iter()
-                        .map(|(id, t)| format!("{id} ({t})"))
-                        .collect();
-                    kinds.join(", ")
-                };
-                SpaceOneError::NoLocalRepository {
-                    endpoint: self.endpoint(),
-                    found,
-                }
-            })
-    }
-
-    async fn get(
-        &self,
-        plugin_id: &str,
-        repository_id: &str,
-    ) -> Result<Option<Current>, SpaceOneError> {
-        let answer = match self {
-            Api::V1 { conn, domain_id } => {
-                let msg = v1::GetRepositoryPluginRequest {
-                    plugin_id: plugin_id.into(),
-                    domain_id: domain_id.unwrap_or_default().into(),
-                    repository_id: repository_id.into(),
-                    only: Vec::new(),
-                };
-                let mut client = v1::plugin_client::PluginClient::new(conn.channel());
-                client
-                    .get(conn.request(msg))
-                    .await
-                    .map(|r| Current::from(&r.into_inner()))
-            }
-            Api::V2 { conn } => {
-                let msg = v2::RepositoryPluginRequest {
-                    plugin_id: plugin_id.into(),
-                    repository_id: repository_id.into(),
-                };
-                let mut client = v2::plugin_client::PluginClient::new(conn.channel());
-                client
-                    .get(conn.request(msg))
-                    .await
-                    .map(|r| Current::from(&r.into_inner()))
-            }
-        };
-        match answer {
-            Ok(current) => Ok(Some(current)),
-            Err(status) if is_not_found(&status) => Ok(None),
-            Err(status) => Err(SpaceOneError::server("Plugin.get", &status)),
-        }
-    }
-
-    async fn register(&self, request: &PluginRequest) -> Result<Current, SpaceOneError> {
-        let fail = |status| SpaceOneError::server("Plugin.register", &status);
-        match self {
-            Api::V1 { conn, domain_id } => {
-                let msg = translate::v1_register(request, *domain_id)?;
-                let mut client = v1::plugin_client::PluginClient::new(conn.channel());
-                client
-                    .register(conn.request(msg))
-                    .await
-                    .map(|r| Current::from(&r.into_inner()))
-                    .map_err(fail)
-            }
-            Api::V2 { conn } => {
-                let msg = translate::v2_register(request)?;
-                let mut client = v2::plugin_client::PluginClient::new(conn.channel());
-                client
-                    .register(conn.request(msg))
-                    .await
-                    .map(|r| Current::from(&r.into_inner()))
-                    .map_err(fail)
-            }
-        }
-    }
-
-    async fn update(&self, plugin_id: &str, changes: Changes) -> Result<Current, SpaceOneError> {
-        let fail = |status| SpaceOneError::server("Plugin.update", &status);
-        match self {
-            Api::V1 { conn, domain_id } => {
-                let mut client = v1::plugin_client::PluginClient::new(conn.channel());
-                let msg = changes.v1(plugin_id, *domain_id);
-                client
-                    .update(conn.request(msg))
-                    .await
-                    .map(|r| Current::from(&r.into_inner()))
-                    .map_err(fail)
-            }
-            Api::V2 { conn } => {
-                let mut client = v2::plugin_client::PluginClient::new(conn.channel());
-                let msg = changes.v2(plugin_id);
-                client
-                    .update(conn.request(msg))
-                    .await
-                    .map(|r| Current::from(&r.into_inner()))
-                    .map_err(fail)
-            }
-        }
-    }
-
-    async fn get_versions(
-        &self,
-        plugin_id: &str,
-        repository_id: &str,
-    ) -> Result<Vec<String>, SpaceOneError> {
-        let answer = match self {
-            Api::V1 { conn, domain_id } => {
-                let msg = v1::RepositoryPluginRequest {
-                    plugin_id: plugin_id.into(),
-                    domain_id: domain_id.unwrap_or_default().into(),
-                    repository_id: repository_id.into(),
-                };
-                let mut client = v1::plugin_client::PluginClient::new(conn.channel());
-                client
-                    .get_versions(conn.request(msg))
-                    .await
-                    .map(|r| r.into_inner().results)
-            }
-            Api::V2 { conn } => {
-                let msg = v2::RepositoryPluginRequest {
-                    plugin_id: plugin_id.into(),
-                    repository_id: repository_id.into(),
-                };
-                let mut client = v2::plugin_client::PluginClient::new(conn.channel());
-                client
-                    .get_versions(conn.request(msg))
-                    .await
-                    .map(|r| r.into_inner().results)
-            }
-        };
-        answer.map_err(|status| SpaceOneError::server("Plugin.get_versions", &status))
     }
 }

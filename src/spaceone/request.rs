@@ -101,14 +101,29 @@ impl RegistryType {
             .unwrap_or("?")
     }
 
-    /// The type implied by the host an image is pushed to. The foundation rule: Docker Hub
-    /// hosts are `DOCKER_HUB`; any other registry is reached through the OCI distribution
-    /// API, which SpaceONE calls `HARBOR`. (ghcr.io → GITHUB, `*.dkr.ecr.*` →
-    /// AWS_PRIVATE_ECR and `*-docker.pkg.dev` → GCP_PRIVATE_GCR belong here once the
-    /// flow can tell whether the server has those connectors.)
+    /// The type implied by the host an image is pushed to: Docker Hub hosts →
+    /// `DOCKER_HUB`, `ghcr.io` → `GITHUB`, `<acct>.dkr.ecr.<region>.amazonaws.com` →
+    /// `AWS_PRIVATE_ECR`, `gcr.io` and `<loc>-docker.pkg.dev` → `GCP_PRIVATE_GCR`; any
+    /// other registry is reached through the OCI distribution API, which SpaceONE calls
+    /// `HARBOR`. The last three exist only on 2.x servers; [`Session::preflight`] says so
+    /// on 1.x, where input `registry-type` can pick HARBOR instead.
+    ///
+    /// [`Session::preflight`]: super::Session::preflight
     pub fn for_host(host: &str) -> RegistryType {
-        if crate::reference::is_docker_hub_host(host) {
+        let host = host.to_ascii_lowercase();
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host.as_str(),
+        };
+        if crate::reference::is_docker_hub_host(name) {
             RegistryType::DockerHub
+        } else if name == "ghcr.io" {
+            RegistryType::Github
+        } else if name.contains(".dkr.ecr.") && name.ends_with(".amazonaws.com") {
+            RegistryType::AwsPrivateEcr
+        } else if name == "gcr.io" || name.ends_with(".gcr.io") || name.ends_with("-docker.pkg.dev")
+        {
+            RegistryType::GcpPrivateGcr
         } else {
             RegistryType::Harbor
         }
@@ -162,6 +177,8 @@ pub struct PluginRequest {
     pub capability: Option<JsonObject>,
     /// 1.x only.
     pub template: Option<JsonObject>,
+    /// Where `template` was written (`plugin.yml:9`), for pre-flight messages.
+    pub template_at: Option<String>,
     pub labels: Option<Vec<String>>,
     pub tags: Option<JsonObject>,
     /// 2.x only.
@@ -170,6 +187,11 @@ pub struct PluginRequest {
     pub project_id: Option<String>,
     /// The tag that was (or will be) pushed; checked in `get_versions` afterwards.
     pub version: String,
+    /// Every tag that will be pushed (the version first): the server's registry connector
+    /// must be able to sort them all (see [`Session::preflight`]).
+    ///
+    /// [`Session::preflight`]: super::Session::preflight
+    pub pushed_tags: Vec<String>,
     /// Warnings found while preparing, for the caller to report.
     pub notes: Vec<String>,
 }
@@ -178,6 +200,17 @@ impl PluginRequest {
     /// The last path segment of `image`: what a server derives the plugin id from.
     pub fn image_plugin_id(&self) -> &str {
         last_segment(&self.image)
+    }
+
+    /// The same request, pushing `tags` besides the version (empty and repeated tags are
+    /// dropped; the version stays first).
+    pub fn with_pushed_tags(mut self, tags: &[String]) -> PluginRequest {
+        for tag in tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+            if !self.pushed_tags.iter().any(|p| p == tag) {
+                self.pushed_tags.push(tag.to_string());
+            }
+        }
+        self
     }
 
     /// The plugin id a server of this generation will use: 1.x ignores an explicit one.
@@ -253,11 +286,13 @@ pub fn prepare(
         registry_config: m.registry_config.clone(),
         capability: m.capability.clone(),
         template: m.template.clone(),
+        template_at: m.template.as_ref().map(|_| m.locate("template")),
         labels: m.labels.clone(),
         tags: m.tags.clone(),
         docs: m.docs.clone(),
         project_id: non_empty(&m.project_id).map(str::to_string),
         version: version.trim().to_string(),
+        pushed_tags: vec![version.trim().to_string()],
         notes,
     })
 }

@@ -65,6 +65,15 @@ pub fn dropped_fields(req: &PluginRequest, generation: Generation) -> Vec<String
     notes
 }
 
+/// Whether a server of `generation` can be sent this registry type at all.
+pub fn check_registry_type(t: RegistryType, generation: Generation) -> Result<(), SpaceOneError> {
+    match generation {
+        Generation::V1 => v1_registry_type(t).map(|_| ()),
+        Generation::V2 => v2_registry_type(t).map(|_| ()),
+        Generation::Auto => Ok(()),
+    }
+}
+
 fn v1_registry_type(t: RegistryType) -> Result<v1::PublicRegistryType, SpaceOneError> {
     Ok(match t {
         RegistryType::DockerHub => v1::PublicRegistryType::DockerHub,
@@ -282,7 +291,9 @@ impl Changes {
     }
 }
 
-/// Warnings for fields the request wants different but no update can change.
+/// Fields the request wants different but no `update` can change, one description each
+/// (`provider `azure` (the request has `aws`)`). The image is not among them: a different
+/// image under the same id is another plugin (see `register.rs`).
 pub fn immutable_differences(req: &PluginRequest, current: &Current) -> Vec<String> {
     let mut notes = Vec::new();
     let mut check = |field: &str, want: &str, have: &str| {
@@ -292,10 +303,7 @@ pub fn immutable_differences(req: &PluginRequest, current: &Current) -> Vec<Stri
             } else {
                 format!("`{have}`")
             };
-            notes.push(format!(
-                "the registered plugin has {field} {have}, the request `{want}`; {field} cannot \
-                 be updated (deregister the plugin and publish again to change it)"
-            ));
+            notes.push(format!("{field} {have} (the request has `{want}`)"));
         }
     };
     check("resource type", &req.resource_type, &current.resource_type);

@@ -378,7 +378,7 @@ fn changes_are_only_what_differs_among_updatable_fields() {
     let notes = immutable_differences(&req, &current);
     assert_eq!(notes.len(), 1);
     assert!(
-        notes[0].starts_with("the registered plugin has provider `azure`, the request `aws`"),
+        notes[0] == "provider `azure` (the request has `aws`)",
         "{notes:?}"
     );
 }

@@ -1,0 +1,346 @@
+//! Pre-flight against the detected server: what only the server's generation and its
+//! current state can tell, checked after connecting and before the build and push.
+//!
+//! [`prepare`](super::prepare) already refused what every server would (image name,
+//! required fields, manifest keys). [`Session::preflight`] adds, in this order:
+//!
+//! 1. **Local, by generation**: a registry type the generation's enum cannot express
+//!    (GITHUB, GCP_PRIVATE_GCR, AWS_PRIVATE_ECR on 1.x; AWS_PUBLIC_ECR on 2.x); on 1.x
+//!    without a token, a domain (the body is the only place it can travel); on 1.x,
+//!    template schemas that are not valid JSON Schema (draft 7), which the server
+//!    refuses with ERROR_INVALID_TEMPLATE_SCHEMA; for HARBOR, pushed tags the server's
+//!    connector cannot sort (1.x: `StrictVersion`, 2.x: PEP 440 versions), which break
+//!    `register` and every later `get_versions`, unless the policy allows them.
+//! 2. **Server state**: the local repository exists (or 1.x may create it); a plugin
+//!    with this id is the same image; its fixed fields match (or `replace` is allowed).
+//!
+//! Failures of group 1 are [`SpaceOneError::is_preflight`] (exit 2); group 2 failures are
+//! about the server's state (exit 5). Nothing here changes the server.
+
+use serde_json::Value as Json;
+
+use super::error::SpaceOneError;
+use super::register::{check_same_image, Session};
+use super::request::{is_plain_version, Generation, PluginRequest, RegistryType};
+use super::translate;
+
+impl Session {
+    /// Checks `request` against this server before anything is pushed (see the module doc).
+    pub async fn preflight(&self, request: &PluginRequest) -> Result<(), SpaceOneError> {
+        check_request(
+            request,
+            self.generation,
+            self.has_token || self.domain_id.is_some(),
+            self.policy.allow_non_version_tags,
+        )?;
+
+        let api = self.api();
+        match api.local_repository(false).await {
+            Ok(repository_id) => {
+                let plugin_id = request.plugin_id_for(self.generation);
+                if let Some(existing) = api.get(plugin_id, &repository_id).await? {
+                    let current = existing.current();
+                    check_same_image(request, plugin_id, &current.image)?;
+                    let fixed = translate::immutable_differences(request, &current);
+                    if !fixed.is_empty() && !self.policy.replace {
+                        return Err(SpaceOneError::ImmutableFields {
+                            plugin_id: plugin_id.to_string(),
+                            differences: fixed,
+                        });
+                    }
+                }
+                Ok(())
+            }
+            Err(SpaceOneError::NoLocalRepository { .. })
+                if self.generation == Generation::V1 && self.policy.create_local_repository =>
+            {
+                Ok(()) // created by `publish`
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The checks that need the generation but not the network.
+pub fn check_request(
+    request: &PluginRequest,
+    generation: Generation,
+    has_domain: bool,
+    allow_non_version_tags: bool,
+) -> Result<(), SpaceOneError> {
+    translate::check_registry_type(request.registry_type, generation)?;
+    if generation == Generation::V1 && !has_domain {
+        return Err(SpaceOneError::DomainRequired);
+    }
+    if generation == Generation::V1 {
+        if let Some(template) = &request.template {
+            for (key, entry) in template {
+                if let Some(schema) = entry.get("schema") {
+                    check_schema(schema, &format!("template.{key}.schema")).map_err(
+                        |(at, problem)| SpaceOneError::InvalidTemplateSchema {
+                            at: request
+                                .template_at
+                                .clone()
+                                .unwrap_or_else(|| "template".into()),
+                            key: at,
+                            problem,
+                        },
+                    )?;
+                }
+            }
+        }
+    }
+    if request.registry_type == RegistryType::Harbor && !allow_non_version_tags {
+        let (sortable, generation_name, rule): (fn(&str) -> bool, _, _) = match generation {
+            Generation::V1 => (
+                is_plain_version,
+                "1.x",
+                "its HARBOR connector sorts every tag of the repository as a StrictVersion \
+                 (1.2 or 1.2.3, optionally a1/b1) and fails on any other",
+            ),
+            _ => (
+                is_pep440,
+                "2.x",
+                "its HARBOR connector sorts every tag of the repository as a PEP 440 version \
+                 (1.2.3, v1.2.3, 1.2.3rc1) and fails on any other",
+            ),
+        };
+        let bad: Vec<String> = request
+            .pushed_tags
+            .iter()
+            .filter(|t| !sortable(t))
+            .cloned()
+            .collect();
+        if !bad.is_empty() {
+            return Err(SpaceOneError::UnsortableTags {
+                tags: bad,
+                registry_type: RegistryType::Harbor.as_str(),
+                generation: generation_name,
+                rule,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A version `packaging.version.Version` parses (PEP 440, public and local parts):
+/// `[v]N(.N)*[{a|b|c|rc|alpha|beta|pre|preview}N][.postN][.devN][+local]`, separators
+/// `.`, `-` or `_` between parts as PEP 440 allows.
+pub fn is_pep440(v: &str) -> bool {
+    let v = v.trim().to_ascii_lowercase();
+    let (public, local) = match v.split_once('+') {
+        Some((p, l)) => (p.to_string(), Some(l.to_string())),
+        None => (v.clone(), None),
+    };
+    if let Some(l) = local {
+        let ok = !l.is_empty()
+            && l.split(['.', '-', '_'])
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if !ok {
+            return false;
+        }
+    }
+    let mut s = public.strip_prefix('v').unwrap_or(&public);
+    if let Some((epoch, rest)) = s.split_once('!') {
+        if epoch.is_empty() || !epoch.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        s = rest;
+    }
+    // Release: N(.N)*
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    let n = digits(s);
+    if n == 0 {
+        return false;
+    }
+    s = &s[n..];
+    while let Some(rest) = s.strip_prefix('.') {
+        let n = digits(rest);
+        if n == 0 {
+            break;
+        }
+        s = &rest[n..];
+    }
+    // Optional segments, each: separator? label separator? number?
+    let segment = |s: &mut &str, labels: &[&str]| -> bool {
+        let t = s.trim_start_matches(['.', '-', '_']);
+        let Some(label) = labels.iter().find(|l| t.starts_with(**l)) else {
+            return false;
+        };
+        let t = t[label.len()..].trim_start_matches(['.', '-', '_']);
+        let n = digits(t);
+        *s = &t[n..];
+        true
+    };
+    segment(
+        &mut s,
+        &["alpha", "beta", "preview", "pre", "rc", "a", "b", "c"],
+    );
+    segment(&mut s, &["post", "rev", "r"]);
+    segment(&mut s, &["dev"]);
+    s.is_empty()
+}
+
+const TYPES: &[&str] = &[
+    "array", "boolean", "integer", "null", "number", "object", "string",
+];
+
+/// Checks a value against the draft-7 meta-schema's structural rules (what
+/// `Draft7Validator.check_schema` enforces); the error is `(json path, problem)`.
+pub fn check_schema(schema: &Json, at: &str) -> Result<(), (String, String)> {
+    let fail = |key: &str, problem: &str| Err((format!("{at}.{key}"), problem.to_string()));
+    let object = match schema {
+        Json::Bool(_) => return Ok(()),
+        Json::Object(o) => o,
+        other => {
+            return Err((
+                at.to_string(),
+                format!(
+                    "a schema must be an object or a boolean, not {}",
+                    kind(other)
+                ),
+            ))
+        }
+    };
+    for (key, value) in object {
+        let sub = format!("{at}.{key}");
+        match key.as_str() {
+            "type" => {
+                let ok = match value {
+                    Json::String(t) => TYPES.contains(&t.as_str()),
+                    Json::Array(ts) => {
+                        !ts.is_empty()
+                            && ts
+                                .iter()
+                                .all(|t| t.as_str().is_some_and(|t| TYPES.contains(&t)))
+                            && unique(ts)
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    return fail(
+                        key,
+                        &format!(
+                            "{value} is not one of {} (or a list of them)",
+                            TYPES.join(", ")
+                        ),
+                    );
+                }
+            }
+            "properties" | "patternProperties" | "definitions" => match value {
+                Json::Object(m) => {
+                    for (name, s) in m {
+                        check_schema(s, &format!("{sub}.{name}"))?;
+                    }
+                }
+                other => return fail(key, &format!("must be an object, not {}", kind(other))),
+            },
+            "dependencies" => match value {
+                Json::Object(m) => {
+                    for (name, s) in m {
+                        if !matches!(s, Json::Array(_)) {
+                            check_schema(s, &format!("{sub}.{name}"))?;
+                        } else if !string_list(s) {
+                            return fail(key, "a list must hold unique strings");
+                        }
+                    }
+                }
+                other => return fail(key, &format!("must be an object, not {}", kind(other))),
+            },
+            "items" => match value {
+                Json::Array(items) => {
+                    for (i, s) in items.iter().enumerate() {
+                        check_schema(s, &format!("{sub}[{i}]"))?;
+                    }
+                }
+                s => check_schema(s, &sub)?,
+            },
+            "additionalItems"
+            | "additionalProperties"
+            | "contains"
+            | "propertyNames"
+            | "not"
+            | "if"
+            | "then"
+            | "else" => check_schema(value, &sub)?,
+            "allOf" | "anyOf" | "oneOf" => match value {
+                Json::Array(items) if !items.is_empty() => {
+                    for (i, s) in items.iter().enumerate() {
+                        check_schema(s, &format!("{sub}[{i}]"))?;
+                    }
+                }
+                _ => return fail(key, "must be a non-empty list of schemas"),
+            },
+            "required" | "enum" | "examples" | "minLength" | "maxLength" | "minItems"
+            | "maxItems" | "minProperties" | "maxProperties" | "multipleOf" | "maximum"
+            | "minimum" | "exclusiveMaximum" | "exclusiveMinimum" | "title" | "description"
+            | "$id" | "$ref" | "$schema" | "$comment" | "pattern" | "format"
+            | "contentMediaType" | "contentEncoding" | "uniqueItems" | "readOnly" | "writeOnly" => {
+                if let Some(problem) = scalar_problem(key, value) {
+                    return fail(key, &problem);
+                }
+            }
+            _ => {} // `default`, `const` and unknown keywords may hold anything
+        }
+    }
+    Ok(())
+}
+
+/// What is wrong with a keyword whose value is not a schema, if anything.
+fn scalar_problem(key: &str, value: &Json) -> Option<String> {
+    let ok = match key {
+        "required" => string_list(value),
+        "enum" | "examples" => value.is_array(),
+        "multipleOf" => value.as_f64().is_some_and(|n| n > 0.0),
+        "maximum" | "minimum" | "exclusiveMaximum" | "exclusiveMinimum" => value.is_number(),
+        "uniqueItems" | "readOnly" | "writeOnly" => value.is_boolean(),
+        "minLength" | "maxLength" | "minItems" | "maxItems" | "minProperties" | "maxProperties" => {
+            value.as_f64().is_some_and(|n| n >= 0.0 && n.fract() == 0.0)
+        }
+        _ => value.is_string(),
+    };
+    if ok {
+        return None;
+    }
+    Some(match key {
+        "required" => "must be a list of unique strings".to_string(),
+        "enum" | "examples" => format!("must be a list, not {}", kind(value)),
+        "multipleOf" => "must be a number greater than 0".to_string(),
+        "maximum" | "minimum" | "exclusiveMaximum" | "exclusiveMinimum" => {
+            format!("must be a number, not {}", kind(value))
+        }
+        "uniqueItems" | "readOnly" | "writeOnly" => {
+            format!("must be true or false, not {}", kind(value))
+        }
+        "minLength" | "maxLength" | "minItems" | "maxItems" | "minProperties" | "maxProperties" => {
+            "must be a non-negative integer".to_string()
+        }
+        _ => format!("must be a string, not {}", kind(value)),
+    })
+}
+
+fn unique(items: &[Json]) -> bool {
+    items
+        .iter()
+        .enumerate()
+        .all(|(i, a)| items[i + 1..].iter().all(|b| a != b))
+}
+
+fn string_list(v: &Json) -> bool {
+    matches!(v, Json::Array(items) if items.iter().all(Json::is_string) && unique(items))
+}
+
+fn kind(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+#[path = "preflight_tests.rs"]
+mod tests;

@@ -1,0 +1,138 @@
+//! The maintenance verbs: `get`, `enable`, `disable` and `deregister` one plugin, for
+//! cleanup and inspection workflows (`spaceone-publish get|enable|disable|deregister`).
+//!
+//! Each opens a [`Session`] (so the generation is detected as for a publish), finds the
+//! local repository, and makes one call. `get` always names the local repository, so a
+//! managed plugin with the same id is never what you see. Errors are the server's own
+//! (`Plugin.get failed: INVALID_ARGUMENT ERROR_NO_PLUGIN: …`), never swallowed: a
+//! cleanup job that deregisters a plugin twice fails the second time with NOT_FOUND.
+//!
+//! The answer is JSON: the PluginInfo in protobuf's JSON form for `get`, `enable` and
+//! `disable`; `{"plugin_id": …, "deregistered": true}` for `deregister`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::{json, Value as Json};
+
+use super::connection::{SpaceOneOptions, Timeouts};
+use super::error::SpaceOneError;
+use super::register::Session;
+use crate::ci::{Event, Reporter};
+
+/// One maintenance verb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Deregister,
+    Enable,
+    Disable,
+    Get,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Deregister => "deregister",
+            Verb::Enable => "enable",
+            Verb::Disable => "disable",
+            Verb::Get => "get",
+        }
+    }
+}
+
+impl fmt::Display for Verb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Verb {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Verb, String> {
+        match s {
+            "deregister" => Ok(Verb::Deregister),
+            "enable" => Ok(Verb::Enable),
+            "disable" => Ok(Verb::Disable),
+            "get" => Ok(Verb::Get),
+            other => Err(format!(
+                "`{other}` is not a plugin verb (deregister, enable, disable, get)"
+            )),
+        }
+    }
+}
+
+/// Opens a session with the default timeouts and retries, and applies `verb`.
+pub async fn manage(
+    opts: &SpaceOneOptions,
+    verb: Verb,
+    plugin_id: &str,
+    reporter: &dyn Reporter,
+) -> Result<Json, SpaceOneError> {
+    Session::open(opts, Timeouts::default(), reporter)
+        .await?
+        .manage(verb, plugin_id, reporter)
+        .await
+}
+
+impl Session {
+    /// Applies `verb` to the plugin `plugin_id` (see the module doc).
+    pub async fn manage(
+        &self,
+        verb: Verb,
+        plugin_id: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Json, SpaceOneError> {
+        let plugin_id = plugin_id.trim();
+        if plugin_id.is_empty() {
+            return Err(SpaceOneError::MissingField {
+                field: "plugin id",
+                why: format!("`{verb}` needs input `plugin-id`"),
+            });
+        }
+        let api = self.api();
+        let answer = match verb {
+            Verb::Get => {
+                let repository_id = api.local_repository(false).await?;
+                api.get_or_status(plugin_id, &repository_id)
+                    .await
+                    .map_err(|(_, e)| e)?
+                    .to_json()
+            }
+            Verb::Enable | Verb::Disable => api
+                .set_enabled(plugin_id, verb == Verb::Enable)
+                .await?
+                .to_json(),
+            Verb::Deregister => {
+                api.deregister(plugin_id).await?;
+                json!({"plugin_id": plugin_id, "deregistered": true})
+            }
+        };
+        reporter.event(Event::Note(&match verb {
+            Verb::Get => format!(
+                "plugin {plugin_id}: {}",
+                answer["state"].as_str().unwrap_or("?")
+            ),
+            Verb::Enable => format!("enabled plugin {plugin_id}"),
+            Verb::Disable => format!("disabled plugin {plugin_id}"),
+            Verb::Deregister => format!("deregistered plugin {plugin_id}"),
+        }));
+        Ok(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbs_parse_by_their_cli_names() {
+        for verb in [Verb::Deregister, Verb::Enable, Verb::Disable, Verb::Get] {
+            assert_eq!(verb.as_str().parse::<Verb>(), Ok(verb));
+        }
+        assert!("publish"
+            .parse::<Verb>()
+            .unwrap_err()
+            .contains("deregister, enable"));
+    }
+}
