@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 use spaceone_publish::ci::RecordingReporter;
 use spaceone_publish::secret::Secret;
 use spaceone_publish::spaceone::{
-    self, Action, Generation, PluginManifest, PluginRequest, Registration, RequestOverrides,
-    SpaceOneError, SpaceOneOptions,
+    self, Action, Generation, PluginManifest, PluginRequest, Registration, RequestOverrides, Retry,
+    Session, SpaceOneError, SpaceOneOptions, Timeouts, Verb,
 };
 
 use crate::support::{jwt_v2, push_busybox, Registry, SpaceOne};
@@ -83,6 +83,36 @@ fn publish(
     let reporter = RecordingReporter::default();
     let result = block_on(spaceone::register(opts, request, &reporter));
     (result, reporter.lines())
+}
+
+/// A session that retries without waiting (3 attempts), as every test wants.
+async fn session(opts: &SpaceOneOptions) -> Result<Session, SpaceOneError> {
+    let reporter = RecordingReporter::default();
+    Session::open(opts, Timeouts::with_retry(Retry::immediate(3)), &reporter).await
+}
+
+/// Open, preflight, publish: the pipeline's order, with zero backoff.
+fn publish_checked(
+    opts: &SpaceOneOptions,
+    request: &PluginRequest,
+) -> (Result<Registration, SpaceOneError>, Vec<String>) {
+    let reporter = RecordingReporter::default();
+    let result = block_on(async {
+        let s = Session::open(opts, Timeouts::with_retry(Retry::immediate(3)), &reporter).await?;
+        s.preflight(request).await?;
+        s.publish(request, &reporter).await
+    });
+    (result, reporter.lines())
+}
+
+fn manage(opts: &SpaceOneOptions, verb: Verb, plugin_id: &str) -> Result<Value, SpaceOneError> {
+    let reporter = RecordingReporter::default();
+    block_on(async {
+        session(opts)
+            .await?
+            .manage(verb, plugin_id, &reporter)
+            .await
+    })
 }
 
 /// Struct numbers come back from Python as floats (`3.0`); compare numbers as f64.
@@ -430,4 +460,296 @@ fn v1_without_a_local_repository_is_named_before_any_register() {
     );
     assert!(e.hint().unwrap().contains("repository_type=local"));
     assert!(server.requests_for("register").is_empty());
+}
+
+/// disable → get shows DISABLED → enable → deregister → get fails with the server's code,
+/// on both generations, through the library API the CLI verbs call.
+#[test]
+fn verbs_round_trip_on_both_generations() {
+    let reg = Registry::plain();
+    push_busybox(&reg, &format!("{IMAGE}:1.0.0"));
+    let v1 = SpaceOne::v1(&reg);
+    let v2 = SpaceOne::v2(&reg);
+    let v2_token = jwt_v2("domain-v2", "DOMAIN_ADMIN");
+    let cases = [
+        (
+            &v1,
+            options(&v1, None, Some("domain-test")),
+            "ERROR_NOT_FOUND",
+        ),
+        (&v2, options(&v2, Some(&v2_token), None), "ERROR_NOT_FOUND"),
+    ];
+    let id = "plugin-demo-inven-collector";
+    for (server, opts, gone) in cases {
+        let what = format!("{:?}", server.generation());
+        publish_checked(&opts, &prepare(&reg, MANIFEST, "1.0.0"))
+            .0
+            .unwrap_or_else(|e| panic!("{what}: {e}\n{}", server.log()));
+
+        let got = manage(&opts, Verb::Get, id).unwrap();
+        assert_eq!(
+            (got["plugin_id"].as_str(), got["state"].as_str()),
+            (Some(id), Some("ENABLED")),
+            "{what}: {got}"
+        );
+        assert_eq!(got["image"], IMAGE, "{what}");
+        assert_eq!(got["registry_type"], "HARBOR", "{what}");
+        assert_eq!(got["labels"], json!(["AWS", "Demo"]), "{what}");
+
+        let disabled = manage(&opts, Verb::Disable, id).unwrap();
+        assert_eq!(disabled["state"], "DISABLED", "{what}");
+        assert_eq!(manage(&opts, Verb::Get, id).unwrap()["state"], "DISABLED");
+        let enabled = manage(&opts, Verb::Enable, id).unwrap();
+        assert_eq!(enabled["state"], "ENABLED", "{what}");
+
+        assert_eq!(
+            manage(&opts, Verb::Deregister, id).unwrap(),
+            json!({"plugin_id": id, "deregistered": true})
+        );
+        let e = manage(&opts, Verb::Get, id).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "Plugin.get failed: INVALID_ARGUMENT ERROR_NO_PLUGIN: Plugin does not exists."
+            ),
+            "{what}: {e}"
+        );
+        assert!(!e.is_preflight());
+        assert_eq!(spaceone_publish::Error::from(e).exit_code(), 5);
+        // A second deregister is the server's NOT_FOUND, not a silent success.
+        let e = manage(&opts, Verb::Deregister, id).unwrap_err();
+        assert_eq!(e.error_code(), Some(gone), "{what}: {e}");
+
+        // The 1.x calls carry the domain and get names the local repository.
+        if server.generation() == crate::support::Generation::V1 {
+            let local = server.local_repository_id();
+            assert_eq!(
+                server.requests_for("get").last().unwrap()["params"],
+                json!({"plugin_id": id, "domain_id": "domain-test", "repository_id": local})
+            );
+            assert_eq!(
+                server.requests_for("disable")[0]["params"],
+                json!({"plugin_id": id, "domain_id": "domain-test"})
+            );
+        }
+        assert_no_unknown_fields(server);
+    }
+}
+
+/// Pre-flight against the detected server: every rule that needs the generation or the
+/// server's state fails before anything would be pushed, naming the field.
+#[test]
+fn preflight_refuses_what_the_detected_server_would() {
+    let reg = Registry::plain();
+    push_busybox(&reg, &format!("{IMAGE}:1.0.0"));
+    let v1 = SpaceOne::v1(&reg);
+    let v2 = SpaceOne::v2(&reg);
+    let v1_opts = options(&v1, None, Some("domain-test"));
+    let v2_opts = options(&v2, Some(&jwt_v2("domain-v2", "DOMAIN_ADMIN")), None);
+    let preflight = |opts: &SpaceOneOptions, request: &PluginRequest| {
+        block_on(async { session(opts).await?.preflight(request).await })
+    };
+    let with_type = |t: &str| {
+        let m = PluginManifest::parse(MANIFEST, Path::new("plugin.yml")).unwrap();
+        let target = reg.reference(&format!("{IMAGE}:1.0.0")).parse().unwrap();
+        let overrides = RequestOverrides {
+            registry_type: Some(t.into()),
+        };
+        spaceone::prepare(Some(&m), &target, "1.0.0", &overrides).unwrap()
+    };
+
+    // GITHUB exists only on 2.x.
+    let github = with_type("GITHUB");
+    let e = preflight(&v1_opts, &github).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "registry type GITHUB cannot be sent to a SpaceONE 1.x server"
+    );
+    assert_eq!(spaceone_publish::Error::from(e).exit_code(), 2);
+    preflight(&v2_opts, &github).unwrap();
+
+    // 1.x needs a domain when there is no token.
+    let e = preflight(&options(&v1, None, None), &prepare(&reg, MANIFEST, "1.0.0")).unwrap_err();
+    assert!(e.is_preflight(), "{e}");
+
+    // HARBOR and a tag the connector cannot sort.
+    let latest = prepare(&reg, MANIFEST, "1.0.0").with_pushed_tags(&["latest".into()]);
+    let e = preflight(&v1_opts, &latest).unwrap_err();
+    assert!(
+        e.to_string().starts_with("tag `latest` cannot be pushed"),
+        "{e}"
+    );
+    assert!(preflight(&v2_opts, &latest).unwrap_err().is_preflight());
+
+    // A template schema the real 1.x server refuses; pre-flight says so first.
+    let broken = MANIFEST.replace("region: {type: string", "region: {type: text");
+    let request = prepare(&reg, &broken, "1.0.0");
+    let e = preflight(&v1_opts, &request).unwrap_err();
+    assert!(
+        e.to_string().starts_with(
+            "plugin manifest plugin.yml:9: `template.options.schema.properties.region.type` is \
+             not a valid JSON Schema (draft 7)"
+        ),
+        "{e}"
+    );
+    let (sent_anyway, _) = publish(&v1_opts, &request);
+    assert_eq!(
+        sent_anyway.unwrap_err().error_code(),
+        Some("ERROR_INVALID_TEMPLATE_SCHEMA"),
+        "the server agrees"
+    );
+    preflight(&v2_opts, &request).unwrap(); // 2.x drops `template`
+    assert!(v1.requests_for("register").len() == 1 && v2.requests_for("register").is_empty());
+
+    // Registered once; then a fixed field (provider) changes: refused before the push.
+    let request = prepare(&reg, MANIFEST, "1.0.0");
+    for opts in [&v1_opts, &v2_opts] {
+        publish_checked(opts, &request).0.unwrap();
+    }
+    let moved = prepare(
+        &reg,
+        &MANIFEST.replace("provider: aws", "provider: azure"),
+        "1.0.0",
+    );
+    for opts in [&v1_opts, &v2_opts] {
+        let e = preflight(opts, &moved).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "plugin `plugin-demo-inven-collector` is registered with values that cannot be \
+             updated: provider `aws` (the request has `azure`)"
+        );
+        assert!(e.hint().unwrap().contains("`replace: true`"));
+    }
+}
+
+/// `replace: true` deregisters and registers again when a fixed field changed; a disabled
+/// plugin stays disabled.
+#[test]
+fn replace_re_registers_a_plugin_whose_fixed_fields_changed() {
+    let reg = Registry::plain();
+    push_busybox(&reg, &format!("{IMAGE}:1.0.0"));
+    let v2 = SpaceOne::v2(&reg);
+    let mut opts = options(&v2, Some(&jwt_v2("domain-v2", "DOMAIN_ADMIN")), None);
+    publish_checked(&opts, &prepare(&reg, MANIFEST, "1.0.0"))
+        .0
+        .unwrap();
+    manage(&opts, Verb::Disable, "plugin-demo-inven-collector").unwrap();
+
+    let moved = prepare(
+        &reg,
+        &MANIFEST.replace("provider: aws", "provider: azure"),
+        "1.0.0",
+    );
+    let e = publish_checked(&opts, &moved).0.unwrap_err();
+    assert!(matches!(e, SpaceOneError::ImmutableFields { .. }), "{e}");
+
+    opts.policy.replace = true;
+    let (result, lines) = publish_checked(&opts, &moved);
+    let r = result.unwrap_or_else(|e| panic!("{e}\n{lines:?}"));
+    assert_eq!(r.action, Action::Replaced);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("replacing plugin plugin-demo-inven-collector: provider `aws`")),
+        "{lines:?}"
+    );
+    let got = manage(&opts, Verb::Get, "plugin-demo-inven-collector").unwrap();
+    assert_eq!(
+        (got["provider"].as_str(), got["state"].as_str()),
+        (Some("azure"), Some("DISABLED"))
+    );
+    assert_eq!(v2.requests_for("deregister").len(), 1);
+    assert_eq!(v2.requests_for("register").len(), 2);
+}
+
+/// 1.x with `create-local-repository`: the missing local repository is created, then used.
+#[test]
+fn v1_creates_the_local_repository_when_allowed() {
+    let reg = Registry::plain();
+    push_busybox(&reg, &format!("{IMAGE}:1.0.0"));
+    let server = SpaceOne::start(
+        crate::support::Generation::V1,
+        &reg,
+        &["--no-local-repository"],
+        &[],
+    );
+    let mut opts = options(&server, None, Some("domain-test"));
+    opts.policy.create_local_repository = true;
+    let (result, lines) = publish_checked(&opts, &prepare(&reg, MANIFEST, "1.0.0"));
+    let r = result.unwrap_or_else(|e| panic!("{e}\n{lines:?}\n{}", server.log()));
+    assert_eq!(r.action, Action::Registered);
+    let created = server.requests_for("register");
+    assert_eq!(created[0]["service"], "Repository");
+    assert_eq!(
+        created[0]["params"],
+        json!({"name": "local", "repository_type": "local", "domain_id": "domain-test"})
+    );
+    assert!(r.repository_id.starts_with("repo-"), "{}", r.repository_id);
+}
+
+/// The pushed tag must be listed by the server; if not, an error that explains why.
+#[test]
+fn a_version_the_server_does_not_list_is_an_error() {
+    let reg = Registry::plain();
+    push_busybox(&reg, &format!("{IMAGE}:1.0.0"));
+    let v2 = SpaceOne::v2(&reg);
+    let opts = options(&v2, Some(&jwt_v2("domain-v2", "DOMAIN_ADMIN")), None);
+    // 1.0.1 was never pushed: registration works (the image has tags), the check does not.
+    let e = publish_checked(&opts, &prepare(&reg, MANIFEST, "1.0.1"))
+        .0
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "SpaceONE does not list version 1.0.1 of plugin plugin-demo-inven-collector (after 3 \
+         get_versions calls it lists: 1.0.0)"
+    );
+    assert!(e.hint().unwrap().contains("tags/list"), "{:?}", e.hint());
+    assert_eq!(v2.requests_for("get_versions").len(), 3);
+    assert_eq!(spaceone_publish::Error::from(e).exit_code(), 5);
+}
+
+/// Server down: connecting is retried, then the run fails with exit 5; a server that goes
+/// away mid-session makes each call retry UNAVAILABLE, then fail naming the attempts.
+#[test]
+fn server_down_retries_then_exits_5() {
+    let closed = crate::support::process::free_port();
+    let opts = SpaceOneOptions {
+        endpoint: format!("grpc://127.0.0.1:{closed}"),
+        ..options_for(None)
+    };
+    let e = block_on(session(&opts)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("connecting to SpaceONE at grpc://127.0.0.1:{closed} failed (after 3 attempts)")
+    );
+    assert_eq!(spaceone_publish::Error::from(e).exit_code(), 5);
+
+    let reg = Registry::plain();
+    let v2 = SpaceOne::v2(&reg);
+    let opts = options(&v2, Some(&jwt_v2("domain-v2", "DOMAIN_ADMIN")), None);
+    let reporter = RecordingReporter::default();
+    let e = block_on(async {
+        let s = session(&opts).await.unwrap();
+        drop(v2);
+        s.manage(Verb::Get, "plugin-x", &reporter).await
+    })
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.starts_with("Repository.list failed: UNAVAILABLE")
+            && text.ends_with("(after 3 attempts)"),
+        "{text}"
+    );
+    assert_eq!(spaceone_publish::Error::from(e).exit_code(), 5);
+}
+
+fn options_for(domain_id: Option<&str>) -> SpaceOneOptions {
+    SpaceOneOptions {
+        endpoint: String::new(),
+        token: None,
+        domain_id: domain_id.map(str::to_string),
+        ca_cert: None,
+        generation: Generation::Auto,
+        workspace_id: None,
+        policy: Default::default(),
+    }
 }
