@@ -275,7 +275,8 @@ impl Registering {
         let overrides = spaceone::RequestOverrides {
             registry_type: inputs.registry_type.clone(),
         };
-        let request = spaceone::prepare(manifest.as_ref(), &target, &version, &overrides)?;
+        let request = spaceone::prepare(manifest.as_ref(), &target, &version, &overrides)?
+            .with_pushed_tags(&release.tags);
         let pushing = matches!(destination, Destination::Registry(_));
         let options = match &inputs.spaceone_endpoint {
             Some(_) if pushing && !inputs.dry_run => Some(spaceone_options(inputs)?),
