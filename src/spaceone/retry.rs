@@ -120,16 +120,17 @@ impl Retry {
     }
 }
 
-/// tonic reports a channel that cannot reconnect (the server went away) as a local
-/// UNKNOWN "Service was not ready: transport error" whose source is the transport
-/// error; no server sent it. That is UNAVAILABLE in gRPC's terms, so it becomes one,
-/// with the cause spelled out (`tcp connect error: Connection refused`).
+/// tonic reports a connection that broke or cannot be re-established (the server went
+/// away) as a *local* status: UNKNOWN "Service was not ready: transport error", or
+/// CANCELLED "operation was canceled" (hyper: the connection closed before the request
+/// was sent). Local statuses carry the transport error as their source; a status a
+/// server sent never does, and this client never cancels a call itself. Both are
+/// UNAVAILABLE in gRPC's terms, so they become one, with the cause spelled out
+/// (`tcp connect error: Connection refused`).
 pub fn local_transport_failure(status: tonic::Status) -> tonic::Status {
     use std::error::Error as _;
-    let local = status.code() == Code::Unknown
-        && status
-            .source()
-            .is_some_and(|e| e.is::<tonic::transport::Error>());
+    let local =
+        matches!(status.code(), Code::Unknown | Code::Cancelled) && status.source().is_some();
     if !local {
         return status;
     }
@@ -218,6 +219,26 @@ mod tests {
             run(Retry::never(), &[Code::Unavailable]),
             (Err(Code::Unavailable), 1, 1)
         );
+    }
+
+    #[test]
+    fn local_transport_failures_become_unavailable_server_answers_do_not() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let local = tonic::Status::from_error(Box::new(io));
+        assert_eq!(local.code(), Code::Unknown);
+        let mapped = local_transport_failure(local);
+        assert_eq!(
+            (mapped.code(), mapped.message()),
+            (Code::Unavailable, "refused")
+        );
+        for sent in [
+            tonic::Status::unknown("ERROR_UNKNOWN: boom"),
+            tonic::Status::cancelled("by the server"),
+            tonic::Status::internal("x"),
+        ] {
+            let code = sent.code();
+            assert_eq!(local_transport_failure(sent).code(), code);
+        }
     }
 
     #[test]
