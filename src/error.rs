@@ -33,6 +33,7 @@ impl Error {
             Error::Build(e) => match e {
                 build::BuildError::Base { .. } => 4,
                 build::BuildError::Layer { .. } => 1,
+                build::BuildError::Step { .. } => 3,
                 _ => 2,
             },
             Error::Registry(_) => 4,

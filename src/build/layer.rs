@@ -4,7 +4,8 @@
 //! - entries are sorted by path, and every parent directory is written before its children
 //!   (created with mode 0755 and root ownership when the caller did not list it);
 //! - every mtime is the build's timestamp (`SOURCE_DATE_EPOCH` or the commit time), never the
-//!   checkout's, which differs on every clone;
+//!   checkout's, which differs on every clone; an entry that carries its own mtime (a file a
+//!   RUN wrote) is clamped to it, so older files keep theirs and newer ones get the epoch;
 //! - owner names are empty and ids are what the caller says (0 unless `--chown`);
 //! - the gzip header carries no name and mtime 0.
 //!
@@ -14,11 +15,13 @@
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use flate2::write::GzEncoder;
 use flate2::{Compression, GzBuilder};
 
+use super::rootfs::Root;
 use crate::oci::{
     BlobStore, BlobWriter, Descriptor, DiffId, HashingWriter, Layer, LayerOrigin, MediaType,
     StoreError,
@@ -32,10 +35,33 @@ pub enum EntryData {
     },
     /// A regular file with these bytes (heredocs, generated files).
     Bytes(Vec<u8>),
+    /// A regular file inside a root filesystem (a RUN's result, a stage's file), opened
+    /// through the root handle when the layer is written, never by a host path.
+    InRoot {
+        root: Arc<Root>,
+        path: String,
+    },
     Dir,
     Symlink {
         target: String,
     },
+    /// A hard link to an earlier entry of the same layer (absolute image path).
+    Hardlink {
+        target: String,
+    },
+    /// A character or block device, or a FIFO.
+    Node {
+        kind: NodeKind,
+        major: u32,
+        minor: u32,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    Char,
+    Block,
+    Fifo,
 }
 
 /// One entry of a layer. `path` is absolute in the image (`/usr/src/app`).
@@ -46,6 +72,8 @@ pub struct LayerEntry {
     pub mode: u32,
     pub uid: u64,
     pub gid: u64,
+    /// The file's own mtime, clamped to the build time; `None` is the build time.
+    pub mtime: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +145,7 @@ fn with_parents(entries: &[LayerEntry]) -> Vec<LayerEntry> {
                     mode: 0o755,
                     uid: 0,
                     gid: 0,
+                    mtime: None,
                 });
             }
             parent = p.parent();
@@ -141,7 +170,7 @@ fn append<W: Write>(
     header.set_mode(entry.mode & 0o7777);
     header.set_uid(entry.uid);
     header.set_gid(entry.gid);
-    header.set_mtime(mtime);
+    header.set_mtime(entry.mtime.map_or(mtime, |m| m.min(mtime)));
     let rel = entry.path.trim_start_matches('/');
     let write_err = LayerError::Write;
     match &entry.data {
@@ -156,6 +185,45 @@ fn append<W: Write>(
             header.set_size(0);
             tar.append_link(&mut header, rel, target).map_err(write_err)
         }
+        EntryData::Hardlink { target } => {
+            header.set_entry_type(tar::EntryType::Link);
+            header.set_size(0);
+            tar.append_link(&mut header, rel, target.trim_start_matches('/'))
+                .map_err(write_err)
+        }
+        EntryData::Node { kind, major, minor } => {
+            header.set_entry_type(match kind {
+                NodeKind::Char => tar::EntryType::Char,
+                NodeKind::Block => tar::EntryType::Block,
+                NodeKind::Fifo => tar::EntryType::Fifo,
+            });
+            header.set_size(0);
+            header.set_device_major(*major).map_err(write_err)?;
+            header.set_device_minor(*minor).map_err(write_err)?;
+            tar.append_data(&mut header, rel, io::empty())
+                .map_err(write_err)
+        }
+        EntryData::InRoot { root, path } => {
+            let shown = root.host_path().join(path.trim_start_matches('/'));
+            let read_err = |source| LayerError::Read {
+                path: shown.clone(),
+                source,
+            };
+            let slot = root
+                .slot(Path::new(path), false)
+                .map_err(read_err)?
+                .ok_or_else(|| read_err(io::Error::other("the root is not a file")))?;
+            let fd = rustix::fs::openat(
+                &slot.parent,
+                &slot.name,
+                rustix::fs::OFlags::RDONLY
+                    | rustix::fs::OFlags::NOFOLLOW
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| read_err(e.into()))?;
+            append_file(tar, &mut header, rel, File::from(fd), &shown)
+        }
         EntryData::Bytes(bytes) => {
             header.set_entry_type(tar::EntryType::Regular);
             header.set_size(bytes.len() as u64);
@@ -168,37 +236,52 @@ fn append<W: Write>(
                 source: source_err,
             };
             let file = File::open(source).map_err(read_err)?;
-            let size = file.metadata().map_err(read_err)?.len();
-            header.set_entry_type(tar::EntryType::Regular);
-            header.set_size(size);
-            let mut counted = CountingReader {
-                inner: file,
-                count: 0,
-            };
-            tar.append_data(&mut header, rel, &mut counted)
-                .map_err(|e| match e.kind() {
-                    io::ErrorKind::UnexpectedEof => LayerError::Changed {
-                        path: source.clone(),
-                        expected: size,
-                        actual: counted.count,
-                    },
-                    _ => LayerError::Read {
-                        path: source.clone(),
-                        source: e,
-                    },
-                })?;
-            // A file that grew after the header was written would be silently cut.
-            let actual = std::fs::metadata(source).map_err(read_err)?.len();
-            if actual != size {
-                return Err(LayerError::Changed {
-                    path: source.clone(),
-                    expected: size,
-                    actual,
-                });
-            }
-            Ok(())
+            append_file(tar, &mut header, rel, file, source)
         }
     }
+}
+
+/// Appends a regular file's bytes, refusing a file that changes size while it is read.
+fn append_file<W: Write>(
+    tar: &mut tar::Builder<W>,
+    header: &mut tar::Header,
+    rel: &str,
+    file: File,
+    source: &Path,
+) -> Result<(), LayerError> {
+    let read_err = |source_err| LayerError::Read {
+        path: source.to_path_buf(),
+        source: source_err,
+    };
+    let size = file.metadata().map_err(read_err)?.len();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_size(size);
+    let mut counted = CountingReader {
+        inner: file,
+        count: 0,
+    };
+    tar.append_data(header, rel, &mut counted)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => LayerError::Changed {
+                path: source.to_path_buf(),
+                expected: size,
+                actual: counted.count,
+            },
+            _ => LayerError::Read {
+                path: source.to_path_buf(),
+                source: e,
+            },
+        })?;
+    // A file that grew after the header was written would be silently cut.
+    let actual = counted.inner.metadata().map_err(read_err)?.len();
+    if actual != size {
+        return Err(LayerError::Changed {
+            path: source.to_path_buf(),
+            expected: size,
+            actual,
+        });
+    }
+    Ok(())
 }
 
 struct CountingReader<R> {
@@ -225,6 +308,7 @@ mod tests {
             mode,
             uid: 0,
             gid: 0,
+            mtime: None,
         }
     }
 

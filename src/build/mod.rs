@@ -8,23 +8,43 @@
 //! A stage starts from its base image *by reference*: the base's manifest and config are
 //! read from its registry, and its layers stay there ([`LayerOrigin::Remote`]) until the
 //! push mounts or copies them. A build without RUN therefore never downloads base layers.
+//!
+//! Files are needed only for RUN (and for `COPY --from`, `RUN --mount=from=`): then the
+//! stage's layers are downloaded into the blob store and [`unpack`]ed into a rootfs under
+//! the work dir, every later COPY layer is applied to it too, and each RUN goes through
+//! [`run`] ([`sandbox`] to execute, [`snapshot`] to find what changed). [`rootfs`] is the
+//! directory handle all of that goes through.
+//!
+//! Stages: only the target and the stages it depends on (`FROM <stage>`, `COPY --from`,
+//! `--mount from=`) are built, in file order; a stage used as a base passes its image
+//! (its layers) on, and its files are unpacked again only if the next stage runs something.
 
 pub mod context;
+mod copy;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod expand;
 pub mod layer;
+pub mod mounts;
+pub mod rootfs;
+pub mod run;
+pub mod sandbox;
+pub mod snapshot;
 pub mod stage;
+pub mod unpack;
+pub mod users;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::ci::{Event, Reporter};
 use crate::oci::{BlobStore, Image, ImageConfig, Layer, LayerOrigin, Platform};
 use crate::reference::Reference;
 use crate::registry;
-use dockerfile::{CopySpec, Dockerfile, Instruction, InstructionKind, Stage};
-use layer::{EntryData, LayerEntry};
+use dockerfile::{Dockerfile, Instruction, InstructionKind, Stage};
+use rootfs::Root;
+use run::Rootfs;
 use stage::StageState;
 
 /// Everything a build needs, resolved from the inputs.
@@ -78,8 +98,37 @@ pub enum BuildError {
         #[source]
         source: layer::LayerError,
     },
+    /// A step ran and failed (a RUN exited non-zero, its files could not be prepared or
+    /// read): the build failed, exit code 3.
+    #[error("{path}:{line}: {message}")]
+    Step {
+        path: PathBuf,
+        line: usize,
+        message: String,
+        #[source]
+        source: Option<Box<StepError>>,
+    },
     #[error(transparent)]
     Dockerfile(#[from] dockerfile::DockerfileError),
+}
+
+/// What went wrong underneath a failed step.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Unpack(#[from] unpack::UnpackError),
+    #[error(transparent)]
+    Sandbox(#[from] sandbox::SandboxError),
+    #[error(transparent)]
+    Snapshot(#[from] snapshot::SnapshotError),
+    #[error(transparent)]
+    User(#[from] users::UserError),
+    #[error(transparent)]
+    Registry(Box<registry::RegistryError>),
+    #[error(transparent)]
+    Store(#[from] crate::oci::StoreError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 impl BuildError {
@@ -89,7 +138,8 @@ impl BuildError {
             BuildError::Instruction { path, line, .. }
             | BuildError::NotSupported { path, line, .. }
             | BuildError::Base { path, line, .. }
-            | BuildError::Layer { path, line, .. } => Some((path, *line)),
+            | BuildError::Layer { path, line, .. }
+            | BuildError::Step { path, line, .. } => Some((path, *line)),
             BuildError::Dockerfile(e) => Some((e.path(), e.line())),
         }
     }
@@ -106,31 +156,37 @@ pub async fn build(
     let target = df.target(plan.target.as_deref())?;
     let globals = stage::global_args(&df.global_args, &plan.build_args, df.escape)
         .map_err(|e| instruction_error(df, target.line, e.to_string()))?;
-    let base = base_image(plan, target, &globals, registry, reporter).await?;
-    let name = target
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("stage-{}", target.index));
-    let created = stage::rfc3339(plan.epoch);
-    let mut state = StageState::new(
-        name,
-        base,
-        df.escape,
-        plan.build_args.clone(),
+    let io_fail = |e: std::io::Error| BuildError::Step {
+        path: df.path.clone(),
+        line: target.line,
+        message: format!("cannot use the work directory {}", plan.work_dir.display()),
+        source: Some(Box::new(StepError::Io(e))),
+    };
+    std::fs::create_dir_all(&plan.work_dir).map_err(io_fail)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("scratch-")
+        .tempdir_in(&plan.work_dir)
+        .map_err(io_fail)?;
+    let mut builder = Builder {
+        plan,
+        registry,
+        store,
+        reporter,
         globals,
-        created.clone(),
-    );
-
-    for instruction in &target.instructions {
-        reporter.event(Event::Step {
-            stage: &state.name,
-            line: instruction.line,
-            text: &instruction.text,
-        });
-        apply(plan, &mut state, instruction, store).await?;
+        built: BTreeMap::new(),
+        images: HashMap::new(),
+        scratch,
+    };
+    for index in builder.needed(target) {
+        let stage = &df.stages[index];
+        let built = builder.stage(stage).await?;
+        builder.built.insert(index, built);
     }
-
-    let mut image = state.image;
+    let mut image = builder
+        .built
+        .remove(&target.index)
+        .expect("the target is built last")
+        .image;
     if !plan.labels.is_empty() {
         image
             .config
@@ -139,85 +195,328 @@ pub async fn build(
             .get_or_insert_with(BTreeMap::new)
             .extend(plan.labels.clone());
     }
-    image.config.created = Some(created);
+    image.config.created = Some(stage::rfc3339(plan.epoch));
     Ok(image)
 }
 
-async fn base_image(
-    plan: &BuildPlan,
-    stage: &Stage,
-    globals: &BTreeMap<String, String>,
-    registry: &registry::Client,
-    reporter: &dyn Reporter,
-) -> Result<Image, BuildError> {
-    let df = &plan.dockerfile;
-    let word = expand::expand(&stage.base, df.escape, &|n| globals.get(n).cloned())
-        .map_err(|e| instruction_error(df, stage.line, e.to_string()))?;
-    if word.eq_ignore_ascii_case("scratch") {
-        return Ok(Image {
-            config: ImageConfig::scratch(&plan.platform),
-            layers: vec![],
-            annotations: BTreeMap::new(),
-        });
-    }
-    if df
-        .stage_by_name_or_index(&word)
-        .is_some_and(|s| s.index < stage.index)
-    {
-        return Err(BuildError::NotSupported {
-            path: df.path.clone(),
-            line: stage.line,
-            message: format!("FROM {word}: building on an earlier stage is not supported yet"),
-        });
-    }
-    let reference: Reference = word
-        .parse()
-        .map_err(|e: crate::reference::ReferenceError| {
-            instruction_error(df, stage.line, e.to_string())
-        })?;
-    reporter.event(Event::Note(&format!(
-        "resolving base image {reference} for {}",
-        plan.platform
-    )));
-    let resolved = registry
-        .resolve(&reference, &plan.platform)
-        .await
-        .map_err(|source| BuildError::Base {
-            path: df.path.clone(),
-            line: stage.line,
-            reference: word.clone(),
-            source: Box::new(source),
-        })?;
-    let origin = LayerOrigin::Remote(resolved.reference.clone());
-    let mut config = resolved.config;
-    let layers = resolved
-        .manifest
-        .layers
-        .iter()
-        .zip(config.rootfs.diff_ids.iter())
-        .map(|(descriptor, diff_id)| {
-            let mut descriptor = descriptor.clone();
-            descriptor.media_type = descriptor.media_type.to_oci();
-            Layer {
-                descriptor,
-                diff_id: crate::oci::DiffId(diff_id.clone()),
-                origin: origin.clone(),
-            }
-        })
-        .collect();
-    config.created = None;
-    Ok(Image {
-        config,
-        layers,
-        annotations: BTreeMap::new(),
-    })
+/// A finished stage: its image, and its files if something unpacked them.
+struct Built {
+    image: Image,
+    fs: Option<Rootfs>,
 }
 
-async fn apply(
+struct Builder<'a> {
+    plan: &'a BuildPlan,
+    registry: &'a registry::Client,
+    store: &'a BlobStore,
+    reporter: &'a dyn Reporter,
+    globals: BTreeMap<String, String>,
+    built: BTreeMap<usize, Built>,
+    /// Files of images named by `COPY --from=<image>`, by the word as written.
+    images: HashMap<String, Rootfs>,
+    /// Removed at the end of the build (ADD extraction).
+    scratch: tempfile::TempDir,
+}
+
+impl Builder<'_> {
+    /// The stages the target needs, itself included, in file order.
+    fn needed(&self, target: &Stage) -> Vec<usize> {
+        let df = &self.plan.dockerfile;
+        let mut todo = vec![target.index];
+        let mut seen = BTreeSet::new();
+        while let Some(index) = todo.pop() {
+            if !seen.insert(index) {
+                continue;
+            }
+            let stage = &df.stages[index];
+            let mut words = vec![stage.base.clone()];
+            for instruction in &stage.instructions {
+                match &instruction.kind {
+                    InstructionKind::Copy(spec) | InstructionKind::Add(spec) => {
+                        words.extend(spec.from.clone())
+                    }
+                    InstructionKind::Run(spec) => words.extend(
+                        spec.mounts
+                            .iter()
+                            .flat_map(|m| m.split(','))
+                            .filter_map(|f| f.trim().strip_prefix("from="))
+                            .map(str::to_string),
+                    ),
+                    _ => {}
+                }
+            }
+            for word in words {
+                let word = expand::expand(&word, df.escape, &|n| self.globals.get(n).cloned())
+                    .unwrap_or(word);
+                if let Some(dep) = df.stage_by_name_or_index(&word).filter(|s| s.index < index) {
+                    todo.push(dep.index);
+                }
+            }
+        }
+        seen.into_iter().collect()
+    }
+
+    async fn stage(&mut self, stage: &Stage) -> Result<Built, BuildError> {
+        let plan = self.plan;
+        let df = &plan.dockerfile;
+        let base = self.base_image(stage).await?;
+        let name = stage
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("stage-{}", stage.index));
+        let mut state = StageState::new(
+            name,
+            base,
+            df.escape,
+            plan.build_args.clone(),
+            self.globals.clone(),
+            stage::rfc3339(plan.epoch),
+        );
+        let mut fs: Option<Rootfs> = None;
+        for instruction in &stage.instructions {
+            self.reporter.event(Event::Step {
+                stage: &state.name,
+                line: instruction.line,
+                text: &instruction.text,
+            });
+            let line = instruction.line;
+            match &instruction.kind {
+                InstructionKind::Run(spec) => {
+                    let mut roots: HashMap<String, Arc<Root>> = HashMap::new();
+                    for raw in &spec.mounts {
+                        for word in raw
+                            .split(',')
+                            .filter_map(|f| f.trim().strip_prefix("from="))
+                        {
+                            let word = state
+                                .expand(word)
+                                .map_err(|e| instruction_error(df, line, e.to_string()))?;
+                            let root = self.files_of(&word, line).await?;
+                            roots.insert(word, root);
+                        }
+                    }
+                    if fs.is_none() {
+                        fs = Some(self.unpack(&state.image, line).await?);
+                    }
+                    let lookup = |word: &str| roots.get(word).cloned();
+                    let step = run::RunStep {
+                        plan,
+                        instruction,
+                        spec,
+                        reporter: self.reporter,
+                        bind_root: &lookup,
+                    };
+                    let rootfs = fs.as_mut().expect("unpacked above");
+                    let layer = match run::run(&step, &state, rootfs)? {
+                        Some(entries) => Some(run::write(plan, line, entries, self.store).await?),
+                        None => None,
+                    };
+                    state.record(&instruction.text, layer);
+                }
+                InstructionKind::Copy(spec) | InstructionKind::Add(spec) => {
+                    let from = match &spec.from {
+                        Some(word) => {
+                            let word = state
+                                .expand(word)
+                                .map_err(|e| instruction_error(df, line, e.to_string()))?;
+                            Some(self.files_of(&word, line).await?)
+                        }
+                        None => None,
+                    };
+                    let own = fs.as_ref().map(|f| f.root.clone());
+                    let entries = copy::entries(
+                        plan,
+                        &state,
+                        instruction,
+                        spec,
+                        from,
+                        own.as_deref(),
+                        self.scratch.path(),
+                    )?;
+                    let layer = run::write(plan, line, entries, self.store).await?;
+                    if let Some(fs) = &mut fs {
+                        self.apply_to(fs, &layer, line).await?;
+                    }
+                    state.record(&instruction.text, Some(layer));
+                }
+                _ => apply(plan, &mut state, instruction)?,
+            }
+        }
+        Ok(Built {
+            image: state.image,
+            fs,
+        })
+    }
+
+    /// The files of an earlier stage (named or by index) or of an image, unpacked once.
+    async fn files_of(&mut self, word: &str, line: usize) -> Result<Arc<Root>, BuildError> {
+        let df = &self.plan.dockerfile;
+        if let Some(stage) = df.stage_by_name_or_index(word) {
+            if let Some(built) = self.built.get(&stage.index) {
+                if let Some(fs) = &built.fs {
+                    return Ok(fs.root.clone());
+                }
+                let image = built.image.clone();
+                let fs = self.unpack(&image, line).await?;
+                let root = fs.root.clone();
+                self.built.get_mut(&stage.index).expect("present").fs = Some(fs);
+                return Ok(root);
+            }
+        }
+        if let Some(fs) = self.images.get(word) {
+            return Ok(fs.root.clone());
+        }
+        let image = self.resolve(word, line).await?;
+        let fs = self.unpack(&image, line).await?;
+        let root = fs.root.clone();
+        self.images.insert(word.to_string(), fs);
+        Ok(root)
+    }
+
+    /// Downloads (if needed) and unpacks every layer of `image` into a new rootfs.
+    async fn unpack(&self, image: &Image, line: usize) -> Result<Rootfs, BuildError> {
+        let mut fs = Rootfs::create(&self.plan.work_dir)
+            .map_err(|e| self.step_error(line, "cannot create a rootfs", e.into()))?;
+        let size: u64 = image.layers.iter().map(|l| l.descriptor.size).sum();
+        self.reporter.event(Event::Note(&format!(
+            "unpacking {} layer(s), {} compressed, into {}",
+            image.layers.len(),
+            crate::ci::human_size(size),
+            fs.root.host_path().display()
+        )));
+        for layer in &image.layers {
+            self.apply_to(&mut fs, layer, line).await?;
+        }
+        Ok(fs)
+    }
+
+    async fn apply_to(
+        &self,
+        fs: &mut Rootfs,
+        layer: &Layer,
+        line: usize,
+    ) -> Result<(), BuildError> {
+        let digest = &layer.descriptor.digest;
+        if let LayerOrigin::Remote(reference) = &layer.origin {
+            self.registry
+                .fetch_blob(reference, digest, self.store)
+                .await
+                .map_err(|e| {
+                    self.step_error(
+                        line,
+                        &format!("cannot download layer {digest} of {reference}"),
+                        StepError::Registry(Box::new(e)),
+                    )
+                })?;
+        }
+        let blob = self
+            .store
+            .open_blob(digest)
+            .map_err(|e| self.step_error(line, "cannot read a layer", e.into()))?;
+        let root = fs.root.clone();
+        let name = digest.to_string();
+        let applied = tokio::task::spawn_blocking(move || unpack::apply_layer(&root, blob, &name))
+            .await
+            .expect("unpacking panicked")
+            .map_err(|e| self.step_error(line, "cannot unpack a layer", e.into()))?;
+        if applied.devices_skipped > 0 {
+            self.reporter.event(Event::Warning(&format!(
+                "layer {digest}: {} device node(s) not created (no CAP_MKNOD)",
+                applied.devices_skipped
+            )));
+        }
+        fs.last = None;
+        Ok(())
+    }
+
+    fn step_error(&self, line: usize, message: &str, source: StepError) -> BuildError {
+        BuildError::Step {
+            path: self.plan.dockerfile.path.clone(),
+            line,
+            message: message.to_string(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    async fn base_image(&self, stage: &Stage) -> Result<Image, BuildError> {
+        let plan = self.plan;
+        let df = &plan.dockerfile;
+        let word = expand::expand(&stage.base, df.escape, &|n| self.globals.get(n).cloned())
+            .map_err(|e| instruction_error(df, stage.line, e.to_string()))?;
+        if word.eq_ignore_ascii_case("scratch") {
+            return Ok(Image {
+                config: ImageConfig::scratch(&plan.platform),
+                layers: vec![],
+                annotations: BTreeMap::new(),
+            });
+        }
+        if let Some(earlier) = df
+            .stage_by_name_or_index(&word)
+            .filter(|s| s.index < stage.index)
+        {
+            let built = self
+                .built
+                .get(&earlier.index)
+                .expect("dependencies come first");
+            return Ok(built.image.clone());
+        }
+        self.resolve(&word, stage.line).await
+    }
+
+    /// An image from a registry, by reference, its layers left there.
+    async fn resolve(&self, word: &str, line: usize) -> Result<Image, BuildError> {
+        let plan = self.plan;
+        let df = &plan.dockerfile;
+        let reference: Reference =
+            word.parse()
+                .map_err(|e: crate::reference::ReferenceError| {
+                    instruction_error(df, line, e.to_string())
+                })?;
+        self.reporter.event(Event::Note(&format!(
+            "resolving image {reference} for {}",
+            plan.platform
+        )));
+        let resolved = self
+            .registry
+            .resolve(&reference, &plan.platform)
+            .await
+            .map_err(|source| BuildError::Base {
+                path: df.path.clone(),
+                line,
+                reference: word.to_string(),
+                source: Box::new(source),
+            })?;
+        let origin = LayerOrigin::Remote(resolved.reference.clone());
+        let mut config = resolved.config;
+        let layers = resolved
+            .manifest
+            .layers
+            .iter()
+            .zip(config.rootfs.diff_ids.iter())
+            .map(|(descriptor, diff_id)| {
+                let mut descriptor = descriptor.clone();
+                descriptor.media_type = descriptor.media_type.to_oci();
+                Layer {
+                    descriptor,
+                    diff_id: crate::oci::DiffId(diff_id.clone()),
+                    origin: origin.clone(),
+                }
+            })
+            .collect();
+        config.created = None;
+        Ok(Image {
+            config,
+            layers,
+            annotations: BTreeMap::new(),
+        })
+    }
+}
+
+/// Applies an instruction that changes only the configuration.
+fn apply(
     plan: &BuildPlan,
     state: &mut StageState,
     instruction: &Instruction,
-    store: &BlobStore,
 ) -> Result<(), BuildError> {
     let df = &plan.dockerfile;
     let line = instruction.line;
@@ -313,160 +612,12 @@ async fn apply(
                 .push(text.clone());
         }
         InstructionKind::Maintainer(name) => state.config().author = Some(name.clone()),
-        InstructionKind::Copy(spec) | InstructionKind::Add(spec) => {
-            let layer = copy_layer(plan, state, instruction, spec, store).await?;
-            state.record(&instruction.text, Some(layer));
-            return Ok(());
-        }
-        InstructionKind::Run(_) => {
-            return Err(BuildError::NotSupported {
-                path: df.path.clone(),
-                line,
-                message: format!(
-                    "`{}`: RUN is not supported yet (daemonless RUN is coming); remove it or build those steps into the base image",
-                    instruction.text
-                ),
-            });
+        InstructionKind::Copy(_) | InstructionKind::Add(_) | InstructionKind::Run(_) => {
+            unreachable!("file instructions are applied by the stage builder")
         }
     }
     state.record(&instruction.text, None);
     Ok(())
-}
-
-async fn copy_layer(
-    plan: &BuildPlan,
-    state: &StageState,
-    instruction: &Instruction,
-    spec: &CopySpec,
-    store: &BlobStore,
-) -> Result<Layer, BuildError> {
-    let df = &plan.dockerfile;
-    let line = instruction.line;
-    let fail = |message: String| instruction_error(df, line, message);
-    let name = instruction.kind.name();
-    if spec.from.is_some() {
-        return Err(BuildError::NotSupported {
-            path: df.path.clone(),
-            line,
-            message: format!("{name} --from is not supported yet"),
-        });
-    }
-    let x = |word: &str| state.expand(word).map_err(|e| fail(e.to_string()));
-    let (uid, gid) = match &spec.chown {
-        Some(chown) => parse_chown(&x(chown)?).map_err(fail)?,
-        None => (0, 0),
-    };
-    let chmod = match &spec.chmod {
-        Some(chmod) => {
-            let v = x(chmod)?;
-            Some(
-                u32::from_str_radix(&v, 8)
-                    .map_err(|_| fail(format!("--chmod={v} is not an octal mode")))?,
-            )
-        }
-        None => None,
-    };
-    let workdir = state
-        .image
-        .config
-        .config
-        .working_dir
-        .clone()
-        .unwrap_or_else(|| "/".into());
-    let dest = x(&spec.dest)?;
-    let mut entries = Vec::new();
-    if spec.heredocs.is_empty() {
-        let sources = spec
-            .sources
-            .iter()
-            .map(|s| x(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some(url) = sources
-            .iter()
-            .find(|s| s.starts_with("http://") || s.starts_with("https://"))
-        {
-            return Err(BuildError::NotSupported {
-                path: df.path.clone(),
-                line,
-                message: format!("{name} from a URL ({url}) is not supported yet"),
-            });
-        }
-        let planned = context::plan_copy(&plan.context, &plan.ignore, &sources, &dest, &workdir)
-            .map_err(|e| fail(e.to_string()))?;
-        for entry in planned {
-            let (data, mode) = match entry.kind {
-                context::EntryKind::File { mode } => (
-                    EntryData::File {
-                        source: entry.source,
-                    },
-                    mode,
-                ),
-                context::EntryKind::Dir { mode } => (EntryData::Dir, mode),
-                context::EntryKind::Symlink { target } => (EntryData::Symlink { target }, 0o777),
-            };
-            let mode = match (&data, chmod) {
-                (EntryData::Symlink { .. }, _) | (_, None) => mode,
-                (_, Some(m)) => m,
-            };
-            entries.push(LayerEntry {
-                path: entry.dest,
-                data,
-                mode,
-                uid,
-                gid,
-            });
-        }
-    } else {
-        for doc in &spec.heredocs {
-            let content = if doc.expand {
-                x(&doc.content)?
-            } else {
-                doc.content.clone()
-            };
-            let path = join_path(&join_path(&workdir, &dest), &doc.name);
-            let path = if dest.ends_with('/') || spec.heredocs.len() > 1 {
-                path
-            } else {
-                join_path(&workdir, &dest)
-            };
-            entries.push(LayerEntry {
-                path,
-                data: EntryData::Bytes(content.into_bytes()),
-                mode: chmod.unwrap_or(0o644),
-                uid,
-                gid,
-            });
-        }
-    }
-    let store = store.clone();
-    let epoch = plan.epoch;
-    tokio::task::spawn_blocking(move || layer::write_layer(&store, &entries, epoch))
-        .await
-        .expect("layer writer panicked")
-        .map_err(|source| BuildError::Layer {
-            path: df.path.clone(),
-            line,
-            source,
-        })
-}
-
-/// `uid[:gid]` as numbers; `root` is 0. Names need the base's /etc/passwd (with RUN support).
-fn parse_chown(value: &str) -> Result<(u64, u64), String> {
-    let id = |s: &str| -> Result<u64, String> {
-        match s {
-            "root" => Ok(0),
-            _ => s.parse().map_err(|_| {
-                format!("--chown={value}: user and group names are not resolved yet; use numeric ids (e.g. 1000:1000)")
-            }),
-        }
-    };
-    match value.split_once(':') {
-        Some((u, g)) => Ok((id(u)?, id(g)?)),
-        None => {
-            let uid = id(value)?;
-            Ok((uid, uid))
-        }
-    }
 }
 
 fn instruction_error(df: &Dockerfile, line: usize, message: String) -> BuildError {
@@ -507,13 +658,5 @@ mod tests {
         assert_eq!(join_path("/app", "src/"), "/app/src");
         assert_eq!(join_path("/app", "/opt"), "/opt");
         assert_eq!(join_path("/app", "../../.."), "/");
-    }
-
-    #[test]
-    fn chown_table() {
-        assert_eq!(parse_chown("1000:1001"), Ok((1000, 1001)));
-        assert_eq!(parse_chown("1000"), Ok((1000, 1000)));
-        assert_eq!(parse_chown("root:0"), Ok((0, 0)));
-        assert!(parse_chown("app").unwrap_err().contains("numeric ids"));
     }
 }

@@ -85,6 +85,30 @@ impl StageState {
         expand::expand_words(word, self.escape, &|name| self.lookup(name))
     }
 
+    /// The environment of a RUN: the image's `ENV`, then the stage's `ARG`s and any
+    /// predefined proxy variables given as build args (ENV wins).
+    pub fn run_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self
+            .image
+            .config
+            .config
+            .env
+            .iter()
+            .flatten()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let predefined = PREDEFINED
+            .iter()
+            .filter_map(|name| Some((name.to_string(), self.overrides.get(*name)?.clone())));
+        for (k, v) in self.args.clone().into_iter().chain(predefined) {
+            if !env.iter().any(|(e, _)| *e == k) {
+                env.push((k, v));
+            }
+        }
+        env
+    }
+
     pub fn declare_arg(&mut self, decl: &ArgDecl) -> Result<(), expand::ExpandError> {
         let value = match self.overrides.get(&decl.name) {
             Some(v) => Some(v.clone()),

@@ -1,0 +1,333 @@
+//! Issue 4: RUN, snapshots and Dockerfile parity, through the real binary on busybox.
+//!
+//! Every build pushes to a real registry and the result is read back with skopeo; layers
+//! are checked entry by entry. `unprivileged()` runs the binary without CAP_SYS_ADMIN (as
+//! in a default Docker container) to prove RUN needs no mount namespace.
+
+use std::path::Path;
+
+use crate::support::context::Context;
+use crate::support::images::{host_arch, image_config, push_busybox, push_image};
+use crate::support::publish::{Publish, Run};
+
+use crate::support::read_back::{read_back, EntryKind, PulledImage, PulledLayer};
+use crate::support::registry::Registry;
+use crate::support::rootfs::{busybox_layer, LayerBuilder};
+
+const EPOCH: i64 = 1_700_000_000;
+
+/// A context with `Dockerfile` and a version file, committed at [`EPOCH`].
+fn context(dockerfile: &str) -> Context {
+    Context::new()
+        .file("Dockerfile", dockerfile)
+        .file("src/VERSION", "1.0.0\n")
+}
+
+/// Publishes `ctx` as `<registry>/test/<name>` with `BASE` set to `base`.
+fn publish(ctx: &Context, reg: &Registry, name: &str, base: &str) -> Publish {
+    ctx.publish()
+        .input("image", format!("{}/test/{name}", reg.host()))
+        .input("build-args", format!("BASE={base}"))
+        .env("SOURCE_DATE_EPOCH", EPOCH.to_string())
+}
+
+/// Runs the binary like [`publish`] does, but under `setpriv` without CAP_SYS_ADMIN in
+/// any capability set (the default Docker set keeps CAP_SYS_CHROOT and CAP_MKNOD, so do
+/// we): no mount namespace, hence no /proc for RUN.
+fn publish_without_sys_admin(
+    ctx: &Context,
+    reg: &Registry,
+    name: &str,
+    base: &str,
+) -> (i32, String, String) {
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--bounding-set=-sys_admin", "--inh-caps=-sys_admin", "--"])
+        .arg(env!("CARGO_BIN_EXE_spaceone-publish"))
+        .current_dir(ctx.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("PUBLISH_IMAGE", format!("{}/test/{name}", reg.host()))
+        .env("PUBLISH_BUILD_ARGS", format!("BASE={base}"))
+        .env("SOURCE_DATE_EPOCH", EPOCH.to_string())
+        .output()
+        .expect("setpriv (util-linux) runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn digest_of(run: &Run) -> String {
+    run.stdout
+        .lines()
+        .find_map(|l| l.split('@').nth(1).filter(|d| d.starts_with("sha256:")))
+        .unwrap_or_else(|| panic!("no digest in stdout\n{}", run.report()))
+        .to_string()
+}
+
+fn layer_paths(layer: &PulledLayer) -> Vec<String> {
+    layer.paths()
+}
+
+fn file(layer: &PulledLayer, path: &str) -> String {
+    let e = layer
+        .entry(path)
+        .unwrap_or_else(|| panic!("no {path} in layer: {:?}", layer.paths()));
+    String::from_utf8(e.content.clone().unwrap_or_default()).unwrap()
+}
+
+fn pulled(reg: &Registry, name: &str) -> PulledImage {
+    read_back(reg, &format!("{}/test/{name}:1.0.0", reg.host()))
+}
+
+const SUITE: &str = r#"ARG BASE
+FROM ${BASE}
+ENV GREETING=hello
+ARG BUILD_ONLY=visible
+WORKDIR /work
+RUN echo step-output && echo "$GREETING $BUILD_ONLY $(pwd)" > /work/env.txt && (test -e /proc/self/status && echo yes || echo no) > /work/proc && mkdir -p /opt/d && echo old > /opt/d/old && echo gone > /etc/gone
+RUN rm /etc/gone && rm -rf /opt/d && mkdir /opt/d.new && mv /opt/d.new /opt/d && echo new > /opt/d/new \
+ && ln -s /work/env.txt /work/link && ln /work/env.txt /work/hard \
+ && echo x > /work/exec && chmod 4755 /work/exec && echo t > /tmp/t
+USER app
+RUN id -u > /home/app/uid && id -g >> /home/app/uid && echo $HOME >> /home/app/uid && touch /home/app/mine
+USER root
+RUN <<EOF
+echo heredoc > /work/heredoc
+EOF
+RUN cat <<EOT > /work/heredoc2
+line $GREETING
+EOT
+"#;
+
+#[test]
+fn issue_4_run_suite_on_busybox_without_cap_sys_admin() {
+    let reg = Registry::plain();
+    let base = push_busybox(&reg, "library/busybox:1");
+    let base_image = read_back(&reg, &base);
+    let ctx = context(SUITE);
+    let (status, stdout, stderr) = publish_without_sys_admin(&ctx, &reg, "suite", &base);
+    assert_eq!(status, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stderr.contains("#6 step-output"),
+        "output is prefixed with its line:\n{stderr}"
+    );
+    let image = pulled(&reg, "suite");
+    let n = base_image.layers.len();
+    assert_eq!(image.layers.len(), n + 5, "{:?}", image.config["history"]);
+    for (ours, theirs) in image.layers.iter().zip(&base_image.layers) {
+        assert_eq!(
+            ours.digest, theirs.digest,
+            "base layers are reused as they are"
+        );
+    }
+
+    // RUN 1: env, ARG, WORKDIR; new files with their real parents.
+    let l1 = &image.layers[n];
+    assert_eq!(file(l1, "work/env.txt"), "hello visible /work\n");
+    assert_eq!(file(l1, "opt/d/old"), "old\n");
+    assert!(l1.entry("etc").is_some(), "{:?}", layer_paths(l1));
+    let etc = l1.entry("etc").unwrap();
+    assert_eq!(etc.mode, 0o755);
+    for skipped in ["etc/resolv.conf", "etc/hosts", "dev", "proc"] {
+        assert!(
+            l1.entry(skipped).is_none(),
+            "{skipped} leaked: {:?}",
+            layer_paths(l1)
+        );
+    }
+    assert_eq!(
+        file(l1, "work/proc"),
+        "no\n",
+        "without CAP_SYS_ADMIN there is no /proc"
+    );
+    let env_entry = l1.entry("work/env.txt").unwrap();
+    assert_eq!(
+        env_entry.mtime, EPOCH as u64,
+        "mtimes are clamped to the epoch"
+    );
+
+    // RUN 2: deletion → whiteout, replaced dir, symlink, hardlink, setuid, /tmp's mode.
+    let l2 = &image.layers[n + 1];
+    let paths = layer_paths(l2);
+    assert!(paths.contains(&"etc/.wh.gone".to_string()), "{paths:?}");
+    assert!(
+        paths.contains(&"opt/d/.wh..wh..opq".to_string())
+            || paths.contains(&"opt/d/.wh.old".to_string()),
+        "{paths:?}"
+    );
+    assert_eq!(
+        l2.entry("opt/d/.wh.old")
+            .map(|e| e.kind)
+            .unwrap_or(EntryKind::Whiteout),
+        EntryKind::Whiteout
+    );
+    assert_eq!(file(l2, "opt/d/new"), "new\n");
+    let link = l2.entry("work/link").unwrap();
+    assert_eq!(link.kind, EntryKind::Symlink);
+    assert_eq!(link.link_target.as_deref(), Some("/work/env.txt"));
+    let hard = l2.entry("work/hard").unwrap();
+    let env2 = l2.entry("work/env.txt").unwrap();
+    assert!(
+        (hard.kind == EntryKind::Hardlink && hard.link_target.as_deref() == Some("work/env.txt"))
+            || (env2.kind == EntryKind::Hardlink
+                && env2.link_target.as_deref() == Some("work/hard")),
+        "{hard:?} {env2:?}"
+    );
+    assert_eq!(l2.entry("work/exec").unwrap().mode, 0o4755);
+    assert_eq!(l2.entry("tmp").unwrap().mode, 0o1777);
+
+    // RUN 3 as USER app: ids, HOME, ownership.
+    let l3 = &image.layers[n + 2];
+    assert_eq!(file(l3, "home/app/uid"), "1000\n1000\n/home/app\n");
+    let mine = l3.entry("home/app/mine").unwrap();
+    assert_eq!((mine.uid, mine.gid), (1000, 1000));
+    assert_eq!(l3.entry("home/app").unwrap().uid, 1000);
+
+    // Heredocs.
+    assert_eq!(file(&image.layers[n + 3], "work/heredoc"), "heredoc\n");
+    assert_eq!(file(&image.layers[n + 4], "work/heredoc2"), "line hello\n");
+    // ARG values are not kept in the image's environment.
+    assert!(!image.env().iter().any(|e| e.starts_with("BUILD_ONLY")));
+}
+
+#[test]
+fn issue_4_two_builds_give_the_same_digest() {
+    let reg = Registry::plain();
+    let base = push_busybox(&reg, "library/busybox:1");
+    let ctx = context(SUITE);
+    let first = publish(&ctx, &reg, "repro", &base).run();
+    first.assert_success();
+    let second = publish(&ctx, &reg, "repro", &base).run();
+    second.assert_success();
+    assert_eq!(digest_of(&first), digest_of(&second));
+}
+
+#[test]
+fn issue_4_failing_run_exits_3_with_command_and_output_and_pushes_nothing() {
+    let reg = Registry::plain();
+    let base = push_busybox(&reg, "library/busybox:1");
+    let ctx = context("ARG BASE\nFROM ${BASE}\nRUN echo preparing && echo broken >&2 && exit 7\n");
+    let run = publish(&ctx, &reg, "fails", &base).run();
+    run.assert_exit(3);
+    assert!(
+        run.stderr.contains("Dockerfile:3: `RUN echo preparing && echo broken >&2 && exit 7` failed with exit code 7"),
+        "{}",
+        run.report()
+    );
+    assert!(run.stderr.contains("  | broken"), "{}", run.report());
+    assert!(reg.tags("test/fails").is_empty());
+}
+
+#[test]
+fn issue_4_multi_stage_copy_from_stage_index_and_image() {
+    let reg = Registry::plain();
+    let base = push_busybox(&reg, "library/busybox:1");
+    let dockerfile = r#"ARG BASE
+FROM ${BASE} AS builder
+RUN mkdir -p /out/sub && echo built > /out/sub/artifact && ln -s artifact /out/sub/link
+FROM ${BASE} AS unused
+RUN exit 1
+FROM builder AS tested
+RUN cat /out/sub/artifact > /out/tested
+FROM scratch
+ARG BASE
+COPY --from=tested /out/ /app/
+COPY --from=0 /out/sub/artifact /single
+COPY --from=${BASE} /etc/passwd /passwd
+"#;
+    let ctx = context(dockerfile);
+    let run = publish(&ctx, &reg, "multi", &base).run();
+    run.assert_success();
+    let image = pulled(&reg, "multi");
+    assert_eq!(image.layers.len(), 3, "FROM scratch: only the COPY layers");
+    assert_eq!(file(&image.layers[0], "app/sub/artifact"), "built\n");
+    assert_eq!(file(&image.layers[0], "app/tested"), "built\n");
+    assert_eq!(
+        image.layers[0]
+            .entry("app/sub/link")
+            .unwrap()
+            .link_target
+            .as_deref(),
+        Some("artifact")
+    );
+    assert_eq!(file(&image.layers[1], "single"), "built\n");
+    assert!(file(&image.layers[2], "passwd").contains("app:x:1000"));
+}
+
+#[test]
+fn issue_4_cache_mount_persists_and_secret_stays_out() {
+    let reg = Registry::plain();
+    let base = push_busybox(&reg, "library/busybox:1");
+    let dockerfile = r#"ARG BASE
+FROM ${BASE}
+RUN --mount=type=cache,target=/root/.cache sh -c 'ls /root/.cache > /seen; date +%s%N > /root/.cache/stamp-$(cat /proc/sys/kernel/random/uuid 2>/dev/null || echo $$)'
+RUN --mount=type=secret,id=token cat /run/secrets/token && wc -c < /run/secrets/token > /secret-len
+"#;
+    let ctx = context(dockerfile);
+    let p = publish(&ctx, &reg, "mounts", &base).input("secrets", "token=s3cr3t-value");
+    let first = p.run();
+    first.assert_success();
+    let second = p.run();
+    second.assert_success();
+    for run in [&first, &second] {
+        assert!(!run.stdout.contains("s3cr3t-value"), "{}", run.report());
+        assert!(!run.stderr.contains("s3cr3t-value"), "{}", run.report());
+    }
+    let image = pulled(&reg, "mounts");
+    let n = image.layers.len();
+    // The second build saw what the first left in the cache.
+    let seen = file(&image.layers[n - 2], "seen");
+    assert!(seen.contains("stamp-"), "cache contents: {seen:?}");
+    assert!(image.layers[n - 2].entry("root/.cache").is_none());
+    let last = &image.layers[n - 1];
+    assert_eq!(file(last, "secret-len").trim(), "12");
+    assert!(first.stderr.contains("#4 ***"), "{}", first.report());
+    for layer in &image.layers {
+        assert!(layer.entry("run/secrets/token").is_none());
+        for e in &layer.entries {
+            let content = e.content.clone().unwrap_or_default();
+            assert!(
+                !String::from_utf8_lossy(&content).contains("s3cr3t-value"),
+                "{}",
+                e.path
+            );
+        }
+    }
+}
+
+/// A base image whose layer tries to write outside the rootfs in every known way.
+fn push_hostile(reg: &Registry) -> String {
+    let hostile = LayerBuilder::new()
+        .symlink("escape-abs", "/")
+        .symlink("escape-rel", "../../../../../../..")
+        .finish();
+    let hostile2 = LayerBuilder::new()
+        .file("escape-abs/tmp/pwned-abs", 0o644, b"x")
+        .file("escape-rel/tmp/pwned-rel", 0o644, b"x")
+        .finish();
+    let layers = vec![busybox_layer(), hostile, hostile2];
+    let config = image_config(host_arch(), None, &layers);
+    push_image(reg, "library/hostile:1", &layers, &config, &[])
+}
+
+#[test]
+fn issue_4_hostile_base_layers_write_nothing_outside_the_rootfs() {
+    let reg = Registry::plain();
+    let base = push_hostile(&reg);
+    let ctx = context("ARG BASE\nFROM ${BASE}\nRUN ls /tmp/pwned-abs /tmp/pwned-rel > /found\n");
+    let run = publish(&ctx, &reg, "hostile", &base).run();
+    run.assert_success();
+    for name in ["pwned-abs", "pwned-rel"] {
+        assert!(
+            !Path::new("/tmp").join(name).exists(),
+            "{name} written on the host"
+        );
+    }
+    let image = pulled(&reg, "hostile");
+    let found = file(image.layers.last().unwrap(), "found");
+    assert_eq!(found, "/tmp/pwned-abs\n/tmp/pwned-rel\n");
+}
