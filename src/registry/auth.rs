@@ -222,7 +222,13 @@ impl Auth {
             let status = response.status();
             if status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED {
                 return self
-                    .token_from(req, &Method::POST, req.realm, response, credential.as_deref())
+                    .token_from(
+                        req,
+                        &Method::POST,
+                        req.realm,
+                        response,
+                        credential.as_deref(),
+                    )
                     .await;
             }
         }

@@ -209,8 +209,8 @@ impl Client {
             self.inner.auth.load(&host).await;
             self.ping_schemes(&host, fallback).await.map(Arc::new)
         })
-            .await
-            .cloned()
+        .await
+        .cloned()
     }
 
     async fn ping_schemes(

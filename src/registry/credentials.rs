@@ -77,7 +77,11 @@ impl Keychain {
     pub async fn load(&self, host: &str) {
         let key = super::normalize_host(host);
         if self.explicit.iter().any(|c| c.matches(host))
-            || self.loaded.lock().expect("keychain lock").contains_key(&key)
+            || self
+                .loaded
+                .lock()
+                .expect("keychain lock")
+                .contains_key(&key)
         {
             return;
         }

@@ -430,8 +430,7 @@ impl RegistryError {
     pub fn is_retryable(&self) -> bool {
         match self {
             RegistryError::Status { status, body, .. } => {
-                retryable_status(*status)
-                    || TEMPORARY_CODES.iter().any(|code| body.has_code(code))
+                retryable_status(*status) || TEMPORARY_CODES.iter().any(|code| body.has_code(code))
             }
             RegistryError::TokenService { status, .. } => retryable_status(*status),
             RegistryError::Connect { certificate, .. } => !certificate,
@@ -496,7 +495,11 @@ const TEMPORARY_CODES: &[&str] = &["BLOB_UPLOAD_INVALID", "TOOMANYREQUESTS", "UN
 /// `Retry-After: <seconds>`; the HTTP-date form is read as "a little while" (1 s), which
 /// is what registries mean by it in practice.
 pub(super) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     Some(match value.parse::<u64>() {
         Ok(seconds) => Duration::from_secs(seconds),
         Err(_) => Duration::from_secs(1),
@@ -661,7 +664,10 @@ mod tests {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("retry-after", "7".parse().unwrap());
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
-        headers.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        headers.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(1)));
     }
 

@@ -106,7 +106,14 @@ impl Client {
         )));
         let session = self.session(target, scopes).await?;
 
-        let blobs = if manifest::exists(&session, repository, image.digest()).await? {
+        let tuning = &self.inner.tuning;
+        let present = tuning
+            .run(
+                |_| manifest::exists(&session, repository, image.digest()),
+                |err, attempt, wait| retrying(reporter, image.digest(), err, attempt, wait),
+            )
+            .await?;
+        let blobs = if present {
             reporter.event(Event::Debug(&format!(
                 "{} already holds manifest {}; skipping its blobs",
                 target.name(),
@@ -120,7 +127,6 @@ impl Client {
                 })
                 .collect()
         } else {
-            let tuning = &self.inner.tuning;
             let ctx = upload::Ctx {
                 session: &session,
                 target,
@@ -219,7 +225,8 @@ impl Client {
 
     /// Shows each `Warning` header the registry sent, once per client.
     pub(super) fn report_warnings(&self, reporter: &dyn Reporter) {
-        let pending = std::mem::take(&mut self.inner.warnings.lock().expect("warnings lock").pending);
+        let pending =
+            std::mem::take(&mut self.inner.warnings.lock().expect("warnings lock").pending);
         for text in pending {
             reporter.event(Event::Warning(&format!("registry: {text}")));
         }

@@ -180,12 +180,18 @@ mod tests {
         let t = Tuning::default();
         let within = |d: Duration, base: f64| {
             let s = d.as_secs_f64();
-            assert!(s >= base * 0.9 - 1e-9 && s <= base * 1.1 + 1e-9, "{s} vs {base}");
+            assert!(
+                s >= base * 0.9 - 1e-9 && s <= base * 1.1 + 1e-9,
+                "{s} vs {base}"
+            );
         };
         within(t.wait(1, None), 1.0);
         within(t.wait(2, None), 2.0);
         within(t.wait(3, None), 4.0);
-        assert_eq!(t.wait(1, Some(Duration::from_secs(7))), Duration::from_secs(7));
+        assert_eq!(
+            t.wait(1, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
         assert_eq!(t.wait(20, None), t.max_wait);
         assert_eq!(t.wait(1, Some(Duration::from_secs(3600))), t.max_wait);
         let fast = Tuning::fast();

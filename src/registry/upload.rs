@@ -244,8 +244,7 @@ async fn send_from_store(
             size,
         });
     }
-    let progress =
-        (size >= PROGRESS_MIN).then(|| Progress::new(ctx.reporter, digest, size));
+    let progress = (size >= PROGRESS_MIN).then(|| Progress::new(ctx.reporter, digest, size));
     let body = |offset: u64, len: u64| Body::Blob {
         store: ctx.store.clone(),
         digest: digest.clone(),
@@ -254,8 +253,14 @@ async fn send_from_store(
     };
     let strategy = Strategy::choose(ctx.session.host(), size, ctx.chunk_size);
     if strategy == Strategy::Monolithic && offset == 0 {
-        return put_final(ctx.session, location, body(0, size), descriptor, progress.as_ref())
-            .await;
+        return put_final(
+            ctx.session,
+            location,
+            body(0, size),
+            descriptor,
+            progress.as_ref(),
+        )
+        .await;
     }
     let chunk = match strategy {
         Strategy::Chunked(chunk) => chunk,
@@ -315,8 +320,14 @@ async fn send_from_store(
                 )));
                 *state.lock().expect("upload state") = UploadState::default();
                 let (fresh, _) = start(ctx.session, &ctx.target.repository).await?;
-                return put_final(ctx.session, fresh, body(0, size), descriptor, progress.as_ref())
-                    .await;
+                return put_final(
+                    ctx.session,
+                    fresh,
+                    body(0, size),
+                    descriptor,
+                    progress.as_ref(),
+                )
+                .await;
             }
             _ => return Err(ctx.session.fail(&Method::PATCH, response).await),
         }
@@ -458,7 +469,10 @@ async fn put_final(
         .header(CONTENT_TYPE, "application/octet-stream")
         .body(body);
     let response = session.send_with(request, progress).await?;
-    if !matches!(response.status(), StatusCode::CREATED | StatusCode::NO_CONTENT) {
+    if !matches!(
+        response.status(),
+        StatusCode::CREATED | StatusCode::NO_CONTENT
+    ) {
         return Err(session.fail(&Method::PUT, response).await);
     }
     match header_digest(&response) {
@@ -482,10 +496,20 @@ mod tests {
         let cases = [
             ("registry.example.com", 10 * MIB, None, Strategy::Monolithic),
             ("registry.example.com", 64 * MIB, None, Strategy::Monolithic),
-            ("registry.example.com", 65 * MIB, None, Strategy::Chunked(64 * MIB)),
+            (
+                "registry.example.com",
+                65 * MIB,
+                None,
+                Strategy::Chunked(64 * MIB),
+            ),
             ("ghcr.io", 3 * MIB, None, Strategy::Monolithic),
             ("ghcr.io", 5 * MIB, None, Strategy::Chunked(4 * MIB)),
-            ("GHCR.io", 100 * MIB, Some(32 * MIB), Strategy::Chunked(4 * MIB)),
+            (
+                "GHCR.io",
+                100 * MIB,
+                Some(32 * MIB),
+                Strategy::Chunked(4 * MIB),
+            ),
             ("localhost:5000", 2 * MIB, Some(MIB), Strategy::Chunked(MIB)),
             ("localhost:5000", MIB, Some(1), Strategy::Chunked(MIN_CHUNK)),
         ];

@@ -4,9 +4,9 @@
 //! images pushed by skopeo, the SpaceONE stand-in servers, and a builder that runs the
 //! real `spaceone-publish` binary. `harness` proves those fixtures work.
 
-mod build;
 mod ci;
 mod harness;
 mod publish;
+mod registry;
 mod spaceone;
 mod support;

@@ -19,11 +19,14 @@
 //! | `publish.rs` | [`Publish`]: runs the real binary like a CI would; [`Run`] |
 //! | `context.rs` | [`Context`]: a temp build context with files, modes, git history |
 //! | `process.rs` | child-process guard, tool runner, polling with a deadline |
+//! | `token_auth.rs` | `TokenRegistry`: distribution with `auth: token` and our JWT token service |
+//! | `fault_proxy.rs` | `FaultProxy`: resets, 500/429, stalls between client and registry |
 
 // Each test uses a few of these helpers; the rest would warn as dead code.
 #![allow(dead_code, unused_imports)]
 
 pub mod context;
+pub mod fault_proxy;
 pub mod http;
 pub mod images;
 pub mod oci_layout;
@@ -35,6 +38,7 @@ pub mod rootfs;
 pub mod skopeo;
 pub mod spaceone;
 pub mod tls;
+pub mod token_auth;
 
 pub use context::Context;
 pub use http::{http_get, HttpResponse};

@@ -1,0 +1,670 @@
+//! Issue 3: the registry client against the real `docker-registry` — plain, token auth
+//! with our own token service, and behind a fault-injecting proxy — plus the binary
+//! killed mid-upload and run again. Library tests build images with `oci` types and
+//! push with `registry::Client` using [`Tuning::fast`] (no backoff); every test prints
+//! the figures it measured (requests, bytes).
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use spaceone_publish::ci::{BlobAction, RecordingReporter};
+use spaceone_publish::oci::{
+    BlobStore, Descriptor, DiffId, Digest, Image, ImageConfig, Index, Layer, LayerOrigin,
+    MediaType, Platform, SealedImage,
+};
+use spaceone_publish::reference::Reference;
+use spaceone_publish::registry::{Client, Credential, RegistryError, RegistryOptions, Tuning};
+use spaceone_publish::secret::Secret;
+
+use crate::support::fault_proxy::{Fault, FaultProxy, Rule};
+use crate::support::process::poll;
+use crate::support::token_auth::{self, TokenRegistry};
+use crate::support::{read_back, Context, Registry};
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * 1024;
+
+/// Deterministic, incompressible bytes.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A one-file gzip layer in `store`.
+fn layer(store: &BlobStore, name: &str, content: &[u8]) -> Layer {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(0);
+    header.set_cksum();
+    tar.append_data(&mut header, name, content).unwrap();
+    let tar = tar.into_inner().unwrap();
+    let diff_id = DiffId(Digest::sha256_of(&tar));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    let stored = store.put(&gz.finish().unwrap()).unwrap();
+    Layer {
+        descriptor: Descriptor::new(MediaType::OciLayerGzip, stored.digest, stored.size),
+        diff_id,
+        origin: LayerOrigin::Local,
+    }
+}
+
+fn image_for(
+    store: &BlobStore,
+    layers: Vec<Layer>,
+    marker: &str,
+    platform: &Platform,
+) -> SealedImage {
+    let mut config = ImageConfig::scratch(platform);
+    config.set_env("ISSUE_3", marker);
+    let mut image = Image {
+        config,
+        layers: Vec::new(),
+        annotations: Default::default(),
+    };
+    for l in layers {
+        image.add_layer(l);
+    }
+    image.seal(store).unwrap()
+}
+
+fn image(store: &BlobStore, layers: Vec<Layer>, marker: &str) -> SealedImage {
+    image_for(store, layers, marker, &Platform::host())
+}
+
+fn reference(s: &str) -> Reference {
+    s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn tags(list: &[&str]) -> Vec<String> {
+    list.iter().map(|t| t.to_string()).collect()
+}
+
+fn fast_client(opts: RegistryOptions) -> Client {
+    Client::with_tuning(opts, Tuning::fast()).unwrap()
+}
+
+fn chunked(chunk: usize) -> RegistryOptions {
+    RegistryOptions {
+        chunk_size: Some(chunk as u64),
+        ..Default::default()
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Checks with skopeo (not our code) that the registry serves `digest` under `tag`,
+/// with every blob verified.
+fn assert_reads_back(reg: &Registry, repo_tag: &str, image: &SealedImage) {
+    let pulled = read_back(reg, &reg.reference(repo_tag));
+    assert_eq!(pulled.digest, image.digest().to_string(), "{repo_tag}");
+    let layers: Vec<String> = pulled.layers.iter().map(|l| l.digest.clone()).collect();
+    let expected: Vec<String> = image
+        .image
+        .layers
+        .iter()
+        .map(|l| l.descriptor.digest.to_string())
+        .collect();
+    assert_eq!(layers, expected);
+}
+
+#[test]
+fn issue_3_pushes_through_resets_500s_429s_and_stalls_with_correct_digests() {
+    let reg = Registry::plain();
+    let rules = vec![
+        Rule::new(
+            "POST",
+            "/blobs/uploads/",
+            1,
+            Fault::Status {
+                code: 500,
+                retry_after: None,
+            },
+        ),
+        Rule::new(
+            "PATCH",
+            "/blobs/uploads/",
+            2,
+            Fault::Reset {
+                after: 300 * KIB as u64,
+            },
+        ),
+        Rule::new(
+            "PATCH",
+            "/blobs/uploads/",
+            4,
+            Fault::Stall(Duration::from_secs(5)),
+        ),
+        Rule::new(
+            "PUT",
+            "/blobs/uploads/",
+            1,
+            Fault::Reset {
+                after: 10 * KIB as u64,
+            },
+        ),
+        Rule::new(
+            "PUT",
+            "/manifests/",
+            1,
+            Fault::Status {
+                code: 429,
+                retry_after: Some(1),
+            },
+        ),
+        Rule::new(
+            "HEAD",
+            "/manifests/",
+            1,
+            Fault::Status {
+                code: 503,
+                retry_after: None,
+            },
+        ),
+    ];
+    let proxy = FaultProxy::start(reg.port(), rules);
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open(dir.path()).unwrap();
+    let big = layer(&store, "big.bin", &noise(5 * MIB, 1));
+    let small = layer(&store, "small.bin", &noise(200 * KIB, 2));
+    let img = image(&store, vec![big, small], "faults");
+    let client = fast_client(RegistryOptions {
+        jobs: 1,
+        ..chunked(MIB)
+    });
+    let reporter = RecordingReporter::default();
+    let target = reference(&format!("{}/faults/app", proxy.host()));
+    let started = Instant::now();
+    let pushed = rt()
+        .block_on(client.push(&img, &target, &tags(&["1"]), &store, &reporter))
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}\n{}", proxy.fired(), reporter.lines().join("\n")));
+    let elapsed = started.elapsed();
+    let fired = proxy.fired();
+    eprintln!("--- faults fired ({}):", fired.len());
+    for f in &fired {
+        eprintln!("    {f}");
+    }
+    eprintln!(
+        "    {} requests through the proxy, {} bytes up, {:.1}s",
+        proxy.seen().len(),
+        proxy.bytes_up(),
+        elapsed.as_secs_f64()
+    );
+    for line in reporter.lines() {
+        eprintln!("    | {line}");
+    }
+    assert_eq!(fired.len(), 6, "every fault fired: {fired:#?}");
+    assert_eq!(pushed.digest, *img.digest());
+    assert!(
+        elapsed >= Duration::from_secs(1),
+        "Retry-After: 1 was honoured ({elapsed:?})"
+    );
+    let notes = reporter.lines().join("\n");
+    for what in ["500", "429", "no progress", "retrying"] {
+        assert!(notes.contains(what), "{what} in:\n{notes}");
+    }
+    assert_reads_back(&reg, "faults/app:1", &img);
+}
+
+/// Pushes `img` through a proxy that resets the 6th PATCH half-way; returns the bytes
+/// the client sent.
+fn push_with_reset(resume: bool) -> (u64, u64, Vec<String>) {
+    let reg = Registry::plain();
+    let proxy = FaultProxy::start(
+        reg.port(),
+        vec![Rule::new(
+            "PATCH",
+            "/blobs/uploads/",
+            6,
+            Fault::Reset {
+                after: 512 * KIB as u64,
+            },
+        )],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open(dir.path()).unwrap();
+    let img = image(
+        &store,
+        vec![layer(&store, "l", &noise(8 * MIB, 7))],
+        "resume",
+    );
+    let tuning = Tuning {
+        resume,
+        ..Tuning::fast()
+    };
+    let client = Client::with_tuning(chunked(MIB), tuning).unwrap();
+    let reporter = RecordingReporter::default();
+    let target = reference(&format!("{}/resume/app", proxy.host()));
+    let pushed = rt()
+        .block_on(client.push(&img, &target, &tags(&["1"]), &store, &reporter))
+        .unwrap();
+    assert_eq!(pushed.digest, *img.digest());
+    assert_eq!(proxy.fired().len(), 1);
+    assert_reads_back(&reg, "resume/app:1", &img);
+    let patches = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.method == "PATCH")
+        .map(|s| s.body_len)
+        .sum();
+    (proxy.bytes_up(), patches, reporter.lines())
+}
+
+#[test]
+fn issue_3_resume_sends_fewer_bytes_than_a_restart() {
+    let (resumed, resumed_patch, lines) = push_with_reset(true);
+    let (restarted, restarted_patch, _) = push_with_reset(false);
+    eprintln!(
+        "--- 8 MiB layer, 1 MiB chunks, reset half-way through chunk 6:\n    \
+         resume:  {resumed} bytes up ({resumed_patch} in PATCH bodies)\n    \
+         restart: {restarted} bytes up ({restarted_patch} in PATCH bodies)\n    \
+         saved:   {} bytes ({:.0}%)",
+        restarted - resumed,
+        100.0 * (restarted - resumed) as f64 / restarted as f64
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("resuming the upload at byte 5242880")),
+        "{lines:#?}"
+    );
+    assert!(resumed < restarted);
+    // A restart re-sends the five acknowledged chunks; resume does not (it costs one
+    // status request, a few hundred bytes of headers).
+    assert!(
+        restarted - resumed >= (5 * MIB - 4 * KIB) as u64,
+        "{restarted} - {resumed}"
+    );
+}
+
+#[test]
+fn issue_3_token_auth_scopes_refresh_tokens_and_denials() {
+    let reg = TokenRegistry::start();
+    let host = reg.host();
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open(dir.path()).unwrap();
+    let base = layer(&store, "base", &noise(300 * KIB, 3));
+    let img = image(&store, vec![base.clone()], "token");
+    let reporter = RecordingReporter::default();
+    let rt = rt();
+    let app = reference(&format!("{host}/team/app"));
+
+    // Anonymous: the token service grants pull only, so the push is denied with a hint.
+    let anonymous = fast_client(RegistryOptions::default());
+    let err = rt
+        .block_on(anonymous.push(&img, &app, &tags(&["1"]), &store, &reporter))
+        .unwrap_err();
+    let hint = err.hint().unwrap_or_default();
+    eprintln!("anonymous push: {err}\n    hint: {hint}");
+    assert!(
+        hint.contains(&format!("no credentials for {host}")),
+        "{hint}"
+    );
+    assert!(
+        hint.contains("it granted: repository:team/app:pull"),
+        "{hint}"
+    );
+
+    // Credentials from a docker config.json (`auths`, base64 user:password).
+    let docker = tempfile::tempdir().unwrap();
+    let auth = base64_encode(&format!("{}:{}", token_auth::USER, token_auth::PASSWORD));
+    std::fs::write(
+        docker.path().join("config.json"),
+        serde_json::json!({"auths": {format!("http://{host}"): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    let alice = fast_client(RegistryOptions {
+        docker_config: Some(docker.path().to_path_buf()),
+        ..Default::default()
+    });
+    let before = reg.tokens.seen().len();
+    let pushed = rt
+        .block_on(alice.push(&img, &app, &tags(&["1"]), &store, &reporter))
+        .unwrap();
+    assert_eq!(pushed.digest, *img.digest());
+    let seen = reg.tokens.seen()[before..].to_vec();
+    eprintln!("token requests for the push: {seen:?}");
+    assert_eq!(seen.len(), 1, "one token for the whole push");
+    assert_eq!(seen[0].user.as_deref(), Some(token_auth::USER));
+    assert_eq!(seen[0].scopes, ["repository:team/app:pull,push"]);
+
+    // A mount: push scope on the target first, pull on the source, one token.
+    let dir2 = tempfile::tempdir().unwrap();
+    let store2 = BlobStore::open(dir2.path()).unwrap();
+    let mut remote = base.clone();
+    remote.origin = LayerOrigin::Remote(app.with_tag("1"));
+    let img2 = image(&store2, vec![remote], "token-mount");
+    let pushed = rt
+        .block_on(alice.push(
+            &img2,
+            &reference(&format!("{host}/team/other")),
+            &[],
+            &store2,
+            &reporter,
+        ))
+        .unwrap();
+    assert_eq!(pushed.blobs[0].action, BlobAction::Mounted);
+    assert_eq!(
+        reg.tokens.seen().last().unwrap().scopes,
+        [
+            "repository:team/other:pull,push",
+            "repository:team/app:pull"
+        ]
+    );
+
+    // An identity token (docker login to an OAuth registry): OAuth2 POST, refresh grant.
+    let oauth_config = tempfile::tempdir().unwrap();
+    std::fs::write(
+        oauth_config.path().join("config.json"),
+        serde_json::json!({"auths": {host.clone(): {"identitytoken": token_auth::REFRESH_TOKEN}}})
+            .to_string(),
+    )
+    .unwrap();
+    let oauth = fast_client(RegistryOptions {
+        docker_config: Some(oauth_config.path().to_path_buf()),
+        ..Default::default()
+    });
+    let img3 = image(&store, vec![base.clone()], "oauth");
+    rt.block_on(oauth.push(
+        &img3,
+        &reference(&format!("{host}/team/oauth")),
+        &tags(&["1"]),
+        &store,
+        &reporter,
+    ))
+    .unwrap();
+    let last = reg.tokens.seen().last().unwrap().clone();
+    assert_eq!(
+        (last.method.as_str(), last.user.as_deref()),
+        ("POST", Some("(refresh)alice"))
+    );
+
+    // Wrong password: the token service's refusal, naming the user and where it came from.
+    let wrong = fast_client(RegistryOptions {
+        credentials: vec![Credential {
+            registry: host.clone(),
+            username: token_auth::USER.into(),
+            password: Secret::new("not-the-pw"),
+        }],
+        ..Default::default()
+    });
+    let err = rt
+        .block_on(wrong.push(&img, &app, &tags(&["1"]), &store, &reporter))
+        .unwrap_err();
+    eprintln!("wrong password: {err}");
+    assert!(matches!(err, RegistryError::TokenDenied { .. }), "{err:?}");
+    let shown = format!("{err} {err:?} {}", err.hint().unwrap_or_default());
+    assert!(!shown.contains("not-the-pw"), "{shown}");
+    for token in reg.tokens.issued() {
+        assert!(!shown.contains(&token));
+        assert!(!reporter.lines().join("\n").contains(&token));
+    }
+}
+
+fn base64_encode(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+#[test]
+fn issue_3_mount_proven_and_unchanged_repush_uploads_nothing() {
+    let reg = Registry::plain();
+    let proxy = FaultProxy::start(reg.port(), Vec::new());
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open(dir.path()).unwrap();
+    let base = layer(&store, "base", &noise(2 * MIB, 11));
+    let img = image(&store, vec![base.clone()], "one");
+    let client = fast_client(RegistryOptions::default());
+    let reporter = RecordingReporter::default();
+    let rt = rt();
+    let first = reference(&format!("{}/m/first", proxy.host()));
+    rt.block_on(client.push(&img, &first, &tags(&["1"]), &store, &reporter))
+        .unwrap();
+
+    // Unchanged re-push: a manifest HEAD and the tag PUT, nothing else.
+    let (mark, up) = (proxy.seen().len(), proxy.bytes_up());
+    let again = rt
+        .block_on(client.push(&img, &first, &tags(&["1"]), &store, &reporter))
+        .unwrap();
+    let requests: Vec<String> = proxy.seen()[mark..]
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.path))
+        .collect();
+    eprintln!(
+        "--- unchanged re-push: {} requests, {} bytes up: {requests:?}",
+        requests.len(),
+        proxy.bytes_up() - up
+    );
+    assert_eq!(again.uploaded_bytes(), 0);
+    assert!(
+        !requests.iter().any(|r| r.contains("/blobs/")),
+        "{requests:?}"
+    );
+
+    // Mount: the base's bytes are only in the registry; no upload of it happens.
+    let dir2 = tempfile::tempdir().unwrap();
+    let store2 = BlobStore::open(dir2.path()).unwrap();
+    let mut remote = base.clone();
+    remote.origin = LayerOrigin::Remote(first.with_tag("1"));
+    let img2 = image(&store2, vec![remote], "two");
+    let (mark, up) = (proxy.seen().len(), proxy.bytes_up());
+    let pushed = rt
+        .block_on(client.push(
+            &img2,
+            &reference(&format!("{}/m/second", proxy.host())),
+            &tags(&["1"]),
+            &store2,
+            &reporter,
+        ))
+        .unwrap();
+    let seen = proxy.seen()[mark..].to_vec();
+    let body_bytes: u64 = seen.iter().map(|s| s.body_len).sum();
+    eprintln!(
+        "--- mount: {} requests, {} bytes up, {body_bytes} in bodies (base layer {} bytes)",
+        seen.len(),
+        proxy.bytes_up() - up,
+        base.descriptor.size
+    );
+    assert_eq!(pushed.blobs[0].action, BlobAction::Mounted);
+    assert!(body_bytes < base.descriptor.size / 10, "{seen:#?}");
+    assert!(
+        reg.log().contains(&format!(
+            "POST /v2/m/second/blobs/uploads/?from=m%2Ffirst&mount={}",
+            base.descriptor.digest.to_string().replace(':', "%3A")
+        )) || reg.log().contains("mount="),
+        "{}",
+        reg.log()
+    );
+    assert_reads_back(&reg, "m/second:1", &img2);
+}
+
+#[test]
+fn issue_3_index_of_two_platforms_is_pushed_after_its_children() {
+    let reg = Registry::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open(dir.path()).unwrap();
+    let client = fast_client(RegistryOptions::default());
+    let reporter = RecordingReporter::default();
+    let rt = rt();
+    let repo = reference(&format!("{}/multi/app", reg.host()));
+    let amd = Platform::parse("linux/amd64").unwrap();
+    let arm = Platform::parse("linux/arm/v7").unwrap();
+    let mut entries = Vec::new();
+    for (i, platform) in [&amd, &arm].into_iter().enumerate() {
+        let img = image_for(
+            &store,
+            vec![layer(&store, "f", &noise(KIB, i as u64))],
+            "m",
+            platform,
+        );
+        let pushed = rt
+            .block_on(client.push(&img, &repo, &[], &store, &reporter))
+            .unwrap();
+        let d = rt.block_on(client.describe(&repo, &pushed.digest)).unwrap();
+        assert_eq!(d.digest, *img.digest());
+        assert_eq!(d.size, img.manifest_bytes.len() as u64);
+        assert_eq!(d.media_type, MediaType::OciManifest);
+        assert_eq!(d.platform.as_ref(), Some(platform));
+        entries.push(d);
+    }
+    let index = Index {
+        schema_version: 2,
+        media_type: Some(MediaType::OciIndex),
+        manifests: entries.clone(),
+        annotations: None,
+    };
+    let pushed = rt
+        .block_on(client.push_index(&index, &repo, &tags(&["1", "latest"]), &reporter))
+        .unwrap();
+    assert_eq!(
+        pushed.digest,
+        Digest::sha256_of(&serde_json::to_vec(&index).unwrap())
+    );
+    let pulled = read_back(&reg, &reg.reference("multi/app:latest"));
+    assert!(pulled.is_index());
+    assert_eq!(pulled.digest, pushed.digest.to_string());
+    assert_eq!(
+        pulled.child_digest("linux/arm/v7"),
+        entries[1].digest.to_string()
+    );
+
+    // A child the repository lacks: refused before anything is written, naming it.
+    let mut missing = entries[0].clone();
+    missing.digest = Digest::sha256_of(b"not pushed");
+    let bad = Index {
+        manifests: vec![entries[0].clone(), missing.clone()],
+        ..index
+    };
+    let err = rt
+        .block_on(client.push_index(&bad, &repo, &tags(&["2"]), &reporter))
+        .unwrap_err();
+    eprintln!("missing child: {err}");
+    assert!(
+        err.to_string().contains(&missing.digest.to_string()),
+        "{err}"
+    );
+    assert!(err.to_string().contains("linux/amd64"), "{err}");
+    assert!(!reg.tags("multi/app").contains(&"2".to_string()));
+}
+
+/// The binary, killed (SIGKILL, by PID) while its layer upload hangs, then run again.
+#[test]
+fn issue_3_push_killed_mid_upload_then_run_again_completes() {
+    let reg = Registry::plain();
+    let proxy = FaultProxy::start(
+        reg.port(),
+        vec![Rule::new(
+            "PATCH",
+            "/blobs/uploads/",
+            3,
+            Fault::Stall(Duration::from_secs(60)),
+        )],
+    );
+    let ctx = Context::new()
+        .file("Dockerfile", "FROM scratch\nCOPY big.bin /big.bin\n")
+        .file("big.bin", noise(6 * MIB, 5));
+    let image = format!("{}/killed/app", proxy.host());
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spaceone-publish"))
+        .current_dir(ctx.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("PUBLISH_IMAGE", &image)
+        .env("PUBLISH_VERSION", "1.0.0")
+        .env("PUBLISH_REGISTRY_CHUNK_SIZE", "1MiB")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stalled = poll(Duration::from_secs(120), Duration::from_millis(50), || {
+        (!proxy.fired().is_empty()).then_some(())
+    });
+    child.kill().unwrap(); // SIGKILL to our own child's PID
+    let status = child.wait().unwrap();
+    assert!(
+        stalled.is_some(),
+        "the upload never reached the stalled chunk"
+    );
+    eprintln!(
+        "--- killed ({status}) after {} requests; tags so far: {:?}",
+        proxy.seen().len(),
+        reg.tags("killed/app")
+    );
+    assert!(
+        reg.tags("killed/app").is_empty(),
+        "no manifest before the kill"
+    );
+
+    proxy.set_rules(Vec::new());
+    let run = ctx
+        .publish()
+        .input("image", &image)
+        .input("version", "1.0.0")
+        .input("registry-chunk-size", "1MiB")
+        .run();
+    run.assert_success();
+    assert_eq!(reg.tags("killed/app"), vec!["1.0.0"]);
+    let pulled = read_back(&reg, &reg.reference("killed/app:1.0.0"));
+    assert!(
+        run.stdout.contains(&pulled.digest),
+        "{}\n{}",
+        pulled.digest,
+        run.report()
+    );
+}
+
+/// `--debug` output of a token-auth push holds no password, no Basic header, no token.
+#[test]
+fn issue_3_debug_output_of_a_token_push_has_no_secrets() {
+    let reg = TokenRegistry::start();
+    let ctx = Context::new()
+        .file("Dockerfile", "FROM scratch\nCOPY a.txt /a.txt\n")
+        .file("a.txt", "hello\n");
+    let run = ctx
+        .publish()
+        .input("image", format!("{}/team/debug", reg.host()))
+        .input("version", "1.0.0")
+        .input("registry-username", token_auth::USER)
+        .input("registry-password", token_auth::PASSWORD)
+        .arg("--debug")
+        .run();
+    run.assert_success();
+    let output = format!("{}\n{}", run.stdout, run.stderr);
+    let basic = base64_encode(&format!("{}:{}", token_auth::USER, token_auth::PASSWORD));
+    assert!(!output.contains(token_auth::PASSWORD), "{}", run.report());
+    assert!(!output.contains(&basic), "{}", run.report());
+    let issued = reg.tokens.issued();
+    assert!(!issued.is_empty());
+    for token in issued {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(
+            !output.contains(signature),
+            "a token leaked:\n{}",
+            run.report()
+        );
+    }
+    assert!(
+        output.contains("debug:"),
+        "debug output was on: {}",
+        run.report()
+    );
+}
