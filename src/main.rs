@@ -82,7 +82,9 @@ fn fail(console: &Console, error: &Error) -> ExitCode {
     }
     let code = error.exit_code();
     if code == 1 {
-        chain.push("this is a bug in spaceone-publish; please report it with the output above".into());
+        chain.push(
+            "this is a bug in spaceone-publish; please report it with the output above".into(),
+        );
     }
     console.error(&chain, error.hint().as_deref(), error.location());
     ExitCode::from(code)

@@ -4,10 +4,10 @@
 
 use crate::ci::{Event, Reporter};
 use crate::inputs::{Inputs, Verb};
-use crate::oci::BlobStore;
+use crate::oci::{BlobStore, Index, MediaType};
 use crate::output::{self, Delivered};
-use crate::plan::Plan;
-use crate::spaceone::{PluginRequest, Registration, Session, SpaceOneOptions, Timeouts};
+use crate::plan::{MergePlan, Plan, PluginVerbPlan};
+use crate::spaceone::{self, PluginRequest, Registration, Session, SpaceOneOptions, Timeouts};
 use crate::{build, registry, Error};
 
 /// What a publish or merge did, for the final report and CI outputs.
@@ -21,49 +21,144 @@ pub struct Report {
 
 /// The result of any verb.
 pub enum Outcome {
-    Published(Report),
+    Published(Box<Report>),
     /// A plugin as the server returned it (`get`, `enable`, `disable`, `deregister`).
-    Plugin { verb: Verb, plugin_id: String, info: serde_json::Value },
+    Plugin {
+        verb: Verb,
+        plugin_id: String,
+        info: serde_json::Value,
+    },
 }
 
 pub async fn run(inputs: Inputs, reporter: &dyn Reporter) -> Result<Outcome, Error> {
     match inputs.verb {
-        Verb::Publish => publish(inputs, reporter).await.map(Outcome::Published),
-        verb => Err(Error::Plan(crate::plan::PlanError::Input {
-            input: "verb",
-            variable: inputs.source_of("verb"),
-            problem: format!("`{verb:?}` is being wired in"),
-        })),
+        Verb::Publish => publish(inputs, reporter)
+            .await
+            .map(|r| Outcome::Published(Box::new(r))),
+        Verb::Merge => merge(inputs, reporter)
+            .await
+            .map(|r| Outcome::Published(Box::new(r))),
+        verb => plugin(inputs, verb, reporter).await,
     }
 }
 
 pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, Error> {
-    let plan = Plan::resolve(inputs)?;
+    let mut plan = Plan::resolve(inputs)?;
     warn_all(reporter, &plan.notes);
     let store = BlobStore::open(&plan.store_dir)?;
     let registry = registry::Client::new(plan.registry.clone())?;
-    let session = connect(plan.spaceone.as_ref(), reporter).await?;
+    let session = connect(plan.spaceone.as_ref(), plan.registration.as_ref(), reporter).await?;
 
-    reporter.event(Event::Phase("build"));
-    let mut image = build::build(&plan.build, &registry, &store, reporter).await?;
-    image.annotations.extend(plan.annotations.clone());
-    let sealed = image.seal(&store)?;
+    let mut images = Vec::with_capacity(plan.platforms.len());
+    for platform in &plan.platforms {
+        reporter.event(Event::Phase(&format!("build {platform}")));
+        plan.build.platform = platform.clone();
+        let mut image = build::build(&plan.build, &registry, &store, reporter).await?;
+        image.annotations.extend(plan.annotations.clone());
+        images.push(image.seal(&store)?);
+    }
+    let built = output::Built::new(images, &plan.annotations);
 
     reporter.event(Event::Phase("push"));
-    let delivered =
-        output::deliver(&plan.destination, &sealed, &plan.tags, plan.dry_run, &registry, &store, reporter).await?;
+    let delivered = output::deliver(
+        &plan.destination,
+        &built,
+        &plan.tags,
+        plan.dry_run,
+        &registry,
+        &store,
+        reporter,
+    )
+    .await?;
 
-    let request = plan.registration.as_ref().map(|r| r.to_json_with_domain(plan.generation, plan.domain_id.as_deref()));
+    let request = plan
+        .registration
+        .as_ref()
+        .map(|r| r.to_json_with_domain(plan.generation, plan.domain_id.as_deref()));
     let registration = register(plan.registration.as_ref(), session.as_ref(), reporter).await?;
-    Ok(Report { delivered, version: plan.version, request, registration })
+    Ok(Report {
+        delivered,
+        version: plan.version,
+        request,
+        registration,
+    })
 }
 
-/// Connects first: an unreachable or unusable server must stop the run before the push.
-async fn connect(options: Option<&SpaceOneOptions>, reporter: &dyn Reporter) -> Result<Option<Session>, Error> {
-    match options {
-        Some(options) => Ok(Some(Session::open(options, Timeouts::default(), reporter).await?)),
-        None => Ok(None),
+/// Assembles the per-platform images of a matrix build into one tagged index, then
+/// registers it once.
+pub async fn merge(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, Error> {
+    let plan = MergePlan::resolve(inputs)?;
+    warn_all(reporter, &plan.notes);
+    let registry = registry::Client::new(plan.registry.clone())?;
+    let session = connect(plan.spaceone.as_ref(), plan.registration.as_ref(), reporter).await?;
+
+    reporter.event(Event::Phase("merge"));
+    let mut manifests = Vec::with_capacity(plan.digests.len());
+    for digest in &plan.digests {
+        manifests.push(registry.describe(&plan.image, digest).await?);
     }
+    manifests.sort_by(|a, b| a.platform.cmp(&b.platform));
+    let index = Index {
+        schema_version: 2,
+        media_type: Some(MediaType::OciIndex),
+        manifests,
+        annotations: (!plan.annotations.is_empty()).then(|| plan.annotations.clone()),
+    };
+    let delivered = output::deliver_index(
+        &plan.image,
+        &index,
+        &plan.tags,
+        plan.dry_run,
+        &registry,
+        reporter,
+    )
+    .await?;
+
+    let request = plan
+        .registration
+        .as_ref()
+        .map(|r| r.to_json_with_domain(plan.generation, plan.domain_id.as_deref()));
+    let registration = register(plan.registration.as_ref(), session.as_ref(), reporter).await?;
+    Ok(Report {
+        delivered,
+        version: plan.version,
+        request,
+        registration,
+    })
+}
+
+/// `deregister`, `enable`, `disable`, `get`: one call on the plugin.
+pub async fn plugin(inputs: Inputs, verb: Verb, reporter: &dyn Reporter) -> Result<Outcome, Error> {
+    let plan = PluginVerbPlan::resolve(inputs)?;
+    let action = match verb {
+        Verb::Deregister => spaceone::Verb::Deregister,
+        Verb::Enable => spaceone::Verb::Enable,
+        Verb::Disable => spaceone::Verb::Disable,
+        Verb::Get | Verb::Publish | Verb::Merge => spaceone::Verb::Get,
+    };
+    let info = spaceone::manage(&plan.options, action, &plan.plugin_id, reporter).await?;
+    Ok(Outcome::Plugin {
+        verb,
+        plugin_id: plan.plugin_id,
+        info,
+    })
+}
+
+/// Connects and checks the request against the server first: an unreachable server, or a
+/// request it would refuse, must stop the run before the push.
+async fn connect(
+    options: Option<&SpaceOneOptions>,
+    request: Option<&PluginRequest>,
+    reporter: &dyn Reporter,
+) -> Result<Option<Session>, Error> {
+    let Some(options) = options else {
+        return Ok(None);
+    };
+    let session = Session::open(options, Timeouts::default(), reporter).await?;
+    if let Some(request) = request {
+        session.preflight(request).await?;
+    }
+    Ok(Some(session))
 }
 
 /// Registers when there is a server, else shows what the request would have said.

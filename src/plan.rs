@@ -28,7 +28,10 @@ pub enum Destination {
 }
 
 pub struct Plan {
+    /// The build; its `platform` is set for each of [`Plan::platforms`] in turn.
     pub build: BuildPlan,
+    /// One image per platform; several make an index.
+    pub platforms: Vec<Platform>,
     /// OCI annotations for the manifest (the same keys are image labels).
     pub annotations: BTreeMap<String, String>,
     pub version: String,
@@ -109,16 +112,9 @@ impl Plan {
         let ignore = dockerignore::load(&context, &dockerfile_path)?;
 
         let release = Release::resolve(&inputs, &context)?;
-        let platform = match inputs.platforms.as_slice() {
-            [] => Platform::host(),
-            [one] => one.clone(),
-            _ => {
-                return Err(input_error(
-                    &inputs,
-                    "platforms",
-                    "several platforms (an image index) are not supported yet; give one".into(),
-                ))
-            }
+        let platforms = match inputs.platforms.as_slice() {
+            [] => vec![Platform::host()],
+            list => list.to_vec(),
         };
         let destination = match (&inputs.output, &inputs.image) {
             (Output::Registry, Some(image)) => Destination::Registry(image.clone()),
@@ -134,21 +130,31 @@ impl Plan {
                 name: name.clone(),
             },
         };
-        let registration =
-            Registering::resolve(&inputs, &context, &destination, &release, &mut notes)?;
+        let mut release = release;
+        let registration = if inputs.push_by_digest {
+            // One platform of a matrix build: `merge` tags the index and registers it.
+            release.tags.clear();
+            Registering {
+                request: None,
+                options: None,
+            }
+        } else {
+            Registering::resolve(&inputs, &context, &destination, &release, &mut notes)?
+        };
         let annotations = oci_annotations(&inputs, &destination, &release);
         let labels = annotations
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .chain(inputs.labels.iter().cloned());
         Ok(Plan {
+            platforms: platforms.clone(),
             build: BuildPlan {
                 dockerfile,
                 context,
                 ignore,
                 build_args: inputs.build_args.iter().cloned().collect(),
                 target: inputs.target.clone(),
-                platform,
+                platform: platforms[0].clone(),
                 epoch: release.epoch,
                 labels: labels.collect(),
                 secrets: inputs.secrets_values.iter().cloned().collect(),
@@ -160,7 +166,7 @@ impl Plan {
                 work_dir: inputs.cache_dir.join("build"),
             },
             annotations,
-            version: release.version.unwrap_or_else(|| release.tags[0].clone()),
+            version: release.version.clone().unwrap_or_else(|| "latest".into()),
             tags: release.tags,
             registry: registry_options(&inputs, destination.registry()),
             destination,
@@ -205,6 +211,11 @@ impl Release {
             None => git_tag(context).or_else(|| version_file(context)),
         };
         let version = match version {
+            Some(_) if inputs.dev_build && epoch == 0 => {
+                let problem = "a dev build is stamped with the commit time, and there is none: \
+                               not a git checkout (or no git), and no SOURCE_DATE_EPOCH";
+                return Err(input_error(inputs, "dev-build", problem.into()));
+            }
             Some(v) if inputs.dev_build => {
                 Some(tags::dev_version(&v, epoch, inputs.timezone_offset))
             }
@@ -409,8 +420,10 @@ fn registration_target(
 }
 
 fn git(context: &Path, args: &[&str]) -> Option<String> {
+    // A container action runs as root in a checkout owned by the runner's user, which git
+    // refuses as "dubious ownership" unless told the directory is safe.
     let out = Command::new("git")
-        .arg("-C")
+        .args(["-c", "safe.directory=*", "-C"])
         .arg(context)
         .args(args)
         .output()
@@ -517,7 +530,7 @@ impl MergePlan {
             registry: registry_options(&inputs, Some(&image.registry)),
             image,
             digests,
-            version: release.version.unwrap_or_else(|| release.tags[0].clone()),
+            version: release.version.clone().unwrap_or_else(|| "latest".into()),
             tags: release.tags,
             annotations,
             registration: registration.request,

@@ -35,7 +35,11 @@ fn semver(version: &str) -> Option<SemVer<'_>> {
     let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     match parts.as_slice() {
         [major, minor, patch] if numeric(major) && numeric(minor) && numeric(patch) => {
-            Some(SemVer { major, minor, pre_release: pre })
+            Some(SemVer {
+                major,
+                minor,
+                pre_release: pre,
+            })
         }
         _ => None,
     }
@@ -78,23 +82,43 @@ mod tests {
 
     #[test]
     fn tag_rules_table() {
-        let semver = TagRules { semver: true, sha: None };
-        let sha = TagRules { semver: false, sha: Some("0123456789abcdef".into()) };
+        let semver = TagRules {
+            semver: true,
+            sha: None,
+        };
+        let sha = TagRules {
+            semver: false,
+            sha: Some("0123456789abcdef".into()),
+        };
         let plain = TagRules::default();
         let cases: &[(&str, &[&str], &TagRules, &[&str])] = &[
             ("1.2.3", &[], &plain, &["1.2.3"]),
             ("1.2.3", &[], &semver, &["1.2.3", "1.2", "1", "latest"]),
             ("0.4.1", &[], &semver, &["0.4.1", "0.4", "latest"]),
             ("2.0.0-rc.1", &[], &semver, &["2.0.0-rc.1"]),
-            ("1.2.3+build.5", &[], &semver, &["1.2.3+build.5", "1.2", "1", "latest"]),
-            ("1.1.0.20240105.193012", &[], &semver, &["1.1.0.20240105.193012"]),
+            (
+                "1.2.3+build.5",
+                &[],
+                &semver,
+                &["1.2.3+build.5", "1.2", "1", "latest"],
+            ),
+            (
+                "1.1.0.20240105.193012",
+                &[],
+                &semver,
+                &["1.1.0.20240105.193012"],
+            ),
             ("1.2", &[], &semver, &["1.2"]),
             ("1.2.3", &[], &sha, &["1.2.3", "sha-0123456"]),
             ("1.2.3", &["edge", "1.2.3"], &semver, &["edge", "1.2.3"]),
         ];
         for (version, explicit, rules, expected) in cases {
             let explicit: Vec<String> = explicit.iter().map(|s| s.to_string()).collect();
-            assert_eq!(tags_for(version, &explicit, rules), *expected, "{version} {rules:?}");
+            assert_eq!(
+                tags_for(version, &explicit, rules),
+                *expected,
+                "{version} {rules:?}"
+            );
         }
     }
 
@@ -103,7 +127,13 @@ mod tests {
         // 2024-01-05T10:30:12Z
         let epoch = 1_704_450_612;
         assert_eq!(dev_version("1.1.0", epoch, 0), "1.1.0.20240105.103012");
-        assert_eq!(dev_version("1.1.0", epoch, 9 * 3600), "1.1.0.20240105.193012");
-        assert_eq!(dev_version("1.1.0", epoch, -11 * 3600), "1.1.0.20240104.233012");
+        assert_eq!(
+            dev_version("1.1.0", epoch, 9 * 3600),
+            "1.1.0.20240105.193012"
+        );
+        assert_eq!(
+            dev_version("1.1.0", epoch, -11 * 3600),
+            "1.1.0.20240104.233012"
+        );
     }
 }

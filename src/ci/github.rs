@@ -22,14 +22,26 @@ pub struct GitHubReporter {
 }
 
 impl GitHubReporter {
-    pub fn new(debug: bool, stream: Stream, output: Option<PathBuf>, summary: Option<PathBuf>) -> Self {
-        GitHubReporter { debug, stream, output, summary, in_group: Mutex::new(false) }
+    pub fn new(
+        debug: bool,
+        stream: Stream,
+        output: Option<PathBuf>,
+        summary: Option<PathBuf>,
+    ) -> Self {
+        GitHubReporter {
+            debug,
+            stream,
+            output,
+            summary,
+            in_group: Mutex::new(false),
+        }
     }
 
     /// Tells the runner to hide this value in every later log line.
     pub fn mask(&self, secret: &Secret) {
         for line in secret.expose().lines().filter(|l| !l.trim().is_empty()) {
-            self.stream.line(&format!("::add-mask::{}", escape_data(line)));
+            self.stream
+                .line(&format!("::add-mask::{}", escape_data(line)));
         }
     }
 
@@ -51,8 +63,12 @@ impl Reporter for GitHubReporter {
                 *in_group = true;
             }
             Event::Mask(secret) => self.mask(secret),
-            Event::Warning(text) => self.stream.line(&format!("::warning::{}", escape_data(text))),
-            Event::Debug(text) if !self.debug => self.stream.line(&format!("::debug::{}", escape_data(text))),
+            Event::Warning(text) => self
+                .stream
+                .line(&format!("::warning::{}", escape_data(text))),
+            Event::Debug(text) if !self.debug => {
+                self.stream.line(&format!("::debug::{}", escape_data(text)))
+            }
             other => {
                 if let Some(line) = render(&other, self.debug) {
                     self.stream.line(&line);
@@ -72,7 +88,10 @@ impl Reporter for GitHubReporter {
                 line,
                 escape_data(message)
             )),
-            None => self.stream.line(&format!("::error title=spaceone-publish::{}", escape_data(message))),
+            None => self.stream.line(&format!(
+                "::error title=spaceone-publish::{}",
+                escape_data(message)
+            )),
         }
         eprintln!("{text}");
     }
@@ -84,7 +103,10 @@ impl Reporter for GitHubReporter {
             for (name, value) in outputs {
                 // The heredoc form carries any value, multi-line included; the delimiter is
                 // derived from the value so it can never occur inside it.
-                let delimiter = format!("ghadelimiter_{}", crate::oci::Digest::sha256_of(value.as_bytes()).hex());
+                let delimiter = format!(
+                    "ghadelimiter_{}",
+                    crate::oci::Digest::sha256_of(value.as_bytes()).hex()
+                );
                 text.push_str(&format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"));
             }
             append(path, &text, "GITHUB_OUTPUT");
@@ -107,7 +129,9 @@ fn append(path: &Path, text: &str, what: &str) {
 }
 
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 pub fn escape_property(s: &str) -> String {

@@ -17,7 +17,10 @@ pub struct GitLabReporter {
 
 impl GitLabReporter {
     pub fn new(debug: bool) -> Self {
-        GitLabReporter { debug, open: Mutex::new(None) }
+        GitLabReporter {
+            debug,
+            open: Mutex::new(None),
+        }
     }
 
     fn close(&self, open: &mut Option<String>) {
@@ -28,7 +31,10 @@ impl GitLabReporter {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl Reporter for GitLabReporter {
@@ -40,7 +46,10 @@ impl Reporter for GitLabReporter {
                 let section = format!("spaceone_publish_{name}");
                 // The push and register phases stay open: they hold what people look for.
                 let collapsed = name == "build";
-                eprintln!("\x1b[0Ksection_start:{}:{section}[collapsed={collapsed}]\r\x1b[0K{name}", now());
+                eprintln!(
+                    "\x1b[0Ksection_start:{}:{section}[collapsed={collapsed}]\r\x1b[0K{name}",
+                    now()
+                );
                 *open = Some(section);
             }
             other => {
@@ -51,7 +60,12 @@ impl Reporter for GitLabReporter {
         }
     }
 
-    fn error(&self, chain: &[String], hint: Option<&str>, _location: Option<(&std::path::Path, usize)>) {
+    fn error(
+        &self,
+        chain: &[String],
+        hint: Option<&str>,
+        _location: Option<(&std::path::Path, usize)>,
+    ) {
         self.close(&mut self.open.lock().unwrap());
         eprintln!("{}", super::render_error(chain, hint));
     }

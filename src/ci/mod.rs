@@ -105,7 +105,11 @@ impl Console {
         let debug = debug || inputs.debug;
         // With JSON on stdout, everything else goes to stderr (GitHub reads workflow
         // commands from both streams).
-        let stream = if inputs.output_format == OutputFormat::Json { Stream::Stderr } else { Stream::Stdout };
+        let stream = if inputs.output_format == OutputFormat::Json {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        };
         let reporter: Box<dyn Reporter> = match &inputs.ci {
             CiEnv::GitHub { output, summary } => {
                 let reporter = GitHubReporter::new(debug, stream, output.clone(), summary.clone());
@@ -117,12 +121,20 @@ impl Console {
             CiEnv::GitLab => Box::new(GitLabReporter::new(debug)),
             CiEnv::None => Box::new(PlainReporter { debug }),
         };
-        Console { reporter, format: inputs.output_format, dotenv: inputs.dotenv_file.clone() }
+        Console {
+            reporter,
+            format: inputs.output_format,
+            dotenv: inputs.dotenv_file.clone(),
+        }
     }
 
     /// For errors before the inputs could be read.
     pub fn plain(debug: bool) -> Console {
-        Console { reporter: Box::new(PlainReporter { debug }), format: OutputFormat::Text, dotenv: None }
+        Console {
+            reporter: Box::new(PlainReporter { debug }),
+            format: OutputFormat::Text,
+            dotenv: None,
+        }
     }
 
     pub fn reporter(&self) -> &dyn Reporter {
@@ -142,7 +154,10 @@ impl Console {
 
     pub fn error(&self, chain: &[String], hint: Option<&str>, location: Option<(&Path, usize)>) {
         if self.format == OutputFormat::Json {
-            println!("{}", serde_json::json!({"error": chain[0], "causes": &chain[1..], "hint": hint}));
+            println!(
+                "{}",
+                serde_json::json!({"error": chain[0], "causes": &chain[1..], "hint": hint})
+            );
         }
         self.reporter.error(chain, hint, location);
     }

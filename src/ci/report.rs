@@ -61,7 +61,11 @@ pub fn result_json(outcome: &Outcome) -> Value {
                 "request": if report.registration.is_none() { report.request.clone() } else { None },
             })
         }
-        Outcome::Plugin { verb, plugin_id, info } => {
+        Outcome::Plugin {
+            verb,
+            plugin_id,
+            info,
+        } => {
             json!({"verb": format!("{verb:?}").to_lowercase(), "plugin_id": plugin_id, "plugin": info})
         }
     }
@@ -92,7 +96,10 @@ fn print_report(report: &Report) {
     println!("version: {}", report.version);
     match (&report.registration, &report.request) {
         (Some(r), _) => {
-            println!("plugin_id: {} ({} on SpaceONE {})", r.plugin_id, r.action, r.generation);
+            println!(
+                "plugin_id: {} ({} on SpaceONE {})",
+                r.plugin_id, r.action, r.generation
+            );
             if !r.version_listed() {
                 println!("warning: SpaceONE does not list version {} yet", r.version);
             }
@@ -132,10 +139,20 @@ pub fn summary(outcome: &Outcome) -> String {
                 row("image", format!("`{}`", repo.name()));
             }
             row("digest", format!("`{}`", d.digest));
-            row("tags", d.tags.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" "));
+            row(
+                "tags",
+                d.tags
+                    .iter()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
             row("version", format!("`{}`", report.version));
             if d.layers > 0 {
-                row("size", format!("{} in {} layers", human_size(d.size), d.layers));
+                row(
+                    "size",
+                    format!("{} in {} layers", human_size(d.size), d.layers),
+                );
                 row(
                     "blobs",
                     format!(
@@ -150,13 +167,25 @@ pub fn summary(outcome: &Outcome) -> String {
                 Some(r) => {
                     row("plugin_id", format!("`{}` ({})", r.plugin_id, r.action));
                     row("SpaceONE", r.generation.to_string());
-                    let listed = if r.version_listed() { "listed" } else { "**not listed yet**" };
-                    row("versions", format!("{} ({listed}: {})", r.versions.len(), r.versions.join(", ")));
+                    let listed = if r.version_listed() {
+                        "listed"
+                    } else {
+                        "**not listed yet**"
+                    };
+                    row(
+                        "versions",
+                        format!("{} ({listed}: {})", r.versions.len(), r.versions.join(", ")),
+                    );
                 }
-                None => row("SpaceONE", "not registered (no endpoint, dry run or local output)".into()),
+                None => row(
+                    "SpaceONE",
+                    "not registered (no endpoint, dry run or local output)".into(),
+                ),
             }
         }
-        Outcome::Plugin { verb, plugin_id, .. } => {
+        Outcome::Plugin {
+            verb, plugin_id, ..
+        } => {
             row("plugin_id", format!("`{plugin_id}`"));
             row("verb", format!("{verb:?}").to_lowercase());
         }

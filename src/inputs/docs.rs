@@ -67,6 +67,10 @@ pub fn help() -> String {
     out
 }
 
+/// Defaults that exist only in `action.yml`: expressions the runner evaluates. At run time
+/// the value arrives as `INPUT_<NAME>` like any other.
+const ACTION_DEFAULTS: &[(&str, &str)] = &[("github-token", "${{ github.token }}")];
+
 pub fn action_yml() -> String {
     let mut out = String::new();
     out.push_str(
@@ -85,8 +89,12 @@ pub fn action_yml() -> String {
         let _ = writeln!(out, "  {}:", def.name);
         let _ = writeln!(out, "    description: {}", yaml_string(&description));
         let _ = writeln!(out, "    required: false");
-        if !def.default.is_empty() {
-            let _ = writeln!(out, "    default: {}", yaml_string(def.default));
+        let action_default = ACTION_DEFAULTS
+            .iter()
+            .find(|(n, _)| *n == def.name)
+            .map(|(_, d)| *d);
+        if let Some(default) = action_default.or(Some(def.default).filter(|d| !d.is_empty())) {
+            let _ = writeln!(out, "    default: {}", yaml_string(default));
         }
     }
     out.push_str("outputs:\n");

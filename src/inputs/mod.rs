@@ -80,7 +80,9 @@ impl Verb {
             .iter()
             .find(|(name, _)| *name == v)
             .map(|(_, verb)| *verb)
-            .ok_or_else(|| format!("`{v}` is not a verb (publish, merge, deregister, enable, disable, get)"))
+            .ok_or_else(|| {
+                format!("`{v}` is not a verb (publish, merge, deregister, enable, disable, get)")
+            })
     }
 }
 
@@ -141,6 +143,7 @@ pub struct Inputs {
     pub allow_non_version_tags: bool,
     pub spaceone_workspace_id: Option<String>,
     pub plugin_id: Option<String>,
+    pub push_by_digest: bool,
     pub digests: Vec<crate::oci::Digest>,
     pub digests_dir: Option<PathBuf>,
     pub dotenv_file: Option<PathBuf>,
@@ -222,6 +225,7 @@ struct Raw {
     allow_non_version_tags: String,
     spaceone_workspace_id: Option<String>,
     plugin_id: Option<String>,
+    push_by_digest: String,
     digests: Option<String>,
     digests_dir: Option<String>,
     dotenv_file: Option<String>,
@@ -281,13 +285,14 @@ impl Inputs {
             resolved.insert(def.name.replace('-', "_"), value);
             sources.insert(def.name, source);
         }
+        let github_token = resolved.get("github_token").map(|t| Secret::new(t.clone()));
         let raw: Raw = envy::from_iter(resolved).map_err(|e| InputError {
             input: "?",
             variable: "?".into(),
             problem: e.to_string(),
         })?;
         let mut inputs = Inputs::from_raw(raw, sources);
-        inputs.ci_credentials = ci_credentials(&get);
+        inputs.ci_credentials = ci_credentials(&get, github_token);
         inputs.unknown = unknown_variables(&vars);
         inputs.cache_dir = cache_dir(&get);
         inputs.revision = get("GITHUB_SHA").or_else(|| get("CI_COMMIT_SHA"));
@@ -404,6 +409,7 @@ impl Inputs {
             allow_non_version_tags: parse_bool(&raw.allow_non_version_tags).expect("checked"),
             spaceone_workspace_id: raw.spaceone_workspace_id,
             plugin_id: raw.plugin_id,
+            push_by_digest: parse_bool(&raw.push_by_digest).expect("checked"),
             digests: raw
                 .digests
                 .as_deref()
@@ -492,16 +498,20 @@ fn cache_dir(get: &dyn Fn(&str) -> Option<String>) -> PathBuf {
     base.join("spaceone-publish")
 }
 
-fn ci_credentials(get: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String, Secret)> {
+fn ci_credentials(
+    get: &dyn Fn(&str) -> Option<String>,
+    github_token: Option<Secret>,
+) -> Vec<(String, String, Secret)> {
     let mut creds = vec![];
     if let (Some(registry), Some(user)) = (get("CI_REGISTRY"), get("CI_REGISTRY_USER")) {
         if let Some(password) = get("CI_REGISTRY_PASSWORD").or_else(|| get("CI_JOB_TOKEN")) {
             creds.push((registry, user, Secret::new(password)));
         }
     }
-    if let Some(token) = get("GITHUB_TOKEN") {
+    // A container action never sees GITHUB_TOKEN; action.yml passes it as `github-token`.
+    if let Some(token) = github_token.or_else(|| get("GITHUB_TOKEN").map(Secret::new)) {
         let actor = get("GITHUB_ACTOR").unwrap_or_else(|| "github-actions".into());
-        creds.push(("ghcr.io".into(), actor, Secret::new(token)));
+        creds.push(("ghcr.io".into(), actor, token));
     }
     creds
 }

@@ -125,7 +125,7 @@ pub static INPUTS: &[InputDef] =
             "registry-username",
             Text,
             "",
-            "docker config; GITHUB_TOKEN for ghcr.io; CI_REGISTRY_USER",
+            "docker config; github-token for ghcr.io; CI_REGISTRY_USER",
             any,
             "User name for the registry."
         ),
@@ -136,6 +136,14 @@ pub static INPUTS: &[InputDef] =
             "",
             any,
             "Password or token for the registry."
+        ),
+        input!(
+            "github-token",
+            Secret,
+            "",
+            "the workflow's token (in action.yml); GITHUB_TOKEN",
+            any,
+            "Token for ghcr.io when no registry-password is given (needs `packages: write`)."
         ),
         input!(
             "registry-ca-cert",
@@ -253,6 +261,14 @@ pub static INPUTS: &[InputDef] =
             "Workspace id sent as x_workspace_id metadata (system tokens)."),
         input!("plugin-id", Text, "", "", any,
             "plugin_id for the verbs deregister, enable, disable and get (default: from the image)."),
+        input!(
+            "push-by-digest",
+            Bool,
+            "false",
+            "",
+            check_bool,
+            "Push without tags and do not register: one platform of a matrix build, for `merge`."
+        ),
         input!("digests", List, "", "", check_digests,
             "For `merge`: per-platform manifest digests pushed by matrix jobs."),
         input!("digests-dir", Text, "", "", any,

@@ -29,12 +29,14 @@ pub enum LayoutError {
     Store(#[from] super::StoreError),
 }
 
-/// Writes `image` into the layout at `dir` under each of `tags`, replacing earlier entries
-/// with the same tag. Returns the path of `index.json`.
+/// Writes `images` into the layout at `dir`, and `top` (the single image's manifest, or
+/// an index over them whose bytes are in `store`) under each of `tags`, replacing earlier
+/// entries with the same tag. Returns the path of `index.json`.
 pub fn write(
     dir: &Path,
     store: &BlobStore,
-    image: &SealedImage,
+    images: &[SealedImage],
+    top: &Descriptor,
     tags: &[String],
 ) -> Result<PathBuf, LayoutError> {
     let io_err = |path: &Path| {
@@ -46,13 +48,18 @@ pub fn write(
     let marker = dir.join("oci-layout");
     fs::write(&marker, br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(io_err(&marker))?;
 
-    let mut digests = vec![image.manifest.digest.clone(), image.config.digest.clone()];
-    for layer in &image.image.layers {
-        if layer.origin != LayerOrigin::Local && !store.contains(&layer.descriptor.digest) {
-            return Err(LayoutError::RemoteLayer(layer.descriptor.digest.clone()));
+    let mut digests = vec![top.digest.clone()];
+    for image in images {
+        digests.push(image.manifest.digest.clone());
+        digests.push(image.config.digest.clone());
+        for layer in &image.image.layers {
+            if layer.origin != LayerOrigin::Local && !store.contains(&layer.descriptor.digest) {
+                return Err(LayoutError::RemoteLayer(layer.descriptor.digest.clone()));
+            }
+            digests.push(layer.descriptor.digest.clone());
         }
-        digests.push(layer.descriptor.digest.clone());
     }
+    digests.dedup();
     for digest in &digests {
         let dest = dir.join(digest.blob_path());
         if dest.is_file() {
@@ -92,7 +99,7 @@ pub fn write(
                 .unwrap_or_default();
             existing != name
         });
-        let mut entry: Descriptor = image.manifest.clone();
+        let mut entry: Descriptor = top.clone();
         if !name.is_empty() {
             entry.annotations = Some([(REF_NAME.to_string(), name)].into_iter().collect());
         }

@@ -146,3 +146,62 @@ fn issue_6_pre_releases_never_get_latest() {
     let result: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
     assert_eq!(result["tags"], serde_json::json!(["2.0.0-rc.1"]));
 }
+
+#[test]
+fn issue_6_matrix_jobs_push_by_digest_and_merge_tags_one_index() {
+    let reg = Registry::plain();
+    let ctx = context();
+    let image = format!("{}/cloudforet/plugin-matrix-inven-collector", reg.host());
+    let digests = ctx.join("digests");
+    std::fs::create_dir_all(&digests).unwrap();
+    for (platform, file) in [("linux/amd64", "amd64"), ("linux/arm64", "arm64")] {
+        let run = ctx
+            .publish()
+            .github_actions()
+            .github_input("image", &image)
+            .github_input("platforms", platform)
+            .github_input("push-by-digest", "true")
+            .run();
+        run.assert_success();
+        std::fs::write(digests.join(file), &run.github_outputs()["digest"]).unwrap();
+    }
+    assert!(reg.tags("cloudforet/plugin-matrix-inven-collector").is_empty(), "per-platform jobs must not tag");
+
+    let run = ctx
+        .publish()
+        .github_actions()
+        .github_input("verb", "merge")
+        .github_input("image", &image)
+        .github_input("digests-dir", &digests)
+        .github_input("semver-tags", "true")
+        .run();
+    run.assert_success();
+    let outputs = run.github_outputs();
+    let index = read_back(&reg, &format!("{image}:1.4.0"));
+    assert!(index.is_index(), "{:?}", index.media_type);
+    assert_eq!(index.digest, outputs["digest"]);
+    let platforms: Vec<String> = index.manifest["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| format!("{}/{}", m["platform"]["os"].as_str().unwrap(), m["platform"]["architecture"].as_str().unwrap()))
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    let mut tags = reg.tags("cloudforet/plugin-matrix-inven-collector");
+    tags.sort();
+    assert_eq!(tags, ["1", "1.4", "1.4.0", "latest"]);
+}
+
+#[test]
+fn issue_6_several_platforms_in_one_run_make_an_index() {
+    let reg = Registry::plain();
+    let ctx = context();
+    let image = format!("{}/cloudforet/plugin-multi-inven-collector", reg.host());
+    let run = ctx.publish().input("image", &image).input("platforms", "linux/arm64,linux/amd64").run();
+    run.assert_success();
+    let index = read_back(&reg, &format!("{image}:1.4.0"));
+    assert!(index.is_index());
+    let arm = crate::support::read_back::read_back_platform(&reg, &format!("{image}:1.4.0"), "linux/arm64");
+    assert_eq!(arm.config["architecture"], "arm64");
+    assert_eq!(index.child_digest("linux/arm64"), arm.digest);
+}

@@ -434,26 +434,35 @@ fn issue_2_registers_with_a_2x_server_from_a_1x_manifest() {
 
 #[test]
 fn issue_2_server_errors_exit_5_with_the_server_code() {
+    // The server lists tags in another registry than the one we push to, so it refuses the
+    // registration with its own error, which nothing on our side could have known.
+    let watched = Registry::plain();
     let reg = Registry::plain();
     let base = push_busybox(&reg, "library/busybox:1");
-    let server = SpaceOne::v1(&reg);
+    let server = SpaceOne::v1(&watched);
     let ctx = plugin_context().file("plugin.yaml", PLUGIN_YAML);
-    // No domain_id: the 1.x service (auth off) requires it in the body.
-    let run = ctx
-        .publish()
-        .input(
-            "image",
-            format!("{}/cloudforet/plugin-test-inven-collector", reg.host()),
-        )
-        .input("build-args", format!("BASE={base}"))
-        .input("spaceone-endpoint", server.endpoint())
-        .run();
+    let publish = |domain: Option<&str>| {
+        let mut p = ctx
+            .publish()
+            .input("image", format!("{}/cloudforet/plugin-test-inven-collector", reg.host()))
+            .input("build-args", format!("BASE={base}"))
+            .input("spaceone-endpoint", server.endpoint());
+        if let Some(domain) = domain {
+            p = p.input("spaceone-domain-id", domain);
+        }
+        p.run()
+    };
+    let run = publish(Some("domain-test"));
     run.assert_exit(5);
-    assert!(
-        run.stderr.contains("ERROR_REQUIRED_PARAMETER"),
-        "{}",
-        run.report()
-    );
+    assert!(run.stderr.contains("ERROR_NO_IMAGE_IN_REGISTRY"), "{}", run.report());
+
+    // What the server would refuse for sure is caught before anything is pushed: 1.x with
+    // auth off needs the domain in the body.
+    let reg_tags_before = reg.tags("cloudforet/plugin-test-inven-collector");
+    let run = publish(None);
+    run.assert_exit(2);
+    assert!(run.stderr.contains("spaceone-domain-id"), "{}", run.report());
+    assert_eq!(reg.tags("cloudforet/plugin-test-inven-collector"), reg_tags_before);
 }
 
 #[test]
