@@ -668,3 +668,57 @@ fn issue_3_debug_output_of_a_token_push_has_no_secrets() {
         run.report()
     );
 }
+
+/// Not a test: `bench/push.sh` runs it to push the OCI layout `BENCH_LAYOUT` (its first
+/// manifest) to `BENCH_TARGET` with the default tuning, and prints what it took.
+#[test]
+#[ignore = "benchmark, run by bench/push.sh"]
+fn bench_push_layout() {
+    use spaceone_publish::oci::Manifest;
+    let layout = std::path::PathBuf::from(std::env::var("BENCH_LAYOUT").expect("BENCH_LAYOUT"));
+    let target = reference(&std::env::var("BENCH_TARGET").expect("BENCH_TARGET"));
+    let store = BlobStore::open(&layout).unwrap();
+    let index: Index =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let entry = &index.manifests[0];
+    let manifest_bytes = store.read(&entry.digest).unwrap();
+    let manifest: Manifest = serde_json::from_slice(&manifest_bytes).unwrap();
+    let config: ImageConfig =
+        serde_json::from_slice(&store.read(&manifest.config.digest).unwrap()).unwrap();
+    let layers = manifest
+        .layers
+        .iter()
+        .zip(&config.rootfs.diff_ids)
+        .map(|(descriptor, diff_id)| Layer {
+            descriptor: descriptor.clone(),
+            diff_id: DiffId(diff_id.clone()),
+            origin: LayerOrigin::Local,
+        })
+        .collect();
+    let image = SealedImage {
+        image: Image {
+            config,
+            layers,
+            annotations: Default::default(),
+        },
+        config: manifest.config.clone(),
+        manifest: Descriptor::new(MediaType::OciManifest, entry.digest.clone(), entry.size),
+        manifest_bytes,
+    };
+    let client = Client::new(RegistryOptions::default()).unwrap();
+    let reporter = RecordingReporter::default();
+    let started = Instant::now();
+    let pushed = rt()
+        .block_on(client.push(&image, &target, &tags(&["1"]), &store, &reporter))
+        .unwrap();
+    for line in reporter.lines() {
+        eprintln!("  | {line}");
+    }
+    eprintln!(
+        "bench: pushed {} ({} layers, {} bytes uploaded) in {:.2}s",
+        pushed.digest,
+        image.image.layers.len(),
+        pushed.uploaded_bytes(),
+        started.elapsed().as_secs_f64()
+    );
+}
