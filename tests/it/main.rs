@@ -11,3 +11,4 @@ mod publish;
 mod registry;
 mod spaceone;
 mod support;
+mod verbs;
