@@ -331,3 +331,45 @@ fn issue_4_hostile_base_layers_write_nothing_outside_the_rootfs() {
     let found = file(image.layers.last().unwrap(), "found");
     assert_eq!(found, "/tmp/pwned-abs\n/tmp/pwned-rel\n");
 }
+
+/// The snapshot benchmark of issue 4 (`cargo test --release --test it -- --ignored
+/// snapshot_100k --nocapture`): walk a 100k-file rootfs, change 1,000 files, walk again and
+/// diff. The goal is ≤ 1 s for the walk and diff.
+#[test]
+#[ignore]
+fn issue_4_bench_snapshot_100k_files() {
+    use spaceone_publish::build::{rootfs::Root, snapshot};
+    use std::sync::Arc;
+    use std::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let root_path = dir.path().join("root");
+    for d in 0..1000 {
+        let sub = root_path.join(format!("usr/lib/pkg{d:04}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        for f in 0..100 {
+            std::fs::write(sub.join(format!("f{f:03}.py")), b"x = 1\n").unwrap();
+        }
+    }
+    let root = Arc::new(Root::open(&root_path).unwrap());
+    let skip = snapshot::skip_list(&[]);
+    let t = Instant::now();
+    let before = snapshot::take(&root, &skip).unwrap();
+    let walk = t.elapsed();
+    for d in 0..1000 {
+        std::fs::write(
+            root_path.join(format!("usr/lib/pkg{d:04}/f000.py")),
+            b"x = 2\n",
+        )
+        .unwrap();
+    }
+    let t = Instant::now();
+    let after = snapshot::take(&root, &skip).unwrap();
+    let entries = snapshot::diff(&root, &before, &after);
+    let walk_and_diff = t.elapsed();
+    println!(
+        "snapshot: {} paths; walk {walk:?}; walk + diff after changing 1000 files {walk_and_diff:?} ({} layer entries)",
+        after.entries.len(),
+        entries.len()
+    );
+    assert_eq!(entries.len(), 1000 + 1000 + 2);
+}
