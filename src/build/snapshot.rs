@@ -15,10 +15,10 @@
 //! - added and changed paths, each with all its ancestor directories as they are on disk
 //!   (so `/tmp` keeps 1777 and `/home/app` its owner in the layer);
 //! - deleted paths as `.wh.<name>`, only the topmost of a deleted tree;
-//! - a directory that was replaced (same path, new inode) as an opaque directory
-//!   (`.wh..wh..opq`) followed by everything now in it (when the filesystem hands the new
-//!   directory the old inode number, the old children get one whiteout each instead: the
-//!   same result);
+//! - a directory that lost every entry it had (replaced, or emptied) as an opaque
+//!   directory (`.wh..wh..opq`) followed by everything now in it. This is decided from the
+//!   paths, never from inode numbers, which the filesystem may or may not reuse: the same
+//!   RUN must give the same layer;
 //! - several changed paths sharing one inode as one file and hard links to it.
 //!
 //! Paths in the skip list (`/proc`, `/sys`, `/dev`, the injected `/etc/resolv.conf` and
@@ -168,14 +168,12 @@ pub fn diff(root: &Arc<Root>, before: &Snapshot, after: &Snapshot) -> Vec<LayerE
             }
             Some(old) if old == meta => {}
             Some(old) => {
-                if old.is_dir() && meta.is_dir() && old.ino != meta.ino && path != "/" {
-                    opaque.insert(path);
-                }
-                // A directory whose only change is its entries (mtime/ctime) is not itself a
-                // change: it is written when something inside it is.
+                // A directory whose only change is its entries (mtime/ctime, or a new inode
+                // for the same name and metadata) is not itself a change: it is written when
+                // something inside it is. Inode numbers never decide what goes into the
+                // layer, since the filesystem may or may not reuse them.
                 let only_listing = old.is_dir()
                     && meta.is_dir()
-                    && old.ino == meta.ino
                     && old.mode == meta.mode
                     && old.uid == meta.uid
                     && old.gid == meta.gid;
@@ -185,7 +183,30 @@ pub fn diff(root: &Arc<Root>, before: &Snapshot, after: &Snapshot) -> Vec<LayerE
             }
         }
     }
-    // Everything inside a replaced directory is new.
+    // A directory that still exists but lost every entry it had (emptied or replaced) is
+    // opaque: decided from the paths alone, so the layer does not depend on inode reuse.
+    let mut emptied: BTreeSet<&str> = BTreeSet::new();
+    for path in before.entries.keys() {
+        if !after.entries.contains_key(path) {
+            if let Some((parent, _)) = path.rsplit_once('/') {
+                if !parent.is_empty() && after.entries.get(parent).is_some_and(|m| m.is_dir()) {
+                    emptied.insert(parent);
+                }
+            }
+        }
+    }
+    for dir in emptied {
+        let prefix = format!("{dir}/");
+        let survivor = before
+            .entries
+            .range(prefix.clone()..)
+            .take_while(|(p, _)| p.starts_with(&prefix))
+            .any(|(p, _)| after.entries.contains_key(p));
+        if !survivor && before.entries.get(dir).is_some_and(|m| m.is_dir()) {
+            opaque.insert(dir);
+        }
+    }
+    // Everything now inside an opaque directory goes into the layer.
     for dir in &opaque {
         let prefix = format!("{dir}/");
         for (path, _) in after.entries.range(prefix.clone()..) {
@@ -372,10 +393,8 @@ mod tests {
 
         fs::write(p.join("etc/change"), "changed").unwrap();
         fs::remove_file(p.join("etc/delete")).unwrap();
-        // Replaced while the old one still exists, so the new directory gets a new inode.
-        fs::rename(p.join("opt/sub"), p.join("opt/sub.old")).unwrap();
+        fs::remove_dir_all(p.join("opt/sub")).unwrap();
         fs::create_dir_all(p.join("opt/sub")).unwrap();
-        fs::remove_dir_all(p.join("opt/sub.old")).unwrap();
         fs::write(p.join("opt/sub/new"), "n").unwrap();
         fs::remove_dir_all(p.join("gone")).unwrap();
         fs::write(p.join("etc/new"), "n").unwrap();
