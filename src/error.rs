@@ -32,6 +32,11 @@ impl Error {
             Error::Input(_) | Error::Plan(_) => 2,
             Error::Build(e) => match e {
                 build::BuildError::Base { .. } => 4,
+                // A context file changing under the build is the build's failure, not a bug.
+                build::BuildError::Layer {
+                    source: build::layer::LayerError::Changed { .. },
+                    ..
+                } => 3,
                 build::BuildError::Layer { .. } => 1,
                 build::BuildError::Step { .. } => 3,
                 _ => 2,

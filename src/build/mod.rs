@@ -195,7 +195,7 @@ pub async fn build(
             .get_or_insert_with(BTreeMap::new)
             .extend(plan.labels.clone());
     }
-    image.config.created = Some(stage::rfc3339(plan.epoch));
+    image.config.created = Some(crate::time::rfc3339(plan.epoch));
     Ok(image)
 }
 
@@ -270,7 +270,7 @@ impl Builder<'_> {
             df.escape,
             plan.build_args.clone(),
             self.globals.clone(),
-            stage::rfc3339(plan.epoch),
+            crate::time::rfc3339(plan.epoch),
         );
         let mut fs: Option<Rootfs> = None;
         for instruction in &stage.instructions {

@@ -451,10 +451,12 @@ impl Inputs {
     /// Every secret value, for CI log masking.
     pub fn secrets(&self) -> Vec<&Secret> {
         let ci = self.ci_credentials.iter().map(|(_, _, s)| s);
+        let build = self.secrets_values.iter().map(|(_, s)| s);
         self.registry_password
             .iter()
             .chain(self.spaceone_token.iter())
             .chain(ci)
+            .chain(build)
             .collect()
     }
 }
