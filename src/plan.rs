@@ -339,7 +339,19 @@ pub fn spaceone_options(inputs: &Inputs) -> Result<spaceone::SpaceOneOptions, Pl
 
 /// Registry options: explicit credentials go to the pushed-to registry, before CI ones.
 pub fn registry_options(inputs: &Inputs, push_host: Option<&str>) -> RegistryOptions {
-    let mut credentials: Vec<Credential> = inputs
+    let explicit = match (
+        &inputs.registry_username,
+        &inputs.registry_password,
+        push_host,
+    ) {
+        (Some(username), Some(password), Some(host)) => vec![Credential {
+            registry: host.to_string(),
+            username: username.clone(),
+            password: password.clone(),
+        }],
+        _ => vec![],
+    };
+    let ci = inputs
         .ci_credentials
         .iter()
         .map(|(registry, username, password)| Credential {
@@ -348,22 +360,11 @@ pub fn registry_options(inputs: &Inputs, push_host: Option<&str>) -> RegistryOpt
             password: password.clone(),
         })
         .collect();
-    if let (Some(username), Some(password), Some(host)) = (
-        &inputs.registry_username,
-        &inputs.registry_password,
-        push_host,
-    ) {
-        let explicit = Credential {
-            registry: host.to_string(),
-            username: username.clone(),
-            password: password.clone(),
-        };
-        credentials.insert(0, explicit);
-    }
     RegistryOptions {
         insecure: inputs.insecure_registries.clone(),
         ca_cert: inputs.registry_ca_cert.clone(),
-        credentials,
+        credentials: explicit,
+        ci_credentials: ci,
         jobs: registry::DEFAULT_JOBS,
         docker_config: inputs.docker_config.clone(),
         auth_files: inputs.auth_files.clone(),

@@ -249,7 +249,7 @@ pub static INPUTS: &[InputDef] =
         input!("no-cache", Bool, "false", "", check_bool, "Build without reading the layer cache."),
         input!("secrets", Secret, "", "", check_key_values,
             "Build secrets for RUN --mount=type=secret, id=value, one per line; never in a layer or log."),
-        input!("registry-chunk-size", Text, "", "ghcr.io: 4MiB; others: one request per blob", check_size,
+        input!("registry-chunk-size", Text, "", "ghcr.io: 4MiB; others: 64MiB", check_size,
             "Upload large blobs in chunks of this size (bytes, or KiB/MiB)."),
         input!("replace", Bool, "false", "", check_bool,
             "Deregister and register again when a field SpaceONE cannot update (image, provider, type) changed."),

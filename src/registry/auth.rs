@@ -135,11 +135,12 @@ pub(super) struct TokenRequest<'a> {
 impl Auth {
     pub fn new(
         credentials: Vec<Credential>,
+        ci_credentials: Vec<Credential>,
         docker_config: Option<PathBuf>,
         auth_files: Vec<PathBuf>,
     ) -> Auth {
         Auth {
-            keychain: Keychain::new(credentials, docker_config, auth_files),
+            keychain: Keychain::new(credentials, ci_credentials, docker_config, auth_files),
             tokens: Mutex::new(HashMap::new()),
         }
     }
@@ -457,6 +458,7 @@ mod tests {
                 username: "u".into(),
                 password: Secret::new("p"),
             }],
+            Vec::new(),
             None,
             Vec::new(),
         );

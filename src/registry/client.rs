@@ -149,7 +149,12 @@ impl Client {
                 jobs: opts.jobs.max(1),
                 tuning,
                 chunk_size: opts.chunk_size,
-                auth: Auth::new(opts.credentials, opts.docker_config, opts.auth_files),
+                auth: Auth::new(
+                    opts.credentials,
+                    opts.ci_credentials,
+                    opts.docker_config,
+                    opts.auth_files,
+                ),
                 warnings: Mutex::new(Warnings::default()),
                 endpoints: Mutex::new(HashMap::new()),
             }),

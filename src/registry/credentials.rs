@@ -1,14 +1,15 @@
 //! Where credentials for a registry host come from, in one documented order.
 //!
 //! 1. [`RegistryOptions::credentials`](super::RegistryOptions): the explicit inputs
-//!    (`registry-username`/`registry-password`), then the CI's own (`CI_REGISTRY_*` /
-//!    `CI_JOB_TOKEN` for `CI_REGISTRY`, `GITHUB_TOKEN` for ghcr.io) — `inputs` puts them
-//!    in that order;
+//!    (`registry-username`/`registry-password`);
 //! 2. Docker's `config.json` in `docker_config`: `credHelpers[host]`, else `credsStore`
 //!    (both by running `docker-credential-<name> get`), else `auths` (`auth` =
 //!    base64 `user:password`, or `username`/`password`, or `identitytoken`). Docker Hub
 //!    is found under any of its names, `https://index.docker.io/v1/` included;
-//! 3. each podman/skopeo `auth.json` in `auth_files`, same `auths` format.
+//! 3. each podman/skopeo `auth.json` in `auth_files`, same `auths` format;
+//! 4. [`RegistryOptions::ci_credentials`](super::RegistryOptions): the CI's own
+//!    (`CI_REGISTRY_*` / `CI_JOB_TOKEN` for `CI_REGISTRY`, `github-token` for ghcr.io),
+//!    last, so a `docker login` done earlier in the job wins over the job's defaults.
 //!
 //! The first source that knows the host wins. Files and helpers are consulted once per
 //! host, when the client first talks to it ([`Keychain::load`]); lookups afterwards are
@@ -52,6 +53,7 @@ pub(super) struct Found {
 /// Every credential source, consulted as the module docs say.
 pub(super) struct Keychain {
     explicit: Vec<Credential>,
+    ci: Vec<Credential>,
     docker_config: Option<PathBuf>,
     auth_files: Vec<PathBuf>,
     /// Per normalised host: what the files and helpers said (`None`: nothing).
@@ -61,11 +63,13 @@ pub(super) struct Keychain {
 impl Keychain {
     pub fn new(
         explicit: Vec<Credential>,
+        ci: Vec<Credential>,
         docker_config: Option<PathBuf>,
         auth_files: Vec<PathBuf>,
     ) -> Keychain {
         Keychain {
             explicit,
+            ci,
             docker_config,
             auth_files,
             loaded: Mutex::new(HashMap::new()),
@@ -99,21 +103,28 @@ impl Keychain {
             .insert(key, found.map(Arc::new));
     }
 
-    /// The credentials for `host`, explicit ones first.
+    /// The credentials for `host`: explicit ones, then files and helpers, then the CI's.
     pub fn get(&self, host: &str) -> Option<Arc<Found>> {
-        if let Some(c) = self.explicit.iter().find(|c| c.matches(host)) {
-            return Some(Arc::new(Found {
-                username: c.username.clone(),
-                proof: Proof::Password(c.password.clone()),
-                source: "the registry credentials given".into(),
-            }));
+        let given = |list: &[Credential], source: &str| {
+            list.iter().find(|c| c.matches(host)).map(|c| {
+                Arc::new(Found {
+                    username: c.username.clone(),
+                    proof: Proof::Password(c.password.clone()),
+                    source: source.into(),
+                })
+            })
+        };
+        if let Some(found) = given(&self.explicit, "the registry credentials given") {
+            return Some(found);
         }
-        self.loaded
+        let loaded = self
+            .loaded
             .lock()
             .expect("keychain lock")
             .get(&super::normalize_host(host))
             .cloned()
-            .flatten()
+            .flatten();
+        loaded.or_else(|| given(&self.ci, "the CI's own registry credentials"))
     }
 }
 
@@ -324,7 +335,7 @@ mod tests {
             username: "ci".into(),
             password: Secret::new("token"),
         }];
-        let keychain = Keychain::new(explicit, Some(docker), vec![podman]);
+        let keychain = Keychain::new(explicit, vec![], Some(docker), vec![podman]);
         let cases: &[(&str, Option<(&str, &str)>)] = &[
             ("ghcr.io", Some(("ci", "token"))),
             ("registry-1.docker.io", Some(("hubuser", "hubpw"))),

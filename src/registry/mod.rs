@@ -81,6 +81,8 @@ pub struct RegistryOptions {
     pub credentials: Vec<Credential>,
     /// Blob uploads in flight at once (at least 1).
     pub jobs: usize,
+    /// The CI's own credentials (GitLab's registry, ghcr.io), consulted last.
+    pub ci_credentials: Vec<Credential>,
     /// Docker's config directory (`config.json`: `auths`, `credHelpers`, `credsStore`).
     pub docker_config: Option<PathBuf>,
     /// podman/skopeo `auth.json` files, in order.
@@ -96,6 +98,7 @@ impl Default for RegistryOptions {
             ca_cert: None,
             credentials: Vec::new(),
             jobs: DEFAULT_JOBS,
+            ci_credentials: Vec::new(),
             docker_config: None,
             auth_files: Vec::new(),
             chunk_size: None,
