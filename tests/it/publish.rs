@@ -444,7 +444,10 @@ fn issue_2_server_errors_exit_5_with_the_server_code() {
     let publish = |domain: Option<&str>| {
         let mut p = ctx
             .publish()
-            .input("image", format!("{}/cloudforet/plugin-test-inven-collector", reg.host()))
+            .input(
+                "image",
+                format!("{}/cloudforet/plugin-test-inven-collector", reg.host()),
+            )
             .input("build-args", format!("BASE={base}"))
             .input("spaceone-endpoint", server.endpoint());
         if let Some(domain) = domain {
@@ -454,15 +457,26 @@ fn issue_2_server_errors_exit_5_with_the_server_code() {
     };
     let run = publish(Some("domain-test"));
     run.assert_exit(5);
-    assert!(run.stderr.contains("ERROR_NO_IMAGE_IN_REGISTRY"), "{}", run.report());
+    assert!(
+        run.stderr.contains("ERROR_NO_IMAGE_IN_REGISTRY"),
+        "{}",
+        run.report()
+    );
 
     // What the server would refuse for sure is caught before anything is pushed: 1.x with
     // auth off needs the domain in the body.
     let reg_tags_before = reg.tags("cloudforet/plugin-test-inven-collector");
     let run = publish(None);
     run.assert_exit(2);
-    assert!(run.stderr.contains("spaceone-domain-id"), "{}", run.report());
-    assert_eq!(reg.tags("cloudforet/plugin-test-inven-collector"), reg_tags_before);
+    assert!(
+        run.stderr.contains("spaceone-domain-id"),
+        "{}",
+        run.report()
+    );
+    assert_eq!(
+        reg.tags("cloudforet/plugin-test-inven-collector"),
+        reg_tags_before
+    );
 }
 
 #[test]

@@ -5,7 +5,8 @@ use crate::support::context::Context;
 use crate::support::registry::Registry;
 use crate::support::spaceone::SpaceOne;
 
-const PLUGIN_YAML: &str = "name: verbs-inven-collector\nservice_type: inventory.Collector\nprovider: aws\n";
+const PLUGIN_YAML: &str =
+    "name: verbs-inven-collector\nservice_type: inventory.Collector\nprovider: aws\n";
 
 #[test]
 fn issue_5_verbs_round_trip_through_the_binary() {
@@ -23,7 +24,10 @@ fn issue_5_verbs_round_trip_through_the_binary() {
             .input("spaceone-endpoint", server.endpoint())
             .input("spaceone-domain-id", "domain-test")
     };
-    with_server("publish").input("version", "1.0.0").run().assert_success();
+    with_server("publish")
+        .input("version", "1.0.0")
+        .run()
+        .assert_success();
 
     let state = |verb: &str| -> serde_json::Value {
         let run = with_server(verb).input("output-format", "json").run();
@@ -43,7 +47,11 @@ fn issue_5_verbs_round_trip_through_the_binary() {
     assert!(run.stderr.contains("ERROR_NO_PLUGIN"), "{}", run.report());
 
     // Which plugin is a question answered before dialling anything.
-    let run = ctx.publish().arg("get").input("spaceone-endpoint", server.endpoint()).run();
+    let run = ctx
+        .publish()
+        .arg("get")
+        .input("spaceone-endpoint", server.endpoint())
+        .run();
     run.assert_exit(2);
     assert!(run.stderr.contains("plugin-id"), "{}", run.report());
 }
