@@ -7,10 +7,13 @@
 //!    credential on every request; ECR, htpasswd) or `Bearer` (ask a token service).
 //! 2. For Bearer, [`Auth::bearer`] calls `GET <realm>?service=<s>&scope=<a>&scope=<b>` —
 //!    with Basic credentials when we have them, anonymously otherwise — and reads `token`
-//!    (or `access_token`) and `expires_in` (60 s when absent). An identity token (OAuth2
-//!    refresh token from `docker login`) is POSTed as `grant_type=refresh_token` instead,
-//!    with the GET as fallback when the service answers 404/405. Where credentials come
-//!    from is `credentials.rs`.
+//!    (or `access_token`) and `expires_in` (60 s when absent). With a credential, the
+//!    OAuth2 POST comes first: `grant_type=password` for a password, `refresh_token` for
+//!    an identity token (`docker login` to an OAuth registry) or for the refresh token the
+//!    service handed out earlier in this run (kept in memory per host); the GET with Basic
+//!    is the fallback when the service has no POST flow (404/405, 400 such as
+//!    `unsupported_grant_type`, 401 to a password grant). Where credentials come from is
+//!    `credentials.rs`.
 //! 3. Tokens are cached per *(host, scope set)*: a push token (`pull,push` on the target,
 //!    `pull` on mount sources) is not a pull token. The cache slot is an async mutex, so
 //!    concurrent uploads needing the same token wait for one request instead of each
@@ -107,6 +110,8 @@ struct Token {
     expires: Instant,
     /// What the token grants, read from its JWT claims when it is one.
     granted: Option<Vec<String>>,
+    /// An OAuth2 refresh token that came with it.
+    refresh: Option<Secret>,
 }
 
 impl Token {
@@ -121,6 +126,23 @@ type Slot = Arc<tokio::sync::Mutex<Option<Token>>>;
 pub(super) struct Auth {
     keychain: Keychain,
     tokens: Mutex<HashMap<String, Slot>>,
+    /// OAuth2 refresh tokens handed out in this run, per host (never written anywhere).
+    refresh: Mutex<HashMap<String, Secret>>,
+}
+
+/// What an OAuth2 POST is made with.
+enum Grant<'a> {
+    Refresh(&'a Secret),
+    Password(&'a Secret),
+}
+
+/// How the OAuth2 POST went.
+enum Posted {
+    Token(Token),
+    /// The service has no POST flow (404/405, 400): use GET.
+    Unsupported,
+    /// 401/403 to the grant.
+    Refused(RegistryError),
 }
 
 /// Where and how to ask the token service.
@@ -142,6 +164,7 @@ impl Auth {
         Auth {
             keychain: Keychain::new(credentials, ci_credentials, docker_config, auth_files),
             tokens: Mutex::new(HashMap::new()),
+            refresh: Mutex::new(HashMap::new()),
         }
     }
 
@@ -194,45 +217,93 @@ impl Auth {
         tokens.entry(key).or_default().clone()
     }
 
-    /// Asks the token service: an identity token goes in an OAuth2 POST
-    /// (`grant_type=refresh_token`), falling back to GET on 404/405 as docker does;
-    /// a password goes as Basic credentials on a GET; no credential, an anonymous GET.
+    /// Asks the token service. With a credential, the OAuth2 POST comes first:
+    /// `grant_type=refresh_token` with an identity token (or with the refresh token this
+    /// run was handed earlier for the host), `grant_type=password` with a password. A
+    /// service without the POST flow — 404/405, 400 (`unsupported_grant_type`, ACR), or a 401
+    /// to a password grant (Artifactory; containerd falls back there too) — gets the GET
+    /// with Basic credentials instead. No credential: an anonymous GET.
     async fn fetch(&self, req: &TokenRequest<'_>) -> Result<Token, RegistryError> {
         let credential = self.credential(req.host);
-        if let Some(Found {
-            proof: Proof::IdentityToken(token),
-            ..
-        }) = credential.as_deref()
-        {
-            let mut form = vec![
-                ("grant_type", "refresh_token".to_string()),
-                ("refresh_token", token.expose().to_string()),
-                ("client_id", CLIENT_ID.to_string()),
-                ("scope", req.scopes.to_strings().join(" ")),
-            ];
-            if let Some(service) = req.service {
-                form.push(("service", service.to_string()));
-            }
-            let response = req
-                .http
-                .post(req.realm.clone())
-                .form(&form)
-                .send()
-                .await
-                .map_err(|e| RegistryError::transport(&Method::POST, req.realm, e))?;
-            let status = response.status();
-            if status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED {
-                return self
-                    .token_from(
-                        req,
-                        &Method::POST,
-                        req.realm,
-                        response,
-                        credential.as_deref(),
-                    )
-                    .await;
+        let Some(c) = credential.as_deref() else {
+            return self.fetch_get(req, None).await;
+        };
+        if let Some(refresh) = self.refresh_token(req.host) {
+            match self.post(req, c, Grant::Refresh(&refresh)).await? {
+                Posted::Token(token) => return Ok(self.keep_refresh(req.host, token)),
+                // A refresh token from this run that stopped working: forget it and use
+                // the credential itself.
+                Posted::Unsupported | Posted::Refused(_) => self.drop_refresh(req.host),
             }
         }
+        let grant = match &c.proof {
+            Proof::IdentityToken(token) => Grant::Refresh(token),
+            Proof::Password(password) => Grant::Password(password),
+        };
+        let password_grant = matches!(grant, Grant::Password(_));
+        match self.post(req, c, grant).await? {
+            Posted::Token(token) => Ok(self.keep_refresh(req.host, token)),
+            Posted::Unsupported => self.fetch_get(req, Some(c)).await,
+            Posted::Refused(_) if password_grant => self.fetch_get(req, Some(c)).await,
+            Posted::Refused(err) => Err(err),
+        }
+    }
+
+    /// The OAuth2 POST: form-encoded, one space-separated `scope`, our `client_id`.
+    async fn post(
+        &self,
+        req: &TokenRequest<'_>,
+        credential: &Found,
+        grant: Grant<'_>,
+    ) -> Result<Posted, RegistryError> {
+        let mut form = vec![("client_id", CLIENT_ID.to_string())];
+        match grant {
+            Grant::Refresh(token) => {
+                form.push(("grant_type", "refresh_token".into()));
+                form.push(("refresh_token", token.expose().to_string()));
+            }
+            Grant::Password(password) => {
+                form.push(("grant_type", "password".into()));
+                form.push(("username", credential.username.clone()));
+                form.push(("password", password.expose().to_string()));
+            }
+        }
+        if let Some(service) = req.service {
+            form.push(("service", service.to_string()));
+        }
+        form.push(("scope", req.scopes.to_strings().join(" ")));
+        let response = req
+            .http
+            .post(req.realm.clone())
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| RegistryError::transport(&Method::POST, req.realm, e))?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED {
+            return Ok(Posted::Unsupported);
+        }
+        if status == StatusCode::BAD_REQUEST {
+            // `unsupported_grant_type` says it outright; ACR answers other 400s to a POST
+            // it does not support (containerd falls back on any 400 too).
+            return Ok(Posted::Unsupported);
+        }
+        match self
+            .token_from(req, &Method::POST, req.realm, response, Some(credential))
+            .await
+        {
+            Ok(token) => Ok(Posted::Token(token)),
+            Err(err @ RegistryError::TokenDenied { .. }) => Ok(Posted::Refused(err)),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// `GET <realm>?service=…&scope=…`, with Basic credentials when there are some.
+    async fn fetch_get(
+        &self,
+        req: &TokenRequest<'_>,
+        credential: Option<&Found>,
+    ) -> Result<Token, RegistryError> {
         let mut url = req.realm.clone();
         {
             let mut query = url.query_pairs_mut();
@@ -244,7 +315,7 @@ impl Auth {
             }
         }
         let mut builder = req.http.get(url.clone());
-        if let Some(c) = credential.as_deref() {
+        if let Some(c) = credential {
             let secret = match &c.proof {
                 Proof::Password(p) | Proof::IdentityToken(p) => p,
             };
@@ -256,8 +327,32 @@ impl Auth {
             .send()
             .await
             .map_err(|e| RegistryError::transport(&Method::GET, &url, e))?;
-        self.token_from(req, &Method::GET, &url, response, credential.as_deref())
+        self.token_from(req, &Method::GET, &url, response, credential)
             .await
+    }
+
+    /// The refresh token the token service handed out for `host` in this run.
+    fn refresh_token(&self, host: &str) -> Option<Secret> {
+        self.refresh
+            .lock()
+            .expect("refresh lock")
+            .get(host)
+            .cloned()
+    }
+
+    fn drop_refresh(&self, host: &str) {
+        self.refresh.lock().expect("refresh lock").remove(host);
+    }
+
+    /// Keeps the token's refresh token (if it came with one) for later scope sets.
+    fn keep_refresh(&self, host: &str, mut token: Token) -> Token {
+        if let Some(refresh) = token.refresh.take() {
+            self.refresh
+                .lock()
+                .expect("refresh lock")
+                .insert(host.to_string(), refresh);
+        }
+        token
     }
 
     async fn token_from(
@@ -305,6 +400,7 @@ fn parse_token_response(bytes: &[u8]) -> Result<Token, String> {
         token: Option<Secret>,
         access_token: Option<Secret>,
         expires_in: Option<u64>,
+        refresh_token: Option<Secret>,
     }
     let r: Response =
         serde_json::from_slice(bytes).map_err(|e| format!("not the token JSON ({e})"))?;
@@ -322,6 +418,7 @@ fn parse_token_response(bytes: &[u8]) -> Result<Token, String> {
         value,
         expires: Instant::now() + lifetime,
         granted,
+        refresh: r.refresh_token.filter(|t| !t.is_empty()),
     })
 }
 
@@ -420,6 +517,12 @@ mod tests {
         let t = parse_token_response(br#"{"token":"abc","expires_in":300}"#).unwrap();
         assert_eq!(t.value.expose(), "abc");
         assert!(t.expires > Instant::now() + Duration::from_secs(290));
+        assert!(t.refresh.is_none());
+        let t = parse_token_response(br#"{"access_token":"a","refresh_token":"r"}"#).unwrap();
+        assert_eq!(
+            t.refresh.map(|r| r.expose().to_string()).as_deref(),
+            Some("r")
+        );
         let t = parse_token_response(br#"{"token":"","access_token":"def"}"#).unwrap();
         assert_eq!(t.value.expose(), "def");
         assert!(t.expires <= Instant::now() + DEFAULT_EXPIRY);

@@ -18,7 +18,7 @@ use spaceone_publish::secret::Secret;
 
 use crate::support::fault_proxy::{Fault, FaultProxy, Rule};
 use crate::support::process::poll;
-use crate::support::token_auth::{self, TokenRegistry};
+use crate::support::token_auth::{self, Flow, PostMode, TokenRegistry};
 use crate::support::{read_back, Context, Registry};
 
 const KIB: usize = 1024;
@@ -342,6 +342,7 @@ fn issue_3_token_auth_scopes_refresh_tokens_and_denials() {
     let seen = reg.tokens.seen()[before..].to_vec();
     eprintln!("token requests for the push: {seen:?}");
     assert_eq!(seen.len(), 1, "one token for the whole push");
+    assert_eq!(seen[0].flow, Flow::PostPassword, "OAuth2 POST first");
     assert_eq!(seen[0].user.as_deref(), Some(token_auth::USER));
     assert_eq!(seen[0].scopes, ["repository:team/app:pull,push"]);
 
@@ -361,6 +362,11 @@ fn issue_3_token_auth_scopes_refresh_tokens_and_denials() {
         ))
         .unwrap();
     assert_eq!(pushed.blobs[0].action, BlobAction::Mounted);
+    assert_eq!(
+        reg.tokens.seen().last().unwrap().flow,
+        Flow::PostRefresh,
+        "the refresh token of the first grant is used for the next scope set"
+    );
     assert_eq!(
         reg.tokens.seen().last().unwrap().scopes,
         [
@@ -416,6 +422,73 @@ fn issue_3_token_auth_scopes_refresh_tokens_and_denials() {
         assert!(!shown.contains(&token));
         assert!(!reporter.lines().join("\n").contains(&token));
     }
+}
+
+/// The OAuth2 password grant is tried first; a service that answers the POST with 404 or
+/// 400 `unsupported_grant_type` gets the GET with Basic credentials instead, and the push
+/// completes either way.
+#[test]
+fn issue_3_oauth2_password_grant_with_get_fallback() {
+    let reg = TokenRegistry::start();
+    let host = reg.host();
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open(dir.path()).unwrap();
+    let img = image(
+        &store,
+        vec![layer(&store, "f", &noise(64 * KIB, 11))],
+        "oauth2",
+    );
+    let reporter = RecordingReporter::default();
+    let rt = rt();
+    let alice = || {
+        fast_client(RegistryOptions {
+            credentials: vec![Credential {
+                registry: host.clone(),
+                username: token_auth::USER.into(),
+                password: Secret::new(token_auth::PASSWORD),
+            }],
+            ..Default::default()
+        })
+    };
+    let mut figures = Vec::new();
+    for (mode, repo) in [
+        (PostMode::OAuth2, "oauth/post"),
+        (PostMode::NotFound, "oauth/get404"),
+        (PostMode::UnsupportedGrant, "oauth/get400"),
+    ] {
+        reg.tokens.set_post(mode);
+        let mark = reg.tokens.seen().len();
+        let client = alice();
+        let target = reference(&format!("{host}/{repo}"));
+        let pushed = rt
+            .block_on(client.push(&img, &target, &tags(&["1"]), &store, &reporter))
+            .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        assert_eq!(pushed.digest, *img.digest());
+        let count = |flow| reg.tokens.count(mark, flow);
+        let row = (
+            mode,
+            count(Flow::PostPassword),
+            count(Flow::PostUnsupported),
+            count(Flow::Get),
+        );
+        eprintln!("{mode:?}: password POSTs, refused POSTs, GETs = {:?}", &row);
+        figures.push(row);
+    }
+    assert_eq!(
+        figures,
+        [
+            (PostMode::OAuth2, 1, 0, 0),
+            (PostMode::NotFound, 0, 1, 1),
+            (PostMode::UnsupportedGrant, 0, 1, 1),
+        ]
+    );
+    let seen = reg.tokens.seen();
+    let get = seen.iter().find(|r| r.flow == Flow::Get).unwrap();
+    assert_eq!(
+        get.user.as_deref(),
+        Some(token_auth::USER),
+        "GET with Basic"
+    );
 }
 
 fn base64_encode(s: &str) -> String {
@@ -652,6 +725,17 @@ fn issue_3_debug_output_of_a_token_push_has_no_secrets() {
     let basic = base64_encode(&format!("{}:{}", token_auth::USER, token_auth::PASSWORD));
     assert!(!output.contains(token_auth::PASSWORD), "{}", run.report());
     assert!(!output.contains(&basic), "{}", run.report());
+    // The password grant handed out a refresh token: it stays in memory too.
+    assert!(reg
+        .tokens
+        .seen()
+        .iter()
+        .any(|r| r.flow == Flow::PostPassword));
+    assert!(
+        !output.contains(token_auth::REFRESH_TOKEN),
+        "{}",
+        run.report()
+    );
     let issued = reg.tokens.issued();
     assert!(!issued.is_empty());
     for token in issued {

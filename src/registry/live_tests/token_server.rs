@@ -118,6 +118,10 @@ async fn answer(
     x5c: &str,
     seen: &Mutex<Vec<TokenRequestSeen>>,
 ) -> (&'static str, String) {
+    if head.starts_with("POST ") {
+        // GET-only, like GCR: the client falls back from the OAuth2 POST.
+        return ("404 Not Found", "{}".into());
+    }
     let target = head.split_whitespace().nth(1).unwrap_or("/");
     let url = url::Url::parse(&format!("http://x{target}")).unwrap();
     let scopes: Vec<String> = url

@@ -6,20 +6,23 @@
 //! auth, no mock of the registry side. Policy, like real services, grants the
 //! *intersection* of what is asked and what is allowed, silently:
 //!
-//! - [`USER`]/[`PASSWORD`] (Basic on `GET /token`), or the refresh token
-//!   [`REFRESH_TOKEN`] (OAuth2 `POST /token`, `grant_type=refresh_token`), get every
-//!   action they ask for;
+//! - [`USER`]/[`PASSWORD`] (Basic on `GET /token`, or OAuth2 `POST /token` with
+//!   `grant_type=password`), or the refresh token [`REFRESH_TOKEN`] (`POST`,
+//!   `grant_type=refresh_token`), get every action they ask for; the password grant
+//!   hands out [`REFRESH_TOKEN`] along with the access token;
 //! - anonymous callers get `pull` only; nobody gets anything on `secret/*`;
 //! - a wrong password or refresh token gets 401.
 //!
-//! Every request is recorded ([`TokenServer::seen`]). The server runs on its own
+//! [`TokenServer::set_post`] makes the `POST` flow answer 404 or 400
+//! `unsupported_grant_type`, as services without OAuth2 do. Every request is recorded
+//! ([`TokenServer::seen`], with its [`Flow`]). The server runs on its own
 //! threads, so sync and async tests can both use it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -39,11 +42,36 @@ pub const FORBIDDEN_PREFIX: &str = "secret/";
 const SERVICE: &str = "spaceone-publish-test-registry";
 const ISSUER: &str = "spaceone-publish-test-issuer";
 
+/// How the token service answers `POST /token`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PostMode {
+    /// OAuth2 password and refresh_token grants.
+    OAuth2 = 0,
+    /// 404, like a service that only knows `GET`.
+    NotFound = 1,
+    /// 400 `{"error":"unsupported_grant_type"}`.
+    UnsupportedGrant = 2,
+}
+
+/// Which flow a token request used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Get,
+    PostPassword,
+    PostRefresh,
+    /// A POST the service refused as unsupported (404 or 400).
+    PostUnsupported,
+    /// A POST with another or no grant type.
+    PostOther,
+}
+
 /// One request the token service answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenRequest {
     /// `GET` or `POST`.
     pub method: String,
+    pub flow: Flow,
     /// `alice`, `(refresh)alice`, `(bad)` or `None` (anonymous).
     pub user: Option<String>,
     pub scopes: Vec<String>,
@@ -53,6 +81,7 @@ pub struct TokenServer {
     port: u16,
     cert: PathBuf,
     seen: Arc<Mutex<Vec<TokenRequest>>>,
+    post: Arc<AtomicU8>,
     /// Every token handed out, so tests can check none leaks into output.
     issued: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
@@ -94,8 +123,10 @@ impl TokenServer {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let issued = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
+        let post = Arc::new(AtomicU8::new(PostMode::OAuth2 as u8));
         {
-            let (seen, issued, stop) = (seen.clone(), issued.clone(), stop.clone());
+            let (seen, issued, stop, post) =
+                (seen.clone(), issued.clone(), stop.clone(), post.clone());
             thread::spawn(move || {
                 for conn in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
@@ -104,7 +135,8 @@ impl TokenServer {
                     let Ok(conn) = conn else { continue };
                     let (key, x5c, seen, issued) =
                         (key.clone(), x5c.clone(), seen.clone(), issued.clone());
-                    thread::spawn(move || serve(conn, &key, &x5c, &seen, &issued));
+                    let mode = post.load(Ordering::SeqCst);
+                    thread::spawn(move || serve(conn, &key, &x5c, &seen, &issued, mode));
                 }
             });
         }
@@ -112,6 +144,7 @@ impl TokenServer {
             port,
             cert,
             seen,
+            post,
             issued,
             stop,
             _dir: dir,
@@ -124,6 +157,19 @@ impl TokenServer {
 
     pub fn seen(&self) -> Vec<TokenRequest> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// How requests from now on to `POST /token` are answered.
+    pub fn set_post(&self, mode: PostMode) {
+        self.post.store(mode as u8, Ordering::SeqCst);
+    }
+
+    /// How many requests since `mark` (an index into [`TokenServer::seen`]) used `flow`.
+    pub fn count(&self, mark: usize, flow: Flow) -> usize {
+        self.seen()[mark..]
+            .iter()
+            .filter(|r| r.flow == flow)
+            .count()
     }
 
     pub fn issued(&self) -> Vec<String> {
@@ -144,6 +190,7 @@ fn serve(
     x5c: &str,
     seen: &Mutex<Vec<TokenRequest>>,
     issued: &Mutex<Vec<String>>,
+    post_mode: u8,
 ) {
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut head = String::new();
@@ -180,18 +227,48 @@ fn serve(
         let scopes: Vec<String> = get("scope")
             .map(|s| s.split(' ').map(String::from).collect())
             .unwrap_or_default();
-        let ok = get("grant_type").as_deref() == Some("refresh_token")
-            && get("refresh_token").as_deref() == Some(REFRESH_TOKEN);
-        let user = if ok { "(refresh)alice" } else { "(bad)" };
+        let grant_type = get("grant_type").unwrap_or_default();
+        let (flow, user) = if post_mode != PostMode::OAuth2 as u8 {
+            (Flow::PostUnsupported, None)
+        } else if grant_type == "refresh_token" {
+            let ok = get("refresh_token").as_deref() == Some(REFRESH_TOKEN);
+            (
+                Flow::PostRefresh,
+                Some(if ok { "(refresh)alice" } else { "(bad)" }),
+            )
+        } else if grant_type == "password" {
+            let ok = get("username").as_deref() == Some(USER)
+                && get("password").as_deref() == Some(PASSWORD);
+            (Flow::PostPassword, Some(if ok { USER } else { "(bad)" }))
+        } else {
+            (Flow::PostOther, Some("(bad)"))
+        };
         seen.lock().unwrap().push(TokenRequest {
             method,
-            user: Some(user.into()),
+            flow,
+            user: user.map(String::from),
             scopes: scopes.clone(),
         });
-        if ok {
-            grant(Some(USER), &scopes, key, x5c, issued, "access_token")
-        } else {
+        if post_mode == PostMode::NotFound as u8 {
+            ("404 Not Found", r#"{"details":"not found"}"#.into())
+        } else if post_mode == PostMode::UnsupportedGrant as u8 {
+            (
+                "400 Bad Request",
+                r#"{"error":"unsupported_grant_type"}"#.into(),
+            )
+        } else if user == Some("(bad)") {
             unauthorized()
+        } else {
+            let refresh = (flow == Flow::PostPassword).then_some(REFRESH_TOKEN);
+            grant(
+                Some(USER),
+                &scopes,
+                key,
+                x5c,
+                issued,
+                "access_token",
+                refresh,
+            )
         }
     } else {
         let scopes: Vec<String> = url
@@ -210,12 +287,13 @@ fn serve(
         };
         seen.lock().unwrap().push(TokenRequest {
             method,
+            flow: Flow::Get,
             user: user.clone(),
             scopes: scopes.clone(),
         });
         match user.as_deref() {
             Some("(bad)") => unauthorized(),
-            u => grant(u, &scopes, key, x5c, issued, "token"),
+            u => grant(u, &scopes, key, x5c, issued, "token", None),
         }
     };
     let response = format!(
@@ -241,6 +319,7 @@ fn grant(
     x5c: &str,
     issued: &Mutex<Vec<String>>,
     field: &str,
+    refresh_token: Option<&str>,
 ) -> (&'static str, String) {
     let access: Vec<serde_json::Value> = scopes
         .iter()
@@ -284,10 +363,11 @@ fn grant(
     let signature = child.wait_with_output().unwrap().stdout;
     let jwt = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature));
     issued.lock().unwrap().push(jwt.clone());
-    (
-        "200 OK",
-        serde_json::json!({ field: jwt, "expires_in": 300 }).to_string(),
-    )
+    let mut answer = serde_json::json!({ field: jwt, "expires_in": 300 });
+    if let Some(refresh) = refresh_token {
+        answer["refresh_token"] = refresh.into();
+    }
+    ("200 OK", answer.to_string())
 }
 
 /// A `docker-registry` with `auth: token` trusting a [`TokenServer`]. Anonymous `/v2/`
