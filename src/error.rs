@@ -19,6 +19,8 @@ pub enum Error {
     SpaceOne(#[from] spaceone::SpaceOneError),
     #[error("writing the OCI layout failed")]
     Layout(#[from] oci::layout::LayoutError),
+    #[error(transparent)]
+    Archive(#[from] crate::output::ArchiveError),
     #[error("the blob store failed")]
     Store(#[from] oci::StoreError),
     #[error("cancelled by {0}; nothing more was pushed or registered")]
@@ -44,7 +46,7 @@ impl Error {
             Error::Registry(_) => 4,
             Error::SpaceOne(e) if e.is_preflight() => 2,
             Error::SpaceOne(_) => 5,
-            Error::Layout(_) | Error::Store(_) => 1,
+            Error::Layout(_) | Error::Archive(_) | Error::Store(_) => 1,
             Error::Cancelled(_) => 130,
         }
     }

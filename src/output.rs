@@ -1,4 +1,5 @@
-//! Where a built image goes: a registry (the push) or an OCI image layout on disk.
+//! Where a built image goes: a registry (the push), an OCI image layout on disk, or a
+//! `docker load` tar.
 //!
 //! One platform gives one image manifest. Several give one manifest per platform plus an
 //! index over them: the children are pushed by digest first, then the index under the
@@ -7,8 +8,19 @@
 //! A layout must hold every blob, so base layers that stayed in their registry during the
 //! build are downloaded into the blob store first; a registry push mounts or copies them
 //! registry-side instead.
+//!
+//! A docker archive (`docker-archive:FILE`) is what `docker save` writes since Docker 25:
+//! `manifest.json` (`Config`, `RepoTags`, `Layers`) for `docker load` and skopeo, with
+//! the blobs under `blobs/sha256/`, plus `oci-layout` and `index.json` so the same file
+//! is also an OCI layout in a tar. Layers stay gzip-compressed as stored: `docker load`
+//! has detected compressed layer tarballs since Docker 1.10 (it compares each layer's
+//! uncompressed digest with the config's `diff_ids`, which are ours already), so
+//! decompressing would only make the file bigger and the write slower. One platform
+//! only: the loader has no notion of an index (the plan refuses several).
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
 
 use crate::ci::{BlobAction, Event, Reporter};
 use crate::oci::{
@@ -123,18 +135,27 @@ pub async fn deliver(
             }
             delivered.repository = Some(target.name().parse().unwrap_or_else(|_| target.clone()));
         }
+        Destination::DockerArchive { file, name } => {
+            let [image] = images.as_slice() else {
+                unreachable!("the plan allows one platform in a docker archive")
+            };
+            fetch_remote_layers(images, registry, store).await?;
+            let repo_tags: Vec<String> = match name {
+                Some(name) => tags
+                    .iter()
+                    .map(|t| format!("{}:{t}", name.name()))
+                    .collect(),
+                None => vec![],
+            };
+            write_docker_archive(file, store, image, &repo_tags)?;
+            reporter.event(Event::Note(&format!(
+                "wrote {} to the docker archive {}",
+                top.digest,
+                file.display()
+            )));
+        }
         Destination::Layout { dir, .. } => {
-            for image in images {
-                for layer in &image.image.layers {
-                    if let LayerOrigin::Remote(source) = &layer.origin {
-                        if !store.contains(&layer.descriptor.digest) {
-                            registry
-                                .fetch_blob(source, &layer.descriptor.digest, store)
-                                .await?;
-                        }
-                    }
-                }
-            }
+            fetch_remote_layers(images, registry, store).await?;
             layout::write(dir, store, images, &top, tags)?;
             reporter.event(Event::Note(&format!(
                 "wrote {} to the OCI layout {}",
@@ -145,6 +166,129 @@ pub async fn deliver(
         }
     }
     Ok(delivered)
+}
+
+/// Downloads every base layer still in its registry into the blob store.
+async fn fetch_remote_layers(
+    images: &[SealedImage],
+    registry: &registry::Client,
+    store: &BlobStore,
+) -> Result<(), Error> {
+    for image in images {
+        for layer in &image.image.layers {
+            if let LayerOrigin::Remote(source) = &layer.origin {
+                if !store.contains(&layer.descriptor.digest) {
+                    registry
+                        .fetch_blob(source, &layer.descriptor.digest, store)
+                        .await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the docker archive {path}")]
+pub struct ArchiveError {
+    path: PathBuf,
+    #[source]
+    source: io::Error,
+}
+
+/// Writes `image` (every blob local) as a `docker load` tar at `file`: a temp file next to
+/// it, renamed at the end, so `file` is never half written. Entries are sorted, owned by
+/// root and dated 0, so the same image gives the same bytes.
+pub fn write_docker_archive(
+    file: &Path,
+    store: &BlobStore,
+    image: &SealedImage,
+    repo_tags: &[String],
+) -> Result<(), ArchiveError> {
+    let fail = |source| ArchiveError {
+        path: file.to_path_buf(),
+        source,
+    };
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    let path_of = |d: &Digest| format!("blobs/sha256/{}", d.hex());
+    let manifest = serde_json::json!([{
+        "Config": path_of(&image.config.digest),
+        "RepoTags": repo_tags,
+        "Layers": image.image.layers.iter().map(|l| path_of(&l.descriptor.digest)).collect::<Vec<_>>(),
+    }]);
+    let mut top = image.manifest.clone();
+    top.platform = None;
+    if let Some(tag) = repo_tags.first() {
+        top.annotations = Some(
+            [("io.containerd.image.name".to_string(), tag.clone())]
+                .into_iter()
+                .collect(),
+        );
+    }
+    let index = Index {
+        schema_version: 2,
+        media_type: Some(MediaType::OciIndex),
+        manifests: vec![top],
+        annotations: None,
+    };
+    let mut blobs: Vec<&Digest> = image
+        .image
+        .layers
+        .iter()
+        .map(|l| &l.descriptor.digest)
+        .chain([&image.config.digest, &image.manifest.digest])
+        .collect();
+    blobs.sort_by_key(|d| d.hex().to_string());
+    blobs.dedup();
+
+    let mut tar = tar::Builder::new(io::BufWriter::new(tmp.as_file()));
+    let header = |size: u64, mode: u32| {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(size);
+        h.set_mode(mode);
+        h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        h
+    };
+    let mut dir_header = header(0, 0o755);
+    dir_header.set_entry_type(tar::EntryType::Directory);
+    for d in ["blobs/", "blobs/sha256/"] {
+        tar.append_data(&mut dir_header.clone(), d, io::empty())
+            .map_err(fail)?;
+    }
+    for digest in blobs {
+        let blob = File::open(store.path(digest)).map_err(fail)?;
+        let size = blob.metadata().map_err(fail)?.len();
+        tar.append_data(&mut header(size, 0o644), path_of(digest), blob)
+            .map_err(fail)?;
+    }
+    let json = |v: &serde_json::Value| serde_json::to_vec(v).expect("json serializes");
+    let index = serde_json::to_value(&index).expect("index serializes");
+    for (name, bytes) in [
+        ("index.json", json(&index)),
+        ("manifest.json", json(&manifest)),
+        ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+    ] {
+        tar.append_data(
+            &mut header(bytes.len() as u64, 0o644),
+            name,
+            bytes.as_slice(),
+        )
+        .map_err(fail)?;
+    }
+    tar.into_inner().map_err(fail)?.flush().map_err(fail)?;
+    let tmp = tmp.into_temp_path();
+    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .map_err(fail)?;
+    tmp.persist(file).map_err(|e| fail(e.error))?;
+    Ok(())
 }
 
 /// Pushes an index whose children are already in `target` (the `merge` verb).

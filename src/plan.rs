@@ -25,6 +25,11 @@ pub enum Destination {
         dir: PathBuf,
         name: Option<Reference>,
     },
+    /// A `docker load` tar; `name` gives its `RepoTags`.
+    DockerArchive {
+        file: PathBuf,
+        name: Option<Reference>,
+    },
 }
 
 pub struct Plan {
@@ -129,6 +134,16 @@ impl Plan {
                 dir: dir.clone(),
                 name: name.clone(),
             },
+            (Output::DockerArchive(_), _) if platforms.len() > 1 => return Err(input_error(
+                &inputs,
+                "output",
+                "`docker-archive:FILE` holds one platform; use `oci:DIR` or `registry` for several"
+                    .into(),
+            )),
+            (Output::DockerArchive(file), name) => Destination::DockerArchive {
+                file: file.clone(),
+                name: name.clone(),
+            },
         };
         let mut release = release;
         let registration = if inputs.push_by_digest {
@@ -160,7 +175,7 @@ impl Plan {
                 secrets: inputs.secrets_values.iter().cloned().collect(),
                 cache_repo: inputs.cache_repo.clone().or_else(|| match &destination {
                     Destination::Registry(image) => format!("{}-cache", image.name()).parse().ok(),
-                    Destination::Layout { .. } => None,
+                    Destination::Layout { .. } | Destination::DockerArchive { .. } => None,
                 }),
                 no_cache: inputs.no_cache,
                 work_dir: inputs.cache_dir.join("build"),
@@ -186,7 +201,7 @@ impl Destination {
     fn registry(&self) -> Option<&str> {
         match self {
             Destination::Registry(r) => Some(&r.registry),
-            Destination::Layout { .. } => None,
+            Destination::Layout { .. } | Destination::DockerArchive { .. } => None,
         }
     }
 }
@@ -401,8 +416,10 @@ fn registration_target(
     context: &Path,
 ) -> Reference {
     match destination {
-        Destination::Registry(r) | Destination::Layout { name: Some(r), .. } => r.clone(),
-        Destination::Layout { name: None, .. } => {
+        Destination::Registry(r)
+        | Destination::Layout { name: Some(r), .. }
+        | Destination::DockerArchive { name: Some(r), .. } => r.clone(),
+        Destination::Layout { name: None, .. } | Destination::DockerArchive { name: None, .. } => {
             let from_manifest = manifest
                 .and_then(|m| m.image())
                 .and_then(|i| i.parse::<Reference>().ok());
@@ -462,10 +479,14 @@ fn oci_annotations(
     // Without a repository name there is no stable title: a checkout's directory name
     // differs between machines (`/github/workspace`), and would change the digest.
     let title = match destination {
-        Destination::Registry(r) | Destination::Layout { name: Some(r), .. } => {
+        Destination::Registry(r)
+        | Destination::Layout { name: Some(r), .. }
+        | Destination::DockerArchive { name: Some(r), .. } => {
             r.repository.rsplit('/').next().map(str::to_string)
         }
-        Destination::Layout { name: None, .. } => None,
+        Destination::Layout { name: None, .. } | Destination::DockerArchive { name: None, .. } => {
+            None
+        }
     };
     let key = |k: &str| format!("org.opencontainers.image.{k}");
     let mut out = BTreeMap::new();

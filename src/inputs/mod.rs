@@ -40,15 +40,20 @@ use crate::secret::Secret;
 pub enum Output {
     Registry,
     OciLayout(PathBuf),
+    /// A `docker save`-style tar, for `docker load`.
+    DockerArchive(PathBuf),
 }
 
 impl Output {
     fn parse(v: &str) -> Result<Output, String> {
         match v {
             "registry" => Ok(Output::Registry),
-            _ => match v.strip_prefix("oci:") {
-                Some(dir) if !dir.is_empty() => Ok(Output::OciLayout(dir.into())),
-                _ => Err(format!("`{v}` is not an output (`registry` or `oci:DIR`)")),
+            _ => match (v.strip_prefix("oci:"), v.strip_prefix("docker-archive:")) {
+                (Some(dir), _) if !dir.is_empty() => Ok(Output::OciLayout(dir.into())),
+                (_, Some(file)) if !file.is_empty() => Ok(Output::DockerArchive(file.into())),
+                _ => Err(format!(
+                    "`{v}` is not an output (`registry`, `oci:DIR` or `docker-archive:FILE`)"
+                )),
             },
         }
     }

@@ -167,7 +167,7 @@ pub static INPUTS: &[InputDef] =
             "",
             "registry when image is set, else oci:./oci-layout",
             check_output,
-            "Where the image goes: `registry` or `oci:DIR` (an OCI image layout)."
+            "Where the image goes: `registry`, `oci:DIR` (an OCI image layout) or `docker-archive:FILE` (a tar for `docker load`, one platform)."
         ),
         input!("plugin-manifest", Text, "", "a plugin YAML in the context, if any", any,
         "SpaceONE plugin manifest (YAML, as for `spacectl exec register repository.Plugin -f`)."),

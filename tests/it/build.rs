@@ -367,3 +367,108 @@ fn issue_4_bench_snapshot_100k_files() {
     );
     assert_eq!(entries.len(), 1000 + 1000 + 2);
 }
+
+/// `docker-archive:FILE`: a RUN image written as a `docker load` tar. Its `manifest.json`
+/// names the config and the layers, every blob's bytes match its digest, the config's
+/// `diff_ids` match the layers uncompressed, and skopeo reads it as a docker archive.
+#[test]
+fn issue_4_docker_archive_output() {
+    use flate2::read::GzDecoder;
+    use sha2::{Digest as _, Sha256};
+    use std::collections::BTreeMap;
+    use std::io::Read as _;
+
+    let reg = Registry::plain();
+    let base = push_busybox(&reg, "library/busybox:1");
+    let ctx = context("ARG BASE\nFROM ${BASE}\nRUN echo archived > /archived\n");
+    let out = ctx.path().join("out/image.tar");
+    publish(&ctx, &reg, "archive", &base)
+        .input("output", format!("docker-archive:{}", out.display()))
+        .run()
+        .assert_success();
+
+    let sha = |bytes: &[u8]| format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut tar = tar::Archive::new(std::fs::File::open(&out).unwrap());
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        files.insert(path, bytes);
+    }
+    for (path, bytes) in &files {
+        if let Some(hex) = path.strip_prefix("blobs/sha256/").filter(|h| !h.is_empty()) {
+            assert_eq!(sha(bytes), format!("sha256:{hex}"), "{path}");
+        }
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let entry = &manifest.as_array().unwrap()[..];
+    assert_eq!(entry.len(), 1, "{manifest}");
+    let tags: Vec<&str> = entry[0]["RepoTags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(
+        tags.contains(&format!("{}/test/archive:1.0.0", reg.host()).as_str()),
+        "{tags:?}"
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&files[entry[0]["Config"].as_str().unwrap()]).unwrap();
+    let layers: Vec<&str> = entry[0]["Layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|l| {
+            let mut raw = Vec::new();
+            GzDecoder::new(&files[*l][..])
+                .read_to_end(&mut raw)
+                .unwrap();
+            sha(&raw)
+        })
+        .collect();
+    let expected: Vec<String> = config["rootfs"]["diff_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(diff_ids, expected);
+    assert!(
+        layers.len() >= 2,
+        "base layer(s) plus the RUN layer: {layers:?}"
+    );
+    // The same file is an OCI layout in a tar, for loaders that prefer index.json.
+    assert!(files.contains_key("oci-layout") && files.contains_key("index.json"));
+
+    if which("skopeo") {
+        let inspect = crate::support::skopeo::skopeo([
+            "inspect".to_string(),
+            format!("docker-archive:{}", out.display()),
+        ]);
+        assert!(
+            inspect.status.success(),
+            "{}",
+            String::from_utf8_lossy(&inspect.stderr)
+        );
+        let info: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+        assert_eq!(
+            info["Layers"].as_array().unwrap().len(),
+            layers.len(),
+            "{info}"
+        );
+    }
+}
+
+fn which(tool: &str) -> bool {
+    std::process::Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
