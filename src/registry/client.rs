@@ -33,9 +33,9 @@ use url::Url;
 
 use super::auth::{Auth, HostAuth};
 use super::challenge::{self, Scopes};
-use super::error::{host_port, RegistryError};
+use super::error::{host_port, RedactedUrl, RegistryError};
 use super::retry::Tuning;
-use super::session::Session;
+use super::session::{unsafe_target, Session};
 use super::RegistryOptions;
 use crate::reference::Reference;
 
@@ -191,6 +191,25 @@ impl Client {
         loopback || self.is_insecure(&host_port(url))
     }
 
+    /// Refuses `from` → `to` when [`unsafe_target`] does: link-local or unspecified
+    /// addresses, https → http unless `to` is loopback or listed insecure.
+    pub(super) fn check_target(
+        &self,
+        from: &Url,
+        to: &Url,
+        what: &'static str,
+    ) -> Result<(), RegistryError> {
+        match unsafe_target(from, to, self.plain_http_ok(to)) {
+            None => Ok(()),
+            Some(reason) => Err(RegistryError::UnsafeTarget {
+                what,
+                from: RedactedUrl::new(from),
+                to: RedactedUrl::new(to),
+                reason,
+            }),
+        }
+    }
+
     /// A session on `reference`'s registry that will ask for `scopes`.
     pub(super) async fn session(
         &self,
@@ -245,7 +264,11 @@ impl Client {
             s if s.is_success() => HostAuth::Anonymous,
             StatusCode::UNAUTHORIZED => {
                 let challenges = challenges(response.headers());
-                HostAuth::from_challenges(host, &challenges)?
+                let auth = HostAuth::from_challenges(host, &challenges)?;
+                if let HostAuth::Bearer { realm, .. } = &auth {
+                    self.check_target(&base, realm, "token realm")?;
+                }
+                auth
             }
             _ => return Err(RegistryError::from_response(&Method::GET, response, None).await),
         };

@@ -311,6 +311,14 @@ pub enum RegistryError {
         status: StatusCode,
     },
 
+    #[error("refusing to follow the {what} {to} (from {from}): {reason}")]
+    UnsafeTarget {
+        what: &'static str,
+        from: RedactedUrl,
+        to: RedactedUrl,
+        reason: String,
+    },
+
     #[error("{url}: more than {limit} redirects")]
     TooManyRedirects { url: RedactedUrl, limit: usize },
 

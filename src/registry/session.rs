@@ -7,7 +7,10 @@
 //!   `Location` on object storage or a redirect elsewhere gets no credentials;
 //! - answers a 401 by re-reading the challenge, merging the scopes it names into the
 //!   session's set, forgetting the token that failed and sending again, **once**;
-//! - follows redirects of bodiless GET/HEAD requests itself (at most [`MAX_REDIRECTS`]).
+//! - follows redirects of bodiless GET/HEAD requests itself (at most [`MAX_REDIRECTS`]);
+//! - refuses to follow a redirect or an upload `Location` to a link-local or unspecified
+//!   address, or from https down to http on a host that is neither loopback nor listed
+//!   insecure ([`unsafe_target`], also applied to a token `realm`).
 //!
 //! A request body is a [`Body`] *recipe* rather than bytes: a file body is re-opened
 //! from the blob store for each send, so the 401 retry (and the retry policy above it)
@@ -311,7 +314,7 @@ impl Session {
                     });
                 }
                 redirects += 1;
-                url = location(&response, &req.method)?;
+                url = self.location(&response, &req.method)?;
                 continue;
             }
             return Ok(response);
@@ -447,6 +450,14 @@ impl Session {
         }
     }
 
+    /// The response's `Location`, resolved against the URL of the request that got it,
+    /// and refused when it points somewhere unsafe ([`unsafe_target`]).
+    pub fn location(&self, response: &Response, method: &Method) -> Result<Url, RegistryError> {
+        let to = location(response, method)?;
+        self.client.check_target(response.url(), &to, "Location")?;
+        Ok(to)
+    }
+
     /// After a 401: adopt the new challenge and its scopes. Returns whether sending again
     /// can help (a Basic challenge after Basic credentials were refused cannot).
     fn reauthorize(&self, response: &Response) -> bool {
@@ -454,6 +465,15 @@ impl Session {
         else {
             return false;
         };
+        if let HostAuth::Bearer { realm, .. } = &new_auth {
+            if self
+                .client
+                .check_target(&self.endpoint.base, realm, "token realm")
+                .is_err()
+            {
+                return false;
+            }
+        }
         let old_auth = self.endpoint.auth.read().expect("auth lock").clone();
         let has_credential = self.client.inner.auth.credential(self.host()).is_some();
         if new_auth == HostAuth::Basic && (old_auth == HostAuth::Basic || !has_credential) {
@@ -480,8 +500,37 @@ fn same_origin(a: &Url, b: &Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
-/// The response's `Location`, resolved against the URL of the request that got it.
-pub(super) fn location(response: &Response, method: &Method) -> Result<Url, RegistryError> {
+/// Why following `from` → `to` (a redirect, an upload `Location`, a token realm) is
+/// refused, if it is: a link-local (169.254.0.0/16, fe80::/10) or unspecified address —
+/// cloud metadata services live there (ggcr's SSRF guard) — or https → http unless
+/// `plain_ok` (the target is loopback or listed insecure).
+pub(super) fn unsafe_target(from: &Url, to: &Url, plain_ok: bool) -> Option<String> {
+    use std::net::IpAddr;
+    let ip = match to.host() {
+        Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(match ip.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(ip),
+        }),
+        _ => None,
+    };
+    match ip {
+        Some(ip) if ip.is_unspecified() => return Some(format!("{ip} is unspecified")),
+        Some(IpAddr::V4(v4)) if v4.is_link_local() => return Some(format!("{v4} is link-local")),
+        Some(IpAddr::V6(v6)) if v6.segments()[0] & 0xffc0 == 0xfe80 => {
+            return Some(format!("{v6} is link-local"))
+        }
+        _ => {}
+    }
+    if from.scheme() == "https" && to.scheme() == "http" && !plain_ok {
+        return Some("it downgrades https to http on a host not listed insecure".into());
+    }
+    None
+}
+
+/// The response's `Location`, resolved against the URL of the request that got it
+/// (unchecked: [`Session::location`] is the checked one).
+fn location(response: &Response, method: &Method) -> Result<Url, RegistryError> {
     response
         .headers()
         .get(LOCATION)
@@ -648,6 +697,77 @@ mod tests {
         );
         assert!(!put.contains("transfer-encoding"), "{put}");
         assert!(!put.contains("authorization"), "{put}");
+    }
+
+    #[test]
+    fn unsafe_targets_are_refused() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let from = url("https://registry.example/v2/a/blobs/uploads/x");
+        let cases = [
+            ("https://s3.example/bucket/blob?sig=1", false, None),
+            ("https://10.0.0.5/upload", false, None),
+            (
+                "http://169.254.169.254/latest/meta-data/",
+                true,
+                Some("link-local"),
+            ),
+            ("https://169.254.1.1/x", false, Some("link-local")),
+            ("https://[fe80::1]/x", false, Some("link-local")),
+            ("https://[febf::1]/x", false, Some("link-local")),
+            ("https://[fec0::1]/x", false, None),
+            (
+                "https://[::ffff:169.254.169.254]/x",
+                false,
+                Some("link-local"),
+            ),
+            ("https://0.0.0.0/x", false, Some("unspecified")),
+            ("https://[::]/x", false, Some("unspecified")),
+            ("http://registry.example/v2/", false, Some("downgrades")),
+            ("http://registry.example/v2/", true, None),
+        ];
+        for (to, plain_ok, expected) in cases {
+            let got = unsafe_target(&from, &url(to), plain_ok);
+            match expected {
+                None => assert_eq!(got, None, "{to}"),
+                Some(word) => assert!(
+                    got.as_deref().is_some_and(|g| g.contains(word)),
+                    "{to}: {got:?}"
+                ),
+            }
+        }
+        // http → http is no downgrade (a plain-HTTP registry's own Locations).
+        let plain = url("http://127.0.0.1:5000/v2/");
+        assert_eq!(
+            unsafe_target(&plain, &url("http://other:5000/x"), false),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn client_checks_loopback_and_insecure_hosts() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let client = Client::new(super::super::RegistryOptions {
+            insecure: vec!["build.internal".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let from = url("https://reg.example/v2/");
+        for (to, ok) in [
+            ("http://127.0.0.1:5000/x", true),
+            ("http://localhost/x", true),
+            ("http://build.internal:8080/x", true),
+            ("http://reg.example/x", false),
+            ("https://169.254.169.254/x", false),
+        ] {
+            let got = client.check_target(&from, &url(to), "Location");
+            assert_eq!(got.is_ok(), ok, "{to}: {got:?}");
+            if let Err(e) = got {
+                assert!(
+                    e.to_string().contains("refusing to follow the Location"),
+                    "{e}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -50,7 +50,7 @@ use super::error::{RedactedUrl, RegistryError};
 use super::manifest::header_digest;
 use super::pull::get_blob;
 use super::retry::Tuning;
-use super::session::{location, with_digest, Body, Progress, Request, Session};
+use super::session::{with_digest, Body, Progress, Request, Session};
 use crate::ci::{BlobAction, Event, Reporter};
 use crate::oci::{BlobStore, Descriptor, Digest, LayerOrigin};
 use crate::reference::Reference;
@@ -280,7 +280,7 @@ async fn send_from_store(
         match response.status() {
             // ECR answers 201 where the spec says 202.
             StatusCode::ACCEPTED | StatusCode::CREATED | StatusCode::NO_CONTENT => {
-                location = location_or(&response, &location);
+                location = location_or(ctx.session, &response, &location)?;
                 offset += len;
                 if let Some(end) = range_end(&response) {
                     if end != offset {
@@ -347,14 +347,23 @@ async fn status(session: &Session, location: Url) -> Result<(Url, u64), Registry
             &[StatusCode::NO_CONTENT, StatusCode::OK],
         )
         .await?;
-    let next = location_or(&response, &location);
+    let next = location_or(session, &response, &location)?;
     let offset = range_end(&response).unwrap_or(0);
     Ok((next, if offset == 1 { 0 } else { offset }))
 }
 
-/// The response's `Location`, or `current` when it has none.
-fn location_or(response: &reqwest::Response, current: &Url) -> Url {
-    location(response, &Method::PATCH).unwrap_or_else(|_| current.clone())
+/// The response's `Location`, or `current` when it has none (or an unusable one); an
+/// unsafe one is an error.
+fn location_or(
+    session: &Session,
+    response: &reqwest::Response,
+    current: &Url,
+) -> Result<Url, RegistryError> {
+    match session.location(response, &Method::PATCH) {
+        Ok(url) => Ok(url),
+        Err(e @ RegistryError::UnsafeTarget { .. }) => Err(e),
+        Err(_) => Ok(current.clone()),
+    }
 }
 
 /// Bytes held according to a `Range: [bytes=]0-<end>` header: `end + 1`.
@@ -414,7 +423,7 @@ async fn mount(
             }),
             _ => Ok(Mount::Mounted),
         },
-        StatusCode::ACCEPTED => Ok(Mount::Upload(location(&response, &Method::POST)?)),
+        StatusCode::ACCEPTED => Ok(Mount::Upload(session.location(&response, &Method::POST)?)),
         _ => Err(session.fail(&Method::POST, response).await),
     }
 }
@@ -431,7 +440,7 @@ async fn start(session: &Session, repository: &str) -> Result<(Url, Option<u64>)
         .get(OCI_CHUNK_MIN_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok());
-    Ok((location(&response, &Method::POST)?, min))
+    Ok((session.location(&response, &Method::POST)?, min))
 }
 
 /// A blob that is not in the store, streamed from the registry that has it.
