@@ -8,6 +8,7 @@ mod build;
 mod ci;
 mod harness;
 mod publish;
+mod python_plugin;
 mod registry;
 mod spaceone;
 mod support;

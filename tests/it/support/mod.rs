@@ -21,11 +21,14 @@
 //! | `process.rs` | child-process guard, tool runner, polling with a deadline |
 //! | `token_auth.rs` | `TokenRegistry`: distribution with `auth: token` and our JWT token service |
 //! | `fault_proxy.rs` | `FaultProxy`: resets, 500/429, stalls between client and registry |
+//! | `debian.rs` | a Debian python base made by debootstrap, cached under `target/test-fixtures` |
+//! | `unpack_image.rs` | [`unpack_image`]: pull an image and apply its layers (whiteouts) to a rootfs |
 
 // Each test uses a few of these helpers; the rest would warn as dead code.
 #![allow(dead_code, unused_imports)]
 
 pub mod context;
+pub mod debian;
 pub mod fault_proxy;
 pub mod http;
 pub mod images;
@@ -39,6 +42,7 @@ pub mod skopeo;
 pub mod spaceone;
 pub mod tls;
 pub mod token_auth;
+pub mod unpack_image;
 
 pub use context::Context;
 pub use http::{http_get, HttpResponse};
