@@ -178,6 +178,7 @@ impl Plan {
                     Destination::Layout { .. } | Destination::DockerArchive { .. } => None,
                 }),
                 no_cache: inputs.no_cache,
+                cache_write: matches!(destination, Destination::Registry(_)) && !inputs.dry_run,
                 work_dir: inputs.cache_dir.join("build"),
             },
             annotations,

@@ -19,6 +19,7 @@
 //! `--mount from=`) are built, in file order; a stage used as a base passes its image
 //! (its layers) on, and its files are unpacked again only if the next stage runs something.
 
+pub mod cache;
 pub mod context;
 mod copy;
 pub mod dockerfile;
@@ -65,6 +66,9 @@ pub struct BuildPlan {
     pub cache_repo: Option<Reference>,
     /// Build without reading the layer cache (it is still written).
     pub no_cache: bool,
+    /// Whether layers built on a cache miss are pushed to `cache_repo` (a registry
+    /// destination, not a dry run).
+    pub cache_write: bool,
     /// Local working directory for rootfs unpacking and `RUN --mount=type=cache` contents.
     pub work_dir: PathBuf,
 }
@@ -176,6 +180,13 @@ pub async fn build(
         built: BTreeMap::new(),
         images: HashMap::new(),
         scratch,
+        cache: cache::Cache::new(
+            plan.cache_repo.as_ref(),
+            !plan.no_cache,
+            plan.cache_write,
+            registry,
+            reporter,
+        ),
     };
     for index in builder.needed(target) {
         let stage = &df.stages[index];
@@ -187,6 +198,7 @@ pub async fn build(
         .remove(&target.index)
         .expect("the target is built last")
         .image;
+    builder.cache.write_back(&plan.platform, store).await;
     if !plan.labels.is_empty() {
         image
             .config
@@ -216,6 +228,7 @@ struct Builder<'a> {
     images: HashMap<String, Rootfs>,
     /// Removed at the end of the build (ADD extraction).
     scratch: tempfile::TempDir,
+    cache: cache::Cache<'a>,
 }
 
 impl Builder<'_> {
@@ -273,6 +286,8 @@ impl Builder<'_> {
             crate::time::rfc3339(plan.epoch),
         );
         let mut fs: Option<Rootfs> = None;
+        // Cache hits recorded in the image but not yet applied to `fs`.
+        let mut behind: Vec<Layer> = Vec::new();
         for instruction in &stage.instructions {
             self.reporter.event(Event::Step {
                 stage: &state.name,
@@ -282,6 +297,22 @@ impl Builder<'_> {
             let line = instruction.line;
             match &instruction.kind {
                 InstructionKind::Run(spec) => {
+                    let key = (self.cache.enabled() && cache::cacheable(&spec.mounts))
+                        .then(|| cache::key(&plan.platform, &state, instruction));
+                    if let Some(key) = &key {
+                        if let Some(layer) = self.cache.probe(key, &plan.platform).await {
+                            self.reporter.event(Event::Note(&format!(
+                                "line {line}: cached, layer {} ({}) reused",
+                                layer.descriptor.digest.short(),
+                                crate::ci::human_size(layer.descriptor.size)
+                            )));
+                            if fs.is_some() {
+                                behind.push(layer.clone());
+                            }
+                            state.record(&instruction.text, Some(layer));
+                            continue;
+                        }
+                    }
                     let mut roots: HashMap<String, Arc<Root>> = HashMap::new();
                     for raw in &spec.mounts {
                         for word in raw
@@ -295,8 +326,9 @@ impl Builder<'_> {
                             roots.insert(word, root);
                         }
                     }
-                    if fs.is_none() {
-                        fs = Some(self.unpack(&state.image, line).await?);
+                    match &mut fs {
+                        None => fs = Some(self.unpack(&state.image, line).await?),
+                        Some(fs) => self.catch_up(fs, &mut behind, line).await?,
                     }
                     let lookup = |word: &str| roots.get(word).cloned();
                     let step = run::RunStep {
@@ -311,6 +343,9 @@ impl Builder<'_> {
                         Some(entries) => Some(run::write(plan, line, entries, self.store).await?),
                         None => None,
                     };
+                    if let (Some(key), Some(layer)) = (key, &layer) {
+                        self.cache.built(key, layer);
+                    }
                     state.record(&instruction.text, layer);
                 }
                 InstructionKind::Copy(spec) | InstructionKind::Add(spec) => {
@@ -335,6 +370,7 @@ impl Builder<'_> {
                     )?;
                     let layer = run::write(plan, line, entries, self.store).await?;
                     if let Some(fs) = &mut fs {
+                        self.catch_up(fs, &mut behind, line).await?;
                         self.apply_to(fs, &layer, line).await?;
                     }
                     state.record(&instruction.text, Some(layer));
@@ -342,10 +378,27 @@ impl Builder<'_> {
                 _ => apply(plan, &mut state, instruction)?,
             }
         }
+        if !behind.is_empty() {
+            // The files lag behind the image; whoever needs them unpacks the image again.
+            fs = None;
+        }
         Ok(Built {
             image: state.image,
             fs,
         })
+    }
+
+    /// Applies the cached layers `fs` has not got yet (downloading them), in order.
+    async fn catch_up(
+        &self,
+        fs: &mut Rootfs,
+        behind: &mut Vec<Layer>,
+        line: usize,
+    ) -> Result<(), BuildError> {
+        for layer in std::mem::take(behind) {
+            self.apply_to(fs, &layer, line).await?;
+        }
+        Ok(())
     }
 
     /// The files of an earlier stage (named or by index) or of an image, unpacked once.

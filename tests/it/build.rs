@@ -262,7 +262,11 @@ RUN --mount=type=cache,target=/root/.cache sh -c 'ls /root/.cache > /seen; date 
 RUN --mount=type=secret,id=token cat /run/secrets/token && wc -c < /run/secrets/token > /secret-len
 "#;
     let ctx = context(dockerfile);
-    let p = publish(&ctx, &reg, "mounts", &base).input("secrets", "token=s3cr3t-value");
+    // `no-cache`: the second build must run the RUN again to see the cache mount (the
+    // layer cache would otherwise reuse the first build's layer).
+    let p = publish(&ctx, &reg, "mounts", &base)
+        .input("secrets", "token=s3cr3t-value")
+        .input("no-cache", "true");
     let first = p.run();
     first.assert_success();
     let second = p.run();
@@ -471,4 +475,112 @@ fn which(tool: &str) -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+const CACHED: &str = r#"ARG BASE
+FROM ${BASE}
+ENV GREETING=hi
+RUN echo "first-$((6*7))" && echo one > /first
+COPY app.txt /app.txt
+ARG SECOND=a
+RUN echo "second-$((6*7))" && cat /first /app.txt > /second && echo "$GREETING $SECOND" >> /second
+"#;
+
+/// `pushed <digest> (<size>)` lines of a run.
+fn pushed_blobs(run: &Run) -> Vec<String> {
+    let lines = run.stderr.lines();
+    lines
+        .filter_map(|l| l.trim().strip_prefix("pushed "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+/// Issue 4 item 5: the layer cache in the registry. A rebuild on a fresh machine (fresh
+/// HOME: empty blob store and work dir) runs no RUN, uploads nothing and gives the same
+/// digest; another image built from the same steps mounts the RUN layers from the cache
+/// repository; a changed later step reuses the first RUN (fetching its files) and runs
+/// only itself; `no-cache` runs everything.
+#[test]
+fn issue_4_layer_cache_in_the_registry() {
+    let reg = Registry::plain();
+    let base = push_busybox(&reg, "library/busybox:1");
+    let ctx = context(CACHED).file("app.txt", "app\n");
+    let cache_repo = format!("{}/test/shared-cache", reg.host());
+    let build = |name: &str| publish(&ctx, &reg, name, &base).input("cache-repo", &cache_repo);
+    let ran = |run: &Run, marker: &str| run.stderr.contains(marker);
+
+    let started = std::time::Instant::now();
+    let cold = build("cached").run();
+    let cold_time = started.elapsed();
+    cold.assert_success();
+    assert!(
+        ran(&cold, "first-42") && ran(&cold, "second-42"),
+        "{}",
+        cold.report()
+    );
+    assert!(
+        cold.stderr.contains("layer cache: stored"),
+        "{}",
+        cold.report()
+    );
+    let image = pulled(&reg, "cached");
+    let n = image.layers.len() - 3;
+    let run_layers = [&image.layers[n].digest, &image.layers[n + 2].digest];
+
+    // Fresh machine, same target: nothing runs, nothing is uploaded, same digest.
+    let started = std::time::Instant::now();
+    let warm = build("cached").run();
+    let warm_time = started.elapsed();
+    warm.assert_success();
+    assert!(
+        !ran(&warm, "first-42") && !ran(&warm, "second-42"),
+        "a RUN executed\n{}",
+        warm.report()
+    );
+    assert_eq!(
+        pushed_blobs(&warm),
+        Vec::<String>::new(),
+        "{}",
+        warm.report()
+    );
+    assert_eq!(digest_of(&warm), digest_of(&cold));
+    eprintln!(
+        "layer cache: cold build+push {cold_time:?} ({} blobs pushed), warm {warm_time:?} (0 pushed)",
+        pushed_blobs(&cold).len()
+    );
+
+    // Another repository: the RUN layers are mounted from the cache, never uploaded.
+    let other = build("other").run();
+    other.assert_success();
+    assert!(!ran(&other, "first-42") && !ran(&other, "second-42"));
+    for digest in run_layers {
+        assert!(
+            other.stderr.contains(&format!("mounted {digest}")),
+            "{digest} not mounted\n{}",
+            other.report()
+        );
+        assert!(!pushed_blobs(&other).contains(digest), "{}", other.report());
+    }
+
+    // A changed ARG misses only the step that sees it; that RUN gets the first's files.
+    let changed = build("cached")
+        .input("build-args", format!("BASE={base}\nSECOND=b"))
+        .run();
+    changed.assert_success();
+    assert!(
+        !ran(&changed, "first-42") && ran(&changed, "second-42"),
+        "{}",
+        changed.report()
+    );
+    let image = pulled(&reg, "cached");
+    assert_eq!(file(&image.layers[n + 2], "second"), "one\napp\nhi b\n");
+
+    // no-cache: every RUN executes again, and gives the same image.
+    let fresh = build("cached").input("no-cache", "true").run();
+    fresh.assert_success();
+    assert!(
+        ran(&fresh, "first-42") && ran(&fresh, "second-42"),
+        "{}",
+        fresh.report()
+    );
 }
