@@ -44,16 +44,10 @@ impl Client {
                 });
             }
         }
-        let references: Vec<String> = if tags.is_empty() {
-            vec![digest.to_string()]
-        } else {
-            tags.clone()
-        };
         self.put_manifests(
             &session,
             target,
-            &references,
-            tags.is_empty(),
+            &tags,
             &MediaType::OciIndex,
             &bytes,
             reporter,

@@ -52,9 +52,6 @@ mod retry;
 mod session;
 mod upload;
 
-#[cfg(test)]
-mod live_tests;
-
 use std::path::PathBuf;
 
 pub use client::Client;

@@ -162,16 +162,10 @@ impl Client {
         };
 
         let digest = image.digest().clone();
-        let references: Vec<String> = if tags.is_empty() {
-            vec![digest.to_string()]
-        } else {
-            tags.to_vec()
-        };
         self.put_manifests(
             &session,
             target,
-            &references,
-            tags.is_empty(),
+            tags,
             &image.manifest.media_type,
             &image.manifest_bytes,
             reporter,
@@ -189,19 +183,21 @@ impl Client {
 }
 
 impl Client {
-    /// PUTs `bytes` under every reference, each inside the retry policy.
-    #[allow(clippy::too_many_arguments)]
+    /// PUTs `bytes` under every tag (by digest when there are none), each inside the
+    /// retry policy.
     pub(super) async fn put_manifests(
         &self,
         session: &Session,
         target: &Reference,
-        references: &[String],
-        by_digest: bool,
+        tags: &[String],
         media_type: &MediaType,
         bytes: &[u8],
         reporter: &dyn Reporter,
     ) -> Result<(), RegistryError> {
         let digest = Digest::sha256_of(bytes);
+        let by_digest = tags.is_empty();
+        let by_digest_ref = [digest.to_string()];
+        let references = if by_digest { &by_digest_ref[..] } else { tags };
         for reference in references {
             self.inner
                 .tuning

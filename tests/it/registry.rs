@@ -491,6 +491,344 @@ fn issue_3_oauth2_password_grant_with_get_fallback() {
     );
 }
 
+/// The read side and the edges of a push against a plain registry: resolve by tag and
+/// digest, tags, blob download, an index with an attestation entry, a mount answered 202
+/// (upload continues on that session, no second POST), a registry-to-registry copy that
+/// streams, and what fails before anything is sent.
+#[test]
+fn issue_3_resolve_fetch_tags_index_mount_202_and_registry_copy() {
+    let reg = Registry::plain();
+    let proxy = FaultProxy::start(reg.port(), Vec::new());
+    let host = proxy.host();
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open(dir.path()).unwrap();
+    let base = layer(&store, "base.bin", &noise(512 * KIB, 1));
+    let app = layer(&store, "app.bin", &noise(64 * KIB, 2));
+    let img = image(&store, vec![base.clone(), app.clone()], "one");
+    let target = reference(&format!("{host}/test/app"));
+    let client = fast_client(RegistryOptions::default());
+    let reporter = RecordingReporter::default();
+    let reg2 = Registry::plain();
+    let dir4 = tempfile::tempdir().unwrap();
+    let store4 = BlobStore::open(dir4.path()).unwrap();
+    let rt = rt();
+    let img4 = rt.block_on(async {
+        let pushed = client
+            .push(&img, &target, &tags(&["1.0", "latest"]), &store, &reporter)
+            .await
+            .unwrap();
+        assert_eq!(pushed.digest, *img.digest());
+
+        // Resolve by tag and by digest.
+        let resolved = client
+            .resolve(&target.with_tag("1.0"), &Platform::host())
+            .await
+            .unwrap();
+        assert_eq!(resolved.manifest_digest, *img.digest());
+        assert_eq!(resolved.index_digest, None);
+        assert_eq!(resolved.config, img.image.config);
+        assert_eq!(resolved.manifest.layers.len(), 2);
+        let by_digest = reference(&format!("{host}/test/app@{}", img.digest()));
+        let resolved = client.resolve(&by_digest, &Platform::host()).await.unwrap();
+        assert_eq!(resolved.manifest_digest, *img.digest());
+
+        // Tags, and a repository that does not exist.
+        let mut listed = client.list_tags(&target).await.unwrap();
+        listed.sort();
+        assert_eq!(listed, ["1.0", "latest"]);
+        let nothing = reference(&format!("{host}/test/nothing"));
+        assert!(client.list_tags(&nothing).await.unwrap().is_empty());
+
+        // A layer downloaded into another store, verified; a missing one named.
+        let dir2 = tempfile::tempdir().unwrap();
+        let store2 = BlobStore::open(dir2.path()).unwrap();
+        let fetched = client
+            .fetch_blob(&target, &base.descriptor.digest, &store2)
+            .await
+            .unwrap();
+        assert_eq!(fetched.size, base.descriptor.size);
+        assert_eq!(
+            store2.read(&fetched.digest).unwrap(),
+            store.read(&fetched.digest).unwrap()
+        );
+        let missing = Digest::sha256_of(b"missing");
+        let err = client
+            .fetch_blob(&target, &missing, &store2)
+            .await
+            .unwrap_err()
+            .to_string();
+        eprintln!("missing blob: {err}");
+        assert!(
+            err.contains(&format!(
+                "GET http://{host}/v2/test/app/blobs/{missing}: 404 Not Found: BLOB_UNKNOWN"
+            )),
+            "{err}"
+        );
+
+        // An index with an attestation entry: resolve picks the platform.
+        let img3 = image(&store, vec![base.clone(), app.clone()], "three");
+        let multi = reference(&format!("{host}/test/multi"));
+        for i in [&img, &img3] {
+            client
+                .push(i, &multi, &[], &store, &reporter)
+                .await
+                .unwrap();
+        }
+        let mut attestation: Descriptor = img3.manifest.clone();
+        attestation.platform = Some(Platform {
+            architecture: "unknown".into(),
+            os: "unknown".into(),
+            ..Default::default()
+        });
+        attestation.annotations = Some(
+            [(
+                "vnd.docker.reference.type".to_string(),
+                "attestation-manifest".to_string(),
+            )]
+            .into(),
+        );
+        let index = Index {
+            schema_version: 2,
+            media_type: Some(MediaType::OciIndex),
+            manifests: vec![img.manifest.clone(), attestation],
+            annotations: None,
+        };
+        let pushed_index = client
+            .push_index(&index, &multi, &tags(&["1"]), &reporter)
+            .await
+            .unwrap();
+        let resolved = client
+            .resolve(&multi.with_tag("1"), &Platform::host())
+            .await
+            .unwrap();
+        assert_eq!(resolved.index_digest, Some(pushed_index.digest));
+        assert_eq!(resolved.manifest_digest, *img.digest());
+        let s390x = Platform::parse("linux/s390x").unwrap();
+        let err = client
+            .resolve(&multi.with_tag("1"), &s390x)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{host}/test/multi:1 has no image for linux/s390x (available: {})",
+                Platform::host()
+            )
+        );
+
+        // A mount from a repository that lacks the blob: 202, and the upload goes on
+        // that session — one POST per blob.
+        let mut wrong_source = app.clone();
+        wrong_source.origin = LayerOrigin::Remote(reference(&format!("{host}/test/nothing:1")));
+        let img5 = image(&store, vec![wrong_source], "five");
+        let mark = proxy.seen().len();
+        let p5 = client
+            .push(
+                &img5,
+                &reference(&format!("{host}/test/five")),
+                &[],
+                &store,
+                &reporter,
+            )
+            .await
+            .unwrap();
+        let posts = proxy.seen()[mark..]
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count();
+        eprintln!("mount answered 202: {posts} POSTs for 2 blobs");
+        assert_eq!(
+            p5.blobs.iter().map(|b| b.action).collect::<Vec<_>>(),
+            [BlobAction::Pushed, BlobAction::Pushed]
+        );
+        assert_eq!(posts, 2);
+
+        // Registry to registry: the base streams from the first into a second registry
+        // without touching the local store.
+        let mut remote_base = base.clone();
+        remote_base.origin = LayerOrigin::Remote(target.with_tag("1.0"));
+        let img4 = image(&store4, vec![remote_base], "four");
+        let copy = reference(&format!("{}/test/copy", reg2.host()));
+        let p4 = client
+            .push(&img4, &copy, &tags(&["1"]), &store4, &reporter)
+            .await
+            .unwrap();
+        assert_eq!(p4.blobs[0].action, BlobAction::Pushed);
+        assert!(!store4.contains(&base.descriptor.digest), "streamed");
+
+        // A local layer missing from the store fails before any upload; a bad tag too.
+        let dir7 = tempfile::tempdir().unwrap();
+        let store7 = BlobStore::open(dir7.path()).unwrap();
+        let img7 = image(&store7, vec![base.clone()], "seven");
+        let seven = reference(&format!("{host}/test/seven"));
+        let err = client
+            .push(&img7, &seven, &[], &store7, &reporter)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RegistryError::NoSource { .. }), "{err:?}");
+        let err = client
+            .push(&img, &target, &tags(&["-bad"]), &store, &reporter)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("`-bad` is not a valid tag"),
+            "{err}"
+        );
+        img4
+    });
+    assert_reads_back(&reg2, "test/copy:1", &img4);
+}
+
+/// htpasswd over TLS: an untrusted certificate is reported as such (not as the plain
+/// HTTP fallback's 400); no credentials and a wrong password get hints; the CA or the
+/// insecure list make it work.
+#[test]
+fn issue_3_htpasswd_over_tls() {
+    let reg = Registry::tls_htpasswd("bob", "hunter2");
+    let host = reg.host();
+    let target = reference(&format!("{host}/test/tls"));
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open(dir.path()).unwrap();
+    let img = image(&store, vec![layer(&store, "a", &noise(4 * KIB, 9))], "tls");
+    let reporter = RecordingReporter::default();
+    let cred = |password: &str| Credential {
+        registry: host.clone(),
+        username: "bob".into(),
+        password: Secret::new(password),
+    };
+    let with_ca = |credentials| RegistryOptions {
+        ca_cert: Some(reg.ca_cert_path().to_path_buf()),
+        credentials,
+        ..Default::default()
+    };
+    let rt = rt();
+    rt.block_on(async {
+        let untrusted = fast_client(RegistryOptions {
+            credentials: vec![cred("hunter2")],
+            ..Default::default()
+        });
+        let err = untrusted
+            .resolve(&target.with_tag("1"), &Platform::host())
+            .await
+            .unwrap_err();
+        eprintln!("untrusted: {err}");
+        assert!(
+            matches!(
+                err,
+                RegistryError::Connect {
+                    certificate: true,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.hint().unwrap().contains("registry-ca-cert"));
+
+        let err = fast_client(with_ca(vec![]))
+            .push(&img, &target, &tags(&["1"]), &store, &reporter)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(401));
+        assert!(err
+            .hint()
+            .unwrap()
+            .contains(&format!("no credentials for {host}")));
+
+        let err = fast_client(with_ca(vec![cred("wrong-pw")]))
+            .push(&img, &target, &tags(&["1"]), &store, &reporter)
+            .await
+            .unwrap_err();
+        assert!(err.hint().unwrap().contains("user `bob`"));
+        let everything = format!("{err} {err:?} {}", err.hint().unwrap_or_default());
+        assert!(!everything.contains("wrong-pw"), "{everything}");
+
+        let client = fast_client(with_ca(vec![cred("hunter2")]));
+        let pushed = client
+            .push(&img, &target, &tags(&["1"]), &store, &reporter)
+            .await
+            .unwrap();
+        assert_eq!(pushed.digest, *img.digest());
+
+        let insecure = fast_client(RegistryOptions {
+            insecure: vec![host.clone()],
+            credentials: vec![cred("hunter2")],
+            ..Default::default()
+        });
+        let again = insecure
+            .push(&img, &target, &tags(&["1"]), &store, &reporter)
+            .await
+            .unwrap();
+        assert!(again.blobs.iter().all(|b| b.action == BlobAction::Existing));
+    });
+    assert_reads_back(&reg, "test/tls:1", &img);
+}
+
+/// Token auth: a mount the token service will not allow (nothing on `secret/*`) fails
+/// after one re-authentication with the union of scopes, then a plain upload goes
+/// through; anonymous pulls work.
+#[test]
+fn issue_3_token_auth_refused_mount_falls_back_and_anonymous_pull() {
+    let reg = TokenRegistry::start();
+    let host = reg.host();
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open(dir.path()).unwrap();
+    let base = layer(&store, "base", &noise(128 * KIB, 5));
+    let img = image(&store, vec![base.clone()], "bearer");
+    let reporter = RecordingReporter::default();
+    let client = fast_client(RegistryOptions {
+        credentials: vec![Credential {
+            registry: host.clone(),
+            username: token_auth::USER.into(),
+            password: Secret::new(token_auth::PASSWORD),
+        }],
+        ..Default::default()
+    });
+    let rt = rt();
+    rt.block_on(async {
+        let app = reference(&format!("{host}/test/app"));
+        client
+            .push(&img, &app, &tags(&["1"]), &store, &reporter)
+            .await
+            .unwrap();
+
+        let mut refused = base.clone();
+        refused.origin = LayerOrigin::Remote(reference(&format!("{host}/secret/lib:1")));
+        let img3 = image(&store, vec![refused], "bearer-refused");
+        let mark = reg.tokens.seen().len();
+        let pushed = client
+            .push(
+                &img3,
+                &reference(&format!("{host}/test/third")),
+                &[],
+                &store,
+                &reporter,
+            )
+            .await
+            .unwrap();
+        let seen = reg.tokens.seen()[mark..].to_vec();
+        eprintln!("token requests for the refused mount: {seen:?}");
+        assert_eq!(
+            pushed.blobs.iter().map(|b| b.action).collect::<Vec<_>>(),
+            [BlobAction::Pushed, BlobAction::Pushed]
+        );
+        assert!(
+            reporter
+                .lines()
+                .iter()
+                .any(|l| l.contains("mount from secret/lib failed")),
+            "{:?}",
+            reporter.lines()
+        );
+
+        let anonymous = fast_client(RegistryOptions::default());
+        let resolved = anonymous
+            .resolve(&app.with_tag("1"), &Platform::host())
+            .await
+            .unwrap();
+        assert_eq!(resolved.manifest_digest, *img.digest());
+    });
+}
+
 fn base64_encode(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)
