@@ -39,8 +39,8 @@ pub struct Delivered {
     /// The repository pushed to (no tag), when pushed.
     pub repository: Option<Reference>,
     pub tags: Vec<String>,
-    /// The layout directory, when written locally.
-    pub layout: Option<PathBuf>,
+    /// Where it was written locally (`oci:DIR` or `docker-archive:FILE`).
+    pub local: Option<String>,
     pub size: u64,
     pub layers: usize,
     /// Blobs the registry already had or mounted, and blobs uploaded (with their bytes).
@@ -98,7 +98,7 @@ pub async fn deliver(
         digest: top.digest.clone(),
         repository: None,
         tags: tags.to_vec(),
-        layout: None,
+        local: None,
         size: images.iter().map(SealedImage::layers_size).sum(),
         layers: images.iter().map(|i| i.image.layers.len()).sum(),
         reused_blobs: 0,
@@ -148,6 +148,7 @@ pub async fn deliver(
                 None => vec![],
             };
             write_docker_archive(file, store, image, &repo_tags)?;
+            delivered.local = Some(format!("docker-archive:{}", file.display()));
             reporter.event(Event::Note(&format!(
                 "wrote {} to the docker archive {}",
                 top.digest,
@@ -162,7 +163,7 @@ pub async fn deliver(
                 top.digest,
                 dir.display()
             )));
-            delivered.layout = Some(dir.clone());
+            delivered.local = Some(format!("oci:{}", dir.display()));
         }
     }
     Ok(delivered)
@@ -314,7 +315,7 @@ pub async fn deliver_index(
         digest,
         repository: Some(target.clone()),
         tags: tags.to_vec(),
-        layout: None,
+        local: None,
         size: index.manifests.iter().map(|m| m.size).sum(),
         layers: 0,
         reused_blobs: 0,

@@ -44,7 +44,7 @@ pub fn result_json(outcome: &Outcome) -> Value {
             json!({
                 "digest": d.digest.to_string(),
                 "image": d.repository.as_ref().map(|r| r.name()),
-                "layout": d.layout.as_ref().map(|p| p.display().to_string()),
+                "local": d.local,
                 "tags": d.tags,
                 "version": report.version,
                 "size": d.size,
@@ -87,9 +87,9 @@ pub fn print(outcome: &Outcome, format: OutputFormat) {
 
 fn print_report(report: &Report) {
     let d = &report.delivered;
-    match (&d.repository, &d.layout) {
+    match (&d.repository, &d.local) {
         (Some(repo), _) => println!("pushed {}@{}", repo.name(), d.digest),
-        (None, Some(dir)) => println!("wrote {} to oci:{}", d.digest, dir.display()),
+        (None, Some(local)) => println!("wrote {} to {local}", d.digest),
         (None, None) => println!("built {}", d.digest),
     }
     println!("tags: {}", d.tags.join(", "));
