@@ -128,6 +128,8 @@ pub(super) struct Auth {
     tokens: Mutex<HashMap<String, Slot>>,
     /// OAuth2 refresh tokens handed out in this run, per host (never written anywhere).
     refresh: Mutex<HashMap<String, Secret>>,
+    /// Tokens obtained and not yet announced for masking (see [`Auth::take_obtained`]).
+    obtained: Mutex<Vec<Secret>>,
 }
 
 /// What an OAuth2 POST is made with.
@@ -165,6 +167,7 @@ impl Auth {
             keychain: Keychain::new(credentials, ci_credentials, docker_config, auth_files),
             tokens: Mutex::new(HashMap::new()),
             refresh: Mutex::new(HashMap::new()),
+            obtained: Mutex::new(Vec::new()),
         }
     }
 
@@ -197,9 +200,19 @@ impl Auth {
             return header_for(token, req.realm);
         }
         let token = self.fetch(req).await?;
+        self.obtained
+            .lock()
+            .expect("obtained lock")
+            .push(token.value.clone());
         let bearer = header_for(&token, req.realm)?;
         *guard = Some(token);
         Ok(bearer)
+    }
+
+    /// Tokens obtained since the last call, so the CI can mask them in its logs. They are
+    /// `Secret`s and never printed; masking is the second line of defence.
+    pub fn take_obtained(&self) -> Vec<Secret> {
+        std::mem::take(&mut *self.obtained.lock().expect("obtained lock"))
     }
 
     /// Drops the cached token for `(host, scopes)`, after a 401 showed it is not enough.

@@ -105,6 +105,7 @@ impl Client {
             scopes.key()
         )));
         let session = self.session(target, scopes).await?;
+        self.report_masks(reporter);
 
         let tuning = &self.inner.tuning;
         let present = tuning
@@ -219,10 +220,18 @@ impl Client {
         Ok(())
     }
 
+    /// Announces tokens obtained so far for masking, before anything else is printed.
+    pub(super) fn report_masks(&self, reporter: &dyn Reporter) {
+        for token in self.inner.auth.take_obtained() {
+            reporter.event(Event::Mask(&token));
+        }
+    }
+
     /// Shows each `Warning` header the registry sent, once per client.
     pub(super) fn report_warnings(&self, reporter: &dyn Reporter) {
         let pending =
             std::mem::take(&mut self.inner.warnings.lock().expect("warnings lock").pending);
+        self.report_masks(reporter);
         for text in pending {
             reporter.event(Event::Warning(&format!("registry: {text}")));
         }

@@ -282,3 +282,39 @@ fn issue_6_several_platforms_in_one_run_make_an_index() {
     assert_eq!(arm.config["architecture"], "arm64");
     assert_eq!(index.child_digest("linux/arm64"), arm.digest);
 }
+
+/// Every registry token obtained during the run is masked in the GitHub log before
+/// anything else could print it.
+#[test]
+fn issue_6_github_masks_registry_tokens_obtained() {
+    use crate::support::token_auth::{TokenRegistry, PASSWORD, USER};
+    let reg = TokenRegistry::start();
+    let ctx = context();
+    let run = ctx
+        .publish()
+        .github_actions()
+        .github_input(
+            "image",
+            format!("{}/team/plugin-token-inven-collector", reg.host()),
+        )
+        .github_input("registry-username", USER)
+        .github_input("registry-password", PASSWORD)
+        .run();
+    run.assert_success();
+    let issued = reg.tokens.issued();
+    assert!(!issued.is_empty(), "no token was issued:\n{}", run.report());
+    for token in issued {
+        assert!(
+            run.stdout.contains(&format!("::add-mask::{token}")),
+            "token not masked:\n{}",
+            run.report()
+        );
+        let masked_at = run.stdout.find(&format!("::add-mask::{token}")).unwrap();
+        assert_eq!(
+            run.stdout.find(&token),
+            Some(masked_at + "::add-mask::".len()),
+            "token printed before its mask"
+        );
+        assert!(!run.stderr.contains(&token));
+    }
+}
