@@ -43,9 +43,20 @@ impl Reporter for GitLabReporter {
         match event {
             Event::Phase(name) => {
                 self.close(&mut open);
-                let section = format!("spaceone_publish_{name}");
+                // Section names allow only [A-Za-z0-9_.-] (`build linux/amd64` has a space).
+                let slug: String = name
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                let section = format!("spaceone_publish_{slug}");
                 // The push and register phases stay open: they hold what people look for.
-                let collapsed = name == "build";
+                let collapsed = name.starts_with("build");
                 eprintln!(
                     "\x1b[0Ksection_start:{}:{section}[collapsed={collapsed}]\r\x1b[0K{name}",
                     now()

@@ -150,6 +150,11 @@ fn issue_6_gitlab_defaults_sections_and_dotenv() {
         run.report()
     );
     assert!(run.stderr.contains("section_end:"), "{}", run.report());
+    assert!(
+        run.stderr.contains(":spaceone_publish_build_linux_"),
+        "{}",
+        run.report()
+    );
     let mut tags = reg.tags("group/plugin-gl-inven-collector");
     tags.sort();
     assert_eq!(tags, vec!["2.0.1", "sha-fedcba9"]);
