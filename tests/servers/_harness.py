@@ -339,3 +339,34 @@ class Harness:
         if not self.started.wait(timeout):
             raise RuntimeError("gRPC server did not start in time")
         return self.bound_port
+
+
+def serve(harness, out, serve_forever, local_repository):
+    """Serves until stopped, printing the READY line once the port answers.
+
+    `local_repository(port)` returns the id to report (or None); a failure there stops
+    the server with exit code 1. Both server generations end their `main` with this.
+    """
+    import traceback
+
+    def after_start():
+        try:
+            port = harness.wait_started()
+            out.ready(port, local_repository(port))
+        except Exception as e:
+            traceback.print_exc()
+            out.fatal(f"start-up failed: {e}")
+            harness.stop(exit_code=1, grace=0)
+
+    threading.Thread(target=after_start, name="after-start", daemon=True).start()
+
+    if harness.stop_requested.is_set():
+        return harness.exit_code
+    try:
+        serve_forever()  # blocks until the server is stopped
+    except Exception as e:
+        traceback.print_exc()
+        out.fatal(f"server failed: {e}")
+        return 1
+    log("server stopped (exit %s)", harness.exit_code)
+    return harness.exit_code

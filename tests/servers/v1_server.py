@@ -18,7 +18,6 @@ Everything else goes to <state-dir>/server.log. SIGTERM/SIGINT stop it cleanly (
 
 import os
 import sys
-import threading
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -116,31 +115,14 @@ def main():
         traceback.print_exc()
         return 2
 
-    def after_start():
-        try:
-            port = harness.wait_started()
-            repo_id = None
-            if not args.no_local_repository:
-                repo_id = create_local_repository(port)
-                _harness.log("local repository: %s", repo_id)
-            out.ready(port, repo_id)
-        except Exception as e:
-            traceback.print_exc()
-            out.fatal(f"start-up failed: {e}")
-            harness.stop(exit_code=1, grace=0)
+    def local_repository(port):
+        if args.no_local_repository:
+            return None
+        repo_id = create_local_repository(port)
+        _harness.log("local repository: %s", repo_id)
+        return repo_id
 
-    threading.Thread(target=after_start, name="after-start", daemon=True).start()
-
-    if harness.stop_requested.is_set():
-        return harness.exit_code
-    try:
-        pygrpc.serve()  # blocks until the server is stopped
-    except Exception as e:
-        traceback.print_exc()
-        out.fatal(f"server failed: {e}")
-        return 1
-    _harness.log("server stopped (exit %s)", harness.exit_code)
-    return harness.exit_code
+    return _harness.serve(harness, out, pygrpc.serve, local_repository)
 
 
 if __name__ == "__main__":

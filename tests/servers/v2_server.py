@@ -108,29 +108,10 @@ def main():
         out.fatal(f"configuration failed: {e}")
         return 2
 
-    def after_start():
-        try:
-            port = harness.wait_started()
-            out.ready(port, None if args.no_local_repository else "repo-local")
-        except Exception as e:
-            traceback.print_exc()
-            out.fatal(f"start-up failed: {e}")
-            harness.stop(exit_code=1, grace=0)
+    def local_repository(_port):
+        return None if args.no_local_repository else "repo-local"
 
-    import threading
-
-    threading.Thread(target=after_start, name="after-start", daemon=True).start()
-
-    if harness.stop_requested.is_set():
-        return harness.exit_code
-    try:
-        pygrpc.serve()  # blocks until the server is stopped
-    except Exception as e:
-        traceback.print_exc()
-        out.fatal(f"server failed: {e}")
-        return 1
-    _harness.log("server stopped (exit %s)", harness.exit_code)
-    return harness.exit_code
+    return _harness.serve(harness, out, pygrpc.serve, local_repository)
 
 
 if __name__ == "__main__":
