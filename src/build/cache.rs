@@ -4,8 +4,10 @@
 //! # Key
 //!
 //! A step's key is the sha256 of everything that decides its layer:
-//! - the parent state: the platform and the digest of every layer below the step (which
-//!   pins the base image and every earlier step, cached or not);
+//! - the parent state: the platform and every layer below the step (which pins the base
+//!   image and every earlier step, cached or not): a layer's digest, or for a COPY/ADD
+//!   layer the digest of its files without their times, so a commit that copies the same
+//!   files as the last one (but at a newer commit time) still hits;
 //! - the configuration the command runs with: `WORKDIR`, `USER`, `SHELL`;
 //! - the instruction as parsed (its text, heredoc bodies, `--mount` options);
 //! - the environment it sees: `ENV` plus the stage's `ARG` values.
@@ -64,10 +66,10 @@ pub fn key(platform: &Platform, state: &StageState, instruction: &Instruction) -
         h.update(format!("{name}:{}:", value.len()));
         h.update(value.as_bytes());
     };
-    field("version", "spaceone-publish layer cache v1");
+    field("version", "spaceone-publish layer cache v2");
     field("platform", &platform.to_string());
-    for layer in &state.image.layers {
-        field("parent", &layer.descriptor.digest.to_string());
+    for layer in state.layer_keys() {
+        field("parent", layer);
     }
     let config = &state.image.config.config;
     field("workdir", config.working_dir.as_deref().unwrap_or("/"));

@@ -46,9 +46,19 @@ pub struct CopyEntry {
 /// What an entry is; `mode` holds the permission bits (`0o7777`) found on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryKind {
-    File { mode: u32 },
-    Dir { mode: u32 },
-    Symlink { target: String },
+    File {
+        mode: u32,
+    },
+    Dir {
+        mode: u32,
+    },
+    Symlink {
+        target: String,
+    },
+    /// The directory a source directory's *contents* are copied into. Docker copies the
+    /// contents, not the directory: the destination keeps its mode when it exists and is
+    /// created 0755 when it does not, whatever the checkout's mode (BuildKit, fsutil#47).
+    DestDir,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,11 +150,10 @@ pub fn plan_copy(
         if meta.is_dir() {
             // "/" is the image root: its metadata is the base image's to keep.
             if dest != "/" {
-                let kind = EntryKind::Dir { mode };
                 entries.push(CopyEntry {
                     source: source.clone(),
                     dest: dest.clone(),
-                    kind,
+                    kind: EntryKind::DestDir,
                 });
             }
             ctx.walk(&source, &resolved_rel, &dest, &mut entries)?;
@@ -484,11 +493,12 @@ mod tests {
             EntryKind::File { mode } => format!("{} f{mode:o}", entry.dest),
             EntryKind::Dir { mode } => format!("{} d{mode:o}", entry.dest),
             EntryKind::Symlink { target } => format!("{} ->{target}", entry.dest),
+            EntryKind::DestDir => format!("{} dest", entry.dest),
         }
     }
 
     const DIR_UNDER_D: &[&str] = &[
-        "/d d755",
+        "/d dest",
         "/d/empty d755",
         "/d/link ->x.txt",
         "/d/sub d755",
@@ -534,14 +544,14 @@ mod tests {
                 "/",
                 &["/m/a.txt f644", "/m/b.txt f644"],
             ),
-            (&["logs"], "/l", "/", &["/l d755", "/l/keep.log f644"]),
-            (&["lo*"], "/l/", "/", &["/l d755", "/l/keep.log f644"]),
+            (&["logs"], "/l", "/", &["/l dest", "/l/keep.log f644"]),
+            (&["lo*"], "/l/", "/", &["/l dest", "/l/keep.log f644"]),
             (
                 &["dir", "other"],
                 "/o/",
                 "/",
                 &[
-                    "/o d755",
+                    "/o dest",
                     "/o/empty d755",
                     "/o/link ->x.txt",
                     "/o/sub d755",

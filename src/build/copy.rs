@@ -78,6 +78,9 @@ pub fn entries(
         .clone()
         .unwrap_or_else(|| "/".into());
     let dest = x(&spec.dest)?;
+    let top = Level::Top {
+        owned: spec.chown.is_some(),
+    };
     let mut out = Vec::new();
     let mut push = |path: String, data: EntryData, mode: u32| {
         let mode = match (&data, chmod) {
@@ -129,7 +132,7 @@ pub fn entries(
                 } else {
                     dest_abs.clone()
                 };
-                from_root(&root, &source, &target, is_dir, &mut push)
+                from_root(&root, &source, &target, is_dir, top, &mut push)
                     .map_err(|e| fail(format!("{name} --from: reading {source}: {e}")))?;
             }
         }
@@ -147,7 +150,23 @@ pub fn entries(
     }
     let planned = context::plan_copy(&plan.context, &plan.ignore, &sources, &dest, &workdir)
         .map_err(|e| fail(e.to_string()))?;
-    for entry in planned {
+    // A destination directory is written only when this step must say something about it:
+    // an owner, or that it exists at all (an empty source). Otherwise an existing one keeps
+    // its mode and owner, and a missing one is created 0755 root by the extractor.
+    let holds_something = |dir: &str| {
+        let prefix = format!("{dir}/");
+        planned.iter().any(|e| e.dest.starts_with(&prefix))
+    };
+    let keep_dest: Vec<bool> = planned
+        .iter()
+        .map(|e| spec.chown.is_some() || !holds_something(&e.dest))
+        .collect();
+    let links: std::collections::HashMap<String, std::path::PathBuf> = planned
+        .iter()
+        .filter(|e| matches!(e.kind, context::EntryKind::Symlink { .. }))
+        .map(|e| (e.dest.clone(), e.source.clone()))
+        .collect();
+    for (entry, keep) in planned.into_iter().zip(keep_dest) {
         match entry.kind {
             context::EntryKind::File { mode } => {
                 if name == "ADD" && is_tar(&entry.source) {
@@ -163,7 +182,7 @@ pub fn entries(
                     } else {
                         join_path(&workdir, &dest)
                     };
-                    from_root(&dir, "/", &target, true, &mut push).map_err(|e| {
+                    from_root(&dir, "/", &target, true, top, &mut push).map_err(|e| {
                         fail(format!("ADD: reading {}: {e}", entry.source.display()))
                     })?;
                     continue;
@@ -177,12 +196,46 @@ pub fn entries(
                 )
             }
             context::EntryKind::Dir { mode } => push(entry.dest, EntryData::Dir, mode),
+            context::EntryKind::DestDir if keep => push(entry.dest, EntryData::Dir, 0o755),
+            context::EntryKind::DestDir => {}
             context::EntryKind::Symlink { target } => {
                 push(entry.dest, EntryData::Symlink { target }, 0o777)
             }
         }
     }
+    for entry in &mut out {
+        let source = match &entry.data {
+            EntryData::File { source } => Some(source),
+            EntryData::Symlink { .. } => links.get(&entry.path),
+            _ => None,
+        };
+        entry.mtime = source.and_then(|s| plan.source_times.of(s));
+    }
+    date_directories(&mut out);
     Ok(out)
+}
+
+/// Gives each directory the newest time of what it holds, so a directory's entry changes
+/// only when something under it did; `None` (the build's epoch) if anything under it has
+/// no commit time or it holds nothing.
+fn date_directories(entries: &mut [LayerEntry]) {
+    let dirs: Vec<(usize, String)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.data == EntryData::Dir)
+        .map(|(i, e)| (i, format!("{}/", e.path)))
+        .collect();
+    for (i, prefix) in dirs {
+        let below: Vec<Option<u64>> = entries
+            .iter()
+            .filter(|e| e.path.starts_with(&prefix) && e.data != EntryData::Dir)
+            .map(|e| e.mtime)
+            .collect();
+        entries[i].mtime = match below.iter().copied().collect::<Option<Vec<u64>>>() {
+            Some(times) => times.into_iter().max(),
+            None => None,
+        };
+    }
 }
 
 /// The canonical paths a `--from` source word names, each with whether it is a directory.
@@ -224,11 +277,19 @@ fn expand_from(root: &Root, word: &str) -> Result<Vec<(String, bool)>, String> {
 }
 
 /// Adds `source` (a file, or a directory's contents) of `root` at `target`.
+/// Where a directory sits in a `--from` copy: the one the instruction names, or below it.
+#[derive(Clone, Copy)]
+enum Level {
+    Top { owned: bool },
+    Nested,
+}
+
 fn from_root(
     root: &Arc<Root>,
     source: &str,
     target: &str,
     is_dir: bool,
+    level: Level,
     push: &mut dyn FnMut(String, EntryData, u32),
 ) -> std::io::Result<()> {
     if !is_dir {
@@ -248,15 +309,17 @@ fn from_root(
     }
     let dir = root.dir(Path::new(source), false)?;
     let stat = rfs::fstat(&dir)?;
-    if target != "/" {
-        push(
-            target.to_string(),
-            EntryData::Dir,
-            stat.st_mode as u32 & 0o7777,
-        );
-    }
     let mut names = list(dir.as_fd())?;
     names.sort();
+    // The directory named by the instruction is a destination (see `DestDir`); the ones
+    // below it are copied with their own modes.
+    let written = match level {
+        Level::Nested => Some(stat.st_mode as u32 & 0o7777),
+        Level::Top { owned } => (owned || names.is_empty()).then_some(0o755),
+    };
+    if let (Some(mode), false) = (written, target == "/") {
+        push(target.to_string(), EntryData::Dir, mode);
+    }
     for name in names {
         let Some(name) = name.to_str().map(str::to_string) else {
             continue;
@@ -266,7 +329,14 @@ fn from_root(
         let stat = rfs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)?;
         let mode = stat.st_mode as u32 & 0o7777;
         match FileType::from_raw_mode(stat.st_mode as _) {
-            FileType::Directory => from_root(root, &child_source, &child_target, true, push)?,
+            FileType::Directory => from_root(
+                root,
+                &child_source,
+                &child_target,
+                true,
+                Level::Nested,
+                push,
+            )?,
             FileType::Symlink => {
                 let link = rfs::readlinkat(&dir, name.as_str(), Vec::new())?;
                 push(

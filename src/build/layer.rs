@@ -1,8 +1,8 @@
 //! The deterministic layer writer: file entries → tar → gzip → blob store, in one stream.
 //!
 //! The same entries always give the same bytes, hence the same digest:
-//! - entries are sorted by path, and every parent directory is written before its children
-//!   (created with mode 0755 and root ownership when the caller did not list it);
+//! - entries are sorted by path, every directory before its children; a parent the caller
+//!   did not list is not written, so one that exists below keeps its mode (`/tmp` 1777);
 //! - every mtime is the build's timestamp (`SOURCE_DATE_EPOCH` or the commit time), never the
 //!   checkout's, which differs on every clone; an entry that carries its own mtime (a file a
 //!   RUN wrote) is clamped to it, so older files keep theirs and newer ones get the epoch;
@@ -12,7 +12,6 @@
 //! The uncompressed stream is hashed on the way (the diff_id) and the compressed one while
 //! it is written (the blob digest), so nothing is read twice and memory stays flat.
 
-use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -20,6 +19,7 @@ use std::sync::Arc;
 
 use flate2::write::GzEncoder;
 use flate2::{Compression, GzBuilder};
+use sha2::{Digest as _, Sha256};
 
 use super::rootfs::Root;
 use crate::oci::{
@@ -96,12 +96,22 @@ pub enum LayerError {
     Store(#[from] StoreError),
 }
 
-/// Writes `entries` as one gzip layer into `store`, with every mtime set to `mtime`.
+/// A layer just written, with what its files are regardless of their times.
+pub struct Written {
+    pub layer: Layer,
+    /// sha256 of every entry's path, type, mode, owner, link target and bytes, but not its
+    /// mtime. A COPY layer's files carry commit times, so two commits that copy the same
+    /// files can give two digests; the layer cache keys a RUN on this instead, as BuildKit
+    /// keys on content checksums, so an unrelated commit re-runs no RUN.
+    pub content: String,
+}
+
+/// Writes `entries` as one gzip layer into `store`, every mtime clamped to `mtime`.
 pub fn write_layer(
     store: &BlobStore,
     entries: &[LayerEntry],
     mtime: u64,
-) -> Result<Layer, LayerError> {
+) -> Result<Written, LayerError> {
     let blob = store.writer()?;
     let gzip: GzEncoder<BlobWriter> = GzBuilder::new()
         .mtime(0)
@@ -109,48 +119,31 @@ pub fn write_layer(
     let mut tar = tar::Builder::new(HashingWriter::new(gzip));
     tar.mode(tar::HeaderMode::Deterministic);
 
-    for entry in with_parents(entries) {
-        append(&mut tar, &entry, mtime)?;
+    let mut content = Sha256::new();
+    for entry in sorted(entries) {
+        append(&mut tar, &mut content, &entry, mtime)?;
     }
     let hashing = tar.into_inner().map_err(LayerError::Write)?;
     let (gzip, diff_id, _) = hashing.finish();
     let blob = gzip.finish().map_err(LayerError::Write)?;
     let stored = blob.commit()?;
-    Ok(Layer {
-        descriptor: Descriptor::new(MediaType::OciLayerGzip, stored.digest, stored.size),
-        diff_id: DiffId(diff_id),
-        origin: LayerOrigin::Local,
+    Ok(Written {
+        layer: Layer {
+            descriptor: Descriptor::new(MediaType::OciLayerGzip, stored.digest, stored.size),
+            diff_id: DiffId(diff_id),
+            origin: LayerOrigin::Local,
+        },
+        content: format!("sha256:{}", hex::encode(content.finalize())),
     })
 }
 
-/// Sorted entries, each preceded by any parent directory the caller did not list.
-fn with_parents(entries: &[LayerEntry]) -> Vec<LayerEntry> {
-    let listed: BTreeSet<&str> = entries
-        .iter()
-        .map(|e| e.path.trim_end_matches('/'))
-        .collect();
+/// The entries sorted so that every directory comes before what it holds.
+///
+/// A parent the caller did not list is left out rather than made up: an extractor creates a
+/// missing parent as 0755 root (Docker, containerd and [`super::unpack`] all do) and leaves
+/// one that exists alone. Writing a made-up `/tmp/` 0755 would replace the base's 1777.
+fn sorted(entries: &[LayerEntry]) -> Vec<LayerEntry> {
     let mut all: Vec<LayerEntry> = entries.to_vec();
-    let mut added = BTreeSet::new();
-    for e in entries {
-        let mut parent = std::path::Path::new(&e.path).parent();
-        while let Some(p) = parent {
-            let s = p.to_string_lossy().to_string();
-            if s == "/" || s.is_empty() {
-                break;
-            }
-            if !listed.contains(s.as_str()) && added.insert(s.clone()) {
-                all.push(LayerEntry {
-                    path: s,
-                    data: EntryData::Dir,
-                    mode: 0o755,
-                    uid: 0,
-                    gid: 0,
-                    mtime: None,
-                });
-            }
-            parent = p.parent();
-        }
-    }
     // Sorting by path components keeps `a/b` before `a.b/…` consistent and parents first.
     all.sort_by(|a, b| {
         let ka: Vec<&str> = a.path.split('/').collect();
@@ -163,9 +156,33 @@ fn with_parents(entries: &[LayerEntry]) -> Vec<LayerEntry> {
 
 fn append<W: Write>(
     tar: &mut tar::Builder<W>,
+    content: &mut Sha256,
     entry: &LayerEntry,
     mtime: u64,
 ) -> Result<(), LayerError> {
+    // Everything of the entry but its time, length-prefixed so no two entries hash alike.
+    let target = match &entry.data {
+        EntryData::Symlink { target } | EntryData::Hardlink { target } => target.as_str(),
+        _ => "",
+    };
+    let kind = match &entry.data {
+        EntryData::Dir => "d".to_string(),
+        EntryData::Symlink { .. } => "l".to_string(),
+        EntryData::Hardlink { .. } => "h".to_string(),
+        EntryData::Node { kind, major, minor } => format!("{kind:?}{major}:{minor}"),
+        _ => "f".to_string(),
+    };
+    let meta = format!(
+        "{}:{}{kind} {:o} {}:{} {}:{target}",
+        entry.path.len(),
+        entry.path,
+        entry.mode & 0o7777,
+        entry.uid,
+        entry.gid,
+        target.len()
+    );
+    content.update(meta.len().to_le_bytes());
+    content.update(meta.as_bytes());
     let mut header = tar::Header::new_gnu();
     header.set_mode(entry.mode & 0o7777);
     header.set_uid(entry.uid);
@@ -222,11 +239,13 @@ fn append<W: Write>(
                 rustix::fs::Mode::empty(),
             )
             .map_err(|e| read_err(e.into()))?;
-            append_file(tar, &mut header, rel, File::from(fd), &shown)
+            append_file(tar, content, &mut header, rel, File::from(fd), &shown)
         }
         EntryData::Bytes(bytes) => {
             header.set_entry_type(tar::EntryType::Regular);
             header.set_size(bytes.len() as u64);
+            content.update((bytes.len() as u64).to_le_bytes());
+            content.update(bytes);
             tar.append_data(&mut header, rel, bytes.as_slice())
                 .map_err(write_err)
         }
@@ -236,7 +255,7 @@ fn append<W: Write>(
                 source: source_err,
             };
             let file = File::open(source).map_err(read_err)?;
-            append_file(tar, &mut header, rel, file, source)
+            append_file(tar, content, &mut header, rel, file, source)
         }
     }
 }
@@ -244,6 +263,7 @@ fn append<W: Write>(
 /// Appends a regular file's bytes, refusing a file that changes size while it is read.
 fn append_file<W: Write>(
     tar: &mut tar::Builder<W>,
+    content: &mut Sha256,
     header: &mut tar::Header,
     rel: &str,
     file: File,
@@ -256,9 +276,11 @@ fn append_file<W: Write>(
     let size = file.metadata().map_err(read_err)?.len();
     header.set_entry_type(tar::EntryType::Regular);
     header.set_size(size);
+    content.update(size.to_le_bytes());
     let mut counted = CountingReader {
         inner: file,
         count: 0,
+        content,
     };
     tar.append_data(header, rel, &mut counted)
         .map_err(|e| match e.kind() {
@@ -284,15 +306,18 @@ fn append_file<W: Write>(
     Ok(())
 }
 
-struct CountingReader<R> {
+/// Counts the bytes read and hashes them into the layer's content key on the way.
+struct CountingReader<'a, R> {
     inner: R,
     count: u64,
+    content: &'a mut Sha256,
 }
 
-impl<R: io::Read> io::Read for CountingReader<R> {
+impl<R: io::Read> io::Read for CountingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count += n as u64;
+        self.content.update(&buf[..n]);
         Ok(n)
     }
 }
@@ -332,7 +357,7 @@ mod tests {
     }
 
     #[test]
-    fn parents_first_sorted_and_reproducible() {
+    fn sorted_reproducible_and_unlisted_parents_left_to_the_lower_layers() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::open(dir.path()).unwrap();
         let src = dir.path().join("f");
@@ -358,23 +383,28 @@ mod tests {
                 0o777,
             ),
         ];
-        let first = write_layer(&store, &entries, 1_700_000_000).unwrap();
+        let written = write_layer(&store, &entries, 1_700_000_000).unwrap();
+        let first = written.layer.clone();
         let mut reversed = entries.clone();
         reversed.reverse();
-        let second = write_layer(&store, &reversed, 1_700_000_000).unwrap();
+        let second = write_layer(&store, &reversed, 1_700_000_000).unwrap().layer;
         assert_eq!(first.descriptor.digest, second.descriptor.digest);
         assert_ne!(first.descriptor.digest, first.diff_id.0);
 
         let listed = entries_of(&store, &first);
         let paths: Vec<&str> = listed.iter().map(|e| e.0.as_str()).collect();
-        assert_eq!(
-            paths,
-            ["app/", "app/a/", "app/a/f", "app/link", "app/z.txt"]
-        );
-        assert_eq!(listed[2], ("app/a/f".into(), 0o755, 1000, 1_700_000_000));
-        assert_eq!(listed[0].1, 0o755);
+        // No `app/` or `app/a/`: a parent that exists below keeps its mode, one that does
+        // not is created 0755 root by whoever extracts the layer.
+        assert_eq!(paths, ["app/a/f", "app/link", "app/z.txt"]);
+        assert_eq!(listed[0], ("app/a/f".into(), 0o755, 1000, 1_700_000_000));
 
         let other_time = write_layer(&store, &entries, 1_700_000_001).unwrap();
-        assert_ne!(first.descriptor.digest, other_time.descriptor.digest);
+        assert_ne!(first.descriptor.digest, other_time.layer.descriptor.digest);
+        // Same files at another time: another digest, the same content for the RUN cache.
+        assert_eq!(written.content, other_time.content);
+        let mut changed = entries.clone();
+        changed[0].data = EntryData::Bytes(b"Z".to_vec());
+        let changed = write_layer(&store, &changed, 1_700_000_000).unwrap();
+        assert_ne!(written.content, changed.content);
     }
 }

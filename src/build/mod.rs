@@ -31,6 +31,7 @@ pub mod rootfs;
 pub mod run;
 pub mod sandbox;
 pub mod snapshot;
+pub mod source_times;
 pub mod stage;
 pub mod unpack;
 pub mod users;
@@ -56,8 +57,11 @@ pub struct BuildPlan {
     pub build_args: BTreeMap<String, String>,
     pub target: Option<String>,
     pub platform: Platform,
-    /// Time for file mtimes and `created`: SOURCE_DATE_EPOCH or the commit time.
+    /// Time for file mtimes and `created`: SOURCE_DATE_EPOCH or the commit time. No
+    /// file in a layer is newer.
     pub epoch: u64,
+    /// When each context file last changed in git: the time COPY gives it.
+    pub source_times: source_times::SourceTimes,
     /// Labels added to the final image (OCI annotations keys), after the Dockerfile's.
     pub labels: BTreeMap<String, String>,
     /// `RUN --mount=type=secret` values by id. Never in a layer, a cache key or a log.
@@ -340,7 +344,9 @@ impl Builder<'_> {
                     };
                     let rootfs = fs.as_mut().expect("unpacked above");
                     let layer = match run::run(&step, &state, rootfs)? {
-                        Some(entries) => Some(run::write(plan, line, entries, self.store).await?),
+                        Some(entries) => {
+                            Some(run::write(plan, line, entries, self.store).await?.layer)
+                        }
                         None => None,
                     };
                     if let (Some(key), Some(layer)) = (key, &layer) {
@@ -368,12 +374,12 @@ impl Builder<'_> {
                         own.as_deref(),
                         self.scratch.path(),
                     )?;
-                    let layer = run::write(plan, line, entries, self.store).await?;
+                    let written = run::write(plan, line, entries, self.store).await?;
                     if let Some(fs) = &mut fs {
                         self.catch_up(fs, &mut behind, line).await?;
-                        self.apply_to(fs, &layer, line).await?;
+                        self.apply_to(fs, &written.layer, line).await?;
                     }
-                    state.record(&instruction.text, Some(layer));
+                    state.record_copy(&instruction.text, written);
                 }
                 _ => apply(plan, &mut state, instruction)?,
             }

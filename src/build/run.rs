@@ -33,7 +33,6 @@ use super::stage::StageState;
 use super::users;
 use super::{BuildError, BuildPlan, StepError};
 use crate::ci::{Event, Reporter};
-use crate::oci::Layer;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Lines of output kept for the error message of a failed command.
@@ -523,13 +522,13 @@ pub fn blocking<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Writes the entries of a RUN as a layer.
+/// Writes the entries of a RUN or COPY as a layer.
 pub async fn write(
     plan: &BuildPlan,
     line: usize,
     entries: Vec<super::layer::LayerEntry>,
     store: &crate::oci::BlobStore,
-) -> Result<Layer, BuildError> {
+) -> Result<super::layer::Written, BuildError> {
     let store = store.clone();
     let epoch = plan.epoch;
     tokio::task::spawn_blocking(move || super::layer::write_layer(&store, &entries, epoch))

@@ -41,6 +41,9 @@ pub struct StageState {
     cmd_inherited: bool,
     /// `created` for history entries.
     created: String,
+    /// What the layer cache keys each layer below on: its digest, or for a COPY layer the
+    /// digest of its content without file times (see [`super::layer::Written`]).
+    layer_keys: Vec<String>,
 }
 
 impl StageState {
@@ -53,7 +56,13 @@ impl StageState {
         created: String,
     ) -> StageState {
         let cmd_inherited = image.config.config.cmd.is_some();
+        let layer_keys = image
+            .layers
+            .iter()
+            .map(|l| l.descriptor.digest.to_string())
+            .collect();
         StageState {
+            layer_keys,
             name,
             image,
             escape,
@@ -155,9 +164,21 @@ impl StageState {
     }
 
     /// Records an instruction in the history, with or without a layer.
+    /// What the layer cache keys each layer below on, bottom first.
+    pub fn layer_keys(&self) -> &[String] {
+        &self.layer_keys
+    }
+
+    /// Records a COPY/ADD layer, keyed for the cache by its content.
+    pub fn record_copy(&mut self, created_by: &str, written: super::layer::Written) {
+        self.record(created_by, Some(written.layer));
+        *self.layer_keys.last_mut().expect("just pushed") = written.content;
+    }
+
     pub fn record(&mut self, created_by: &str, layer: Option<Layer>) {
         let empty = layer.is_none();
         if let Some(layer) = layer {
+            self.layer_keys.push(layer.descriptor.digest.to_string());
             self.image.add_layer(layer);
         }
         self.image.config.history.push(History {

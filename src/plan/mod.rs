@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::build::source_times::SourceTimes;
 use crate::build::{dockerfile, dockerignore, BuildPlan};
 use crate::inputs::{strip_v, Inputs, Output};
 use crate::oci::Platform;
@@ -165,6 +166,7 @@ impl Plan {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .chain(inputs.labels.iter().cloned());
+        let source_times = source_times(&context);
         Ok(Plan {
             platforms: platforms.clone(),
             build: BuildPlan {
@@ -175,6 +177,7 @@ impl Plan {
                 target: inputs.target.clone(),
                 platform: platforms[0].clone(),
                 epoch: release.epoch,
+                source_times,
                 labels: labels.collect(),
                 secrets: inputs.secrets_values.iter().cloned().collect(),
                 cache_repo: inputs.cache_repo.clone().or_else(|| match &destination {
@@ -287,10 +290,19 @@ impl Registering {
                 .map(|c| context.join(c))
                 .find(|p| p.is_file())
         });
-        let manifest = manifest_path
-            .as_deref()
-            .map(spaceone::PluginManifest::load)
-            .transpose()?;
+        let manifest = match manifest_path.as_deref().map(spaceone::PluginManifest::load) {
+            Some(Err(e)) if inputs.spaceone_endpoint.is_none() => {
+                notes.push(format!(
+                    "no spaceone-endpoint, so nothing is registered; the plugin manifest is \
+                     not used: {e}"
+                ));
+                return Ok(Registering {
+                    request: None,
+                    options: None,
+                });
+            }
+            loaded => loaded.transpose()?,
+        };
         if inputs.spaceone_endpoint.is_none() && manifest.is_none() {
             return Ok(Registering {
                 request: None,
@@ -306,8 +318,22 @@ impl Registering {
         let overrides = spaceone::RequestOverrides {
             registry_type: inputs.registry_type.clone(),
         };
-        let request = spaceone::prepare(manifest.as_ref(), &target, &version, &overrides)?
-            .with_pushed_tags(&release.tags);
+        let request = match spaceone::prepare(manifest.as_ref(), &target, &version, &overrides) {
+            Ok(request) => request.with_pushed_tags(&release.tags),
+            // Nothing is registered without an endpoint, so a manifest kept for another
+            // image (e.g. `test/spacectl/register_plugin.yaml`) must not stop the push.
+            Err(e) if inputs.spaceone_endpoint.is_none() => {
+                notes.push(format!(
+                    "no spaceone-endpoint, so nothing is registered; the plugin manifest would \
+                     not register this image: {e}"
+                ));
+                return Ok(Registering {
+                    request: None,
+                    options: None,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
         let pushing = matches!(destination, Destination::Registry(_));
         let options = match &inputs.spaceone_endpoint {
             Some(_) if pushing && !inputs.dry_run => Some(spaceone_options(inputs)?),
@@ -443,6 +469,12 @@ fn registration_target(
 }
 
 fn git(context: &Path, args: &[&str]) -> Option<String> {
+    git_bytes(context, args)
+        .map(|out| String::from_utf8_lossy(&out).trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn git_bytes(context: &Path, args: &[&str]) -> Option<Vec<u8>> {
     // A container action runs as root in a checkout owned by the runner's user, which git
     // refuses as "dubious ownership" unless told the directory is safe.
     let out = Command::new("git")
@@ -451,10 +483,34 @@ fn git(context: &Path, args: &[&str]) -> Option<String> {
         .args(args)
         .output()
         .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
+    out.status.success().then_some(out.stdout)
+}
+
+/// When each file under `context` last changed in git; empty outside a checkout.
+fn source_times(context: &Path) -> SourceTimes {
+    let log = [
+        "log",
+        "--format=%x00%ct",
+        "--name-only",
+        "-z",
+        "--relative",
+        "HEAD",
+        "--",
+        ".",
+    ];
+    let Some(log) = git_bytes(context, &log) else {
+        return SourceTimes::default();
+    };
+    let mut changed = git_bytes(
+        context,
+        &["diff", "--name-only", "-z", "--relative", "HEAD", "--", "."],
+    )
+    .unwrap_or_default();
+    changed
+        .extend(git_bytes(context, &["ls-files", "-z", "--others", "--", "."]).unwrap_or_default());
+    let shallow =
+        git(context, &["rev-parse", "--is-shallow-repository"]).as_deref() == Some("true");
+    SourceTimes::from_git_log(context, &log, &changed, shallow)
 }
 
 /// The tag at HEAD, `v` stripped (`v1.2.3` → `1.2.3`).

@@ -1,0 +1,209 @@
+//! What real plugin repositories need, on a context shaped like theirs: `ENV PKG_DIR=/tmp/pkg
+//! SRC_DIR=/tmp/src`, `COPY pkg/*.txt ${PKG_DIR}/`, `RUN pip install -r …`, `COPY src
+//! ${SRC_DIR}`, `RUN pip install .`, `ENTRYPOINT ["spaceone"]`, no plugin manifest.
+//!
+//! The base is busybox with a `pip` stand-in (a shell script that records what it
+//! installs and says `pip-stand-in:` when it runs): what these tests check is which RUN
+//! steps execute and what the layers hold, not pip; `python_plugin.rs` runs the real one.
+
+use std::process::Command;
+
+use crate::support::context::Context;
+use crate::support::images::{host_arch, image_config, push_image};
+use crate::support::process::run_tool;
+use crate::support::publish::{Publish, Run};
+use crate::support::read_back::read_back;
+use crate::support::registry::Registry;
+use crate::support::rootfs::{busybox_layer, LayerBuilder};
+use crate::support::unpack_image::unpack_image;
+
+const DOCKERFILE: &str = r#"ARG BASE
+FROM ${BASE}
+
+ENV PKG_DIR=/tmp/pkg SRC_DIR=/tmp/src
+COPY pkg/*.txt ${PKG_DIR}/
+RUN pip install -r ${PKG_DIR}/pip_requirements.txt
+
+COPY src ${SRC_DIR}
+WORKDIR ${SRC_DIR}
+RUN pip install . && stat -c 'mode %n %a' /tmp /tmp/pkg /tmp/src /tmp/src/plugin_x
+
+ENTRYPOINT ["spaceone"]
+CMD ["run", "plugin-server", "plugin_x"]
+"#;
+
+const PIP: &str = r#"#!/bin/sh
+# A pip stand-in: records requirements and the package name, and says that it ran.
+echo "pip-stand-in: $*" >&2
+mkdir -p /usr/local/lib/site
+case "$1 $2" in
+  "install -r") cat "$3" >> /usr/local/lib/site/installed ;;
+  "install .") cat setup.cfg >> /usr/local/lib/site/installed ;;
+esac
+"#;
+
+/// `python-core` as far as these tests need it: busybox plus `/usr/local/bin/pip`.
+fn push_base(reg: &Registry) -> String {
+    let pip = LayerBuilder::new()
+        .dir("usr/local", 0o755, 0, 0)
+        .dir("usr/local/bin", 0o755, 0, 0)
+        .file("usr/local/bin/pip", 0o755, PIP.as_bytes())
+        .dir("usr/local/lib", 0o755, 0, 0)
+        .finish();
+    let layers = vec![busybox_layer(), pip];
+    let config = image_config(host_arch(), None, &layers);
+    push_image(reg, "cloudforet/python-core:2", &layers, &config, &[])
+}
+
+/// A plugin checkout as a runner with umask 002 leaves it: directories 0775.
+fn plugin_repo() -> Context {
+    Context::new()
+        .file("Dockerfile", DOCKERFILE)
+        .file("pkg/pip_requirements.txt", "spaceone-core\nspaceone-api\n")
+        .file("src/setup.cfg", "[metadata]\nname = plugin-x\n")
+        .file("src/VERSION", "1.2.0\n")
+        .file("src/plugin_x/__init__.py", "NAME = 'plugin_x'\n")
+        .file("README.md", "# plugin-x\n")
+        .mode("src", 0o775)
+        .mode("src/plugin_x", 0o775)
+}
+
+fn publish(ctx: &Context, reg: &Registry, base: &str) -> Publish {
+    ctx.publish()
+        .input("image", format!("{}/cloudforet/plugin-x", reg.host()))
+        .input("build-args", format!("BASE={base}"))
+        .input(
+            "cache-repo",
+            format!("{}/cloudforet/build-cache", reg.host()),
+        )
+}
+
+fn ran_pip(run: &Run) -> Vec<String> {
+    run.stderr
+        .lines()
+        .filter_map(|l| l.split_once("pip-stand-in: ").map(|(_, a)| a.to_string()))
+        .collect()
+}
+
+fn layer_digests(reg: &Registry, tag: &str) -> Vec<String> {
+    let image = read_back(reg, &format!("{}/cloudforet/plugin-x:{tag}", reg.host()));
+    image.layers.iter().map(|l| l.digest.clone()).collect()
+}
+
+#[test]
+fn copy_into_tmp_keeps_the_base_sticky_mode_and_creates_missing_dirs_0755() {
+    let reg = Registry::plain();
+    let base = push_base(&reg);
+    let ctx = plugin_repo().git_init_commit(1_700_000_000);
+    let run = publish(&ctx, &reg, &base).run();
+    run.assert_success();
+
+    // What the second RUN saw, and what `docker run` sees.
+    for want in [
+        "mode /tmp 1777",
+        "mode /tmp/pkg 755",
+        "mode /tmp/src 755",
+        "mode /tmp/src/plugin_x 775",
+    ] {
+        assert!(run.stderr.contains(want), "{want}\n{}", run.report());
+    }
+    let reference = format!("{}/cloudforet/plugin-x:1.2.0", reg.host());
+    let pulled = read_back(&reg, &reference);
+    for layer in &pulled.layers[2..] {
+        assert!(
+            layer.entry("tmp").is_none() && layer.entry("tmp/").is_none(),
+            "a layer rewrites /tmp: {:?}",
+            layer.paths()
+        );
+    }
+    let unpacked = unpack_image(&reg, &reference);
+    let mode = |p: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(unpacked.path().join(p))
+            .unwrap_or_else(|e| panic!("{p}: {e}"))
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode("tmp"), 0o1777);
+    assert_eq!(mode("tmp/pkg"), 0o755);
+    // The directory named by COPY is a destination (created 0755, as Docker and BuildKit
+    // do); what it holds keeps the checkout's modes.
+    assert_eq!(mode("tmp/src"), 0o755);
+    assert_eq!(mode("tmp/src/plugin_x"), 0o775);
+    assert_eq!(mode("tmp/src/setup.cfg"), 0o644);
+}
+
+#[test]
+fn a_commit_that_changes_no_copied_file_re_runs_no_run_and_keeps_every_layer() {
+    let reg = Registry::plain();
+    let base = push_base(&reg);
+    // No SOURCE_DATE_EPOCH: the epoch is the commit time, as in a real release workflow.
+    let ctx = plugin_repo().git_init_commit(1_700_000_000);
+    let first = publish(&ctx, &reg, &base).input("tags", "first").run();
+    first.assert_success();
+    assert_eq!(ran_pip(&first).len(), 2, "{}", first.report());
+    let first_layers = layer_digests(&reg, "first");
+
+    // An empty commit, then one that changes a file no COPY takes.
+    let ctx = ctx.git_commit(1_700_086_400, "empty");
+    let empty = publish(&ctx, &reg, &base).input("tags", "empty").run();
+    empty.assert_success();
+    assert_eq!(ran_pip(&empty), Vec::<String>::new(), "{}", empty.report());
+    assert_eq!(layer_digests(&reg, "empty"), first_layers);
+
+    let ctx = ctx
+        .file("README.md", "# plugin-x, now documented\n")
+        .git_commit(1_700_172_800, "docs");
+    let docs = publish(&ctx, &reg, &base).input("tags", "docs").run();
+    docs.assert_success();
+    assert_eq!(ran_pip(&docs), Vec::<String>::new(), "{}", docs.report());
+    assert_eq!(layer_digests(&reg, "docs"), first_layers);
+
+    // A shallow clone (actions/checkout's default) sees every file as changed by its one
+    // commit: the COPY layers carry that commit's time, but no RUN runs again.
+    let shallow_build = |ctx: &Context, tag: &str| {
+        let clone = tempfile::tempdir().unwrap();
+        run_tool(
+            Command::new("git")
+                .args(["clone", "--quiet", "--depth=1"])
+                .arg(format!("file://{}", ctx.path().display()))
+                .arg(clone.path().join("repo")),
+        );
+        let run = Publish::new(clone.path().join("repo"))
+            .input("image", format!("{}/cloudforet/plugin-x", reg.host()))
+            .input("build-args", format!("BASE={base}"))
+            .input(
+                "cache-repo",
+                format!("{}/cloudforet/build-cache", reg.host()),
+            )
+            .input("tags", tag)
+            .run();
+        run.assert_success();
+        run
+    };
+    shallow_build(&ctx, "shallow-1");
+    let ctx = ctx.git_commit(1_700_200_000, "empty again");
+    let again = shallow_build(&ctx, "shallow-2");
+    assert_eq!(ran_pip(&again), Vec::<String>::new(), "{}", again.report());
+
+    // Changing a requirement re-runs the install after it, and only from there on.
+    let ctx = ctx
+        .file(
+            "pkg/pip_requirements.txt",
+            "spaceone-core\nspaceone-api\nboto3\n",
+        )
+        .git_commit(1_700_259_200, "boto3");
+    let changed = publish(&ctx, &reg, &base).input("tags", "changed").run();
+    changed.assert_success();
+    let ran = ran_pip(&changed);
+    assert!(
+        ran.first()
+            .is_some_and(|r| r.starts_with("install -r /tmp/pkg/pip_requirements.txt")),
+        "{}",
+        changed.report()
+    );
+    let changed_layers = layer_digests(&reg, "changed");
+    assert_eq!(changed_layers[..2], first_layers[..2], "the base is kept");
+    assert_ne!(changed_layers[2], first_layers[2]);
+}
