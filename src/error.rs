@@ -41,6 +41,7 @@ impl Error {
                 } => 3,
                 build::BuildError::Layer { .. } => 1,
                 build::BuildError::Step { .. } => 3,
+                build::BuildError::Platform { .. } => 2,
                 _ => 2,
             },
             Error::Registry(_) => 4,

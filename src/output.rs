@@ -36,8 +36,11 @@ use crate::Error;
 pub struct Delivered {
     /// The digest the tags point at: the manifest's, or the index's.
     pub digest: Digest,
-    /// The repository pushed to (no tag), when pushed.
-    pub repository: Option<Reference>,
+    /// The repositories pushed to (no tag), the registered one first; in a dry run, the
+    /// ones that would have been.
+    pub repositories: Vec<Reference>,
+    /// Nothing was pushed: `dry-run`.
+    pub dry_run: bool,
     pub tags: Vec<String>,
     /// Where it was written locally (`oci:DIR` or `docker-archive:FILE`).
     pub local: Option<String>,
@@ -77,8 +80,45 @@ impl Built {
     }
 }
 
+/// Pushes `images` (and their index) with `tags` to one repository, counting blobs.
+#[allow(clippy::too_many_arguments)]
+async fn push_to(
+    target: &Reference,
+    registry: &registry::Client,
+    images: &[SealedImage],
+    index: Option<&Index>,
+    tags: &[String],
+    store: &BlobStore,
+    reporter: &dyn Reporter,
+    delivered: &mut Delivered,
+) -> Result<(), Error> {
+    // Children go by digest only when an index will carry the tags.
+    let image_tags: &[String] = if index.is_some() { &[] } else { tags };
+    for image in images {
+        let pushed = registry
+            .push(image, target, image_tags, store, reporter)
+            .await?;
+        let uploaded = pushed
+            .blobs
+            .iter()
+            .filter(|b| b.action == BlobAction::Pushed)
+            .count();
+        delivered.uploaded_blobs += uploaded;
+        delivered.reused_blobs += pushed.blobs.len() - uploaded;
+        delivered.uploaded_bytes += pushed.uploaded_bytes();
+    }
+    if let Some(index) = index {
+        registry.push_index(index, target, tags, reporter).await?;
+    }
+    Ok(())
+}
+
+/// Delivers the built images to `destination`, and to every repository in `also` (each
+/// with its own client, so its own credentials) when that is a registry.
+#[allow(clippy::too_many_arguments)]
 pub async fn deliver(
     destination: &Destination,
+    also: &[(Reference, registry::Client)],
     built: &Built,
     tags: &[String],
     dry_run: bool,
@@ -96,7 +136,8 @@ pub async fn deliver(
     };
     let mut delivered = Delivered {
         digest: top.digest.clone(),
-        repository: None,
+        repositories: Vec::new(),
+        dry_run,
         tags: tags.to_vec(),
         local: None,
         size: images.iter().map(SealedImage::layers_size).sum(),
@@ -106,34 +147,32 @@ pub async fn deliver(
         uploaded_bytes: 0,
     };
     match destination {
-        Destination::Registry(target) if dry_run => {
-            reporter.event(Event::Note(&format!(
-                "dry run: {} would be pushed to {}",
-                top.digest,
-                target.name()
-            )));
-            delivered.repository = Some(target.clone());
-        }
         Destination::Registry(target) => {
-            // Children go by digest only when an index will carry the tags.
-            let image_tags: &[String] = if index.is_some() { &[] } else { tags };
-            for image in images {
-                let pushed = registry
-                    .push(image, target, image_tags, store, reporter)
+            let targets = std::iter::once((target, registry))
+                .chain(also.iter().map(|(reference, client)| (reference, client)));
+            for (target, registry) in targets {
+                let repository = target.name().parse().unwrap_or_else(|_| target.clone());
+                if dry_run {
+                    reporter.event(Event::Note(&format!(
+                        "dry run: {} would be pushed to {}",
+                        top.digest,
+                        target.name()
+                    )));
+                } else {
+                    push_to(
+                        target,
+                        registry,
+                        images,
+                        index,
+                        tags,
+                        store,
+                        reporter,
+                        &mut delivered,
+                    )
                     .await?;
-                let uploaded = pushed
-                    .blobs
-                    .iter()
-                    .filter(|b| b.action == BlobAction::Pushed)
-                    .count();
-                delivered.uploaded_blobs += uploaded;
-                delivered.reused_blobs += pushed.blobs.len() - uploaded;
-                delivered.uploaded_bytes += pushed.uploaded_bytes();
+                }
+                delivered.repositories.push(repository);
             }
-            if let Some(index) = index {
-                registry.push_index(index, target, tags, reporter).await?;
-            }
-            delivered.repository = Some(target.name().parse().unwrap_or_else(|_| target.clone()));
         }
         Destination::DockerArchive { file, name } => {
             let [image] = images.as_slice() else {
@@ -148,21 +187,12 @@ pub async fn deliver(
                 None => vec![],
             };
             write_docker_archive(file, store, image, &repo_tags)?;
+            // The result line on stdout says where it went; the log does not repeat it.
             delivered.local = Some(format!("docker-archive:{}", file.display()));
-            reporter.event(Event::Note(&format!(
-                "wrote {} to the docker archive {}",
-                top.digest,
-                file.display()
-            )));
         }
         Destination::Layout { dir, .. } => {
             fetch_remote_layers(images, registry, store).await?;
             layout::write(dir, store, images, &top, tags)?;
-            reporter.event(Event::Note(&format!(
-                "wrote {} to the OCI layout {}",
-                top.digest,
-                dir.display()
-            )));
             delivered.local = Some(format!("oci:{}", dir.display()));
         }
     }
@@ -313,7 +343,8 @@ pub async fn deliver_index(
     }
     Ok(Delivered {
         digest,
-        repository: Some(target.clone()),
+        repositories: vec![target.clone()],
+        dry_run,
         tags: tags.to_vec(),
         local: None,
         size: index.manifests.iter().map(|m| m.size).sum(),

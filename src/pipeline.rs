@@ -47,8 +47,14 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
     warn_all(reporter, &plan.notes);
     let store = BlobStore::open(&plan.store_dir)?;
     let registry = registry::Client::new(plan.registry.clone())?;
+    let also_push = plan
+        .also_push
+        .iter()
+        .map(|(image, options)| Ok((image.clone(), registry::Client::new(options.clone())?)))
+        .collect::<Result<Vec<_>, Error>>()?;
     let session = connect(plan.spaceone.as_ref(), plan.registration.as_ref(), reporter).await?;
 
+    build::check_platforms(&plan.build, &plan.platforms, &registry).await?;
     let mut images = Vec::with_capacity(plan.platforms.len());
     for platform in &plan.platforms {
         reporter.event(Event::Phase(&format!("build {platform}")));
@@ -62,6 +68,7 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
     reporter.event(Event::Phase("push"));
     let delivered = output::deliver(
         &plan.destination,
+        &also_push,
         &built,
         &plan.tags,
         plan.dry_run,

@@ -24,7 +24,7 @@
 //! # Storage
 //!
 //! As in kaniko, each cached layer is a tiny one-layer image in the cache repository
-//! (`cache-repo`, default `<image>-cache`), tagged with the key's 64 hex digits (a valid
+//! (`cache-repo`, default `<image>/cache`, none on Docker Hub), tagged with the key's 64 hex digits (a valid
 //! tag as is). A plain image, rather than an artifact manifest, because every registry
 //! accepts it and `skopeo`/`crane` can inspect it; one image per key, rather than one
 //! growing index, because concurrent builds then never race on a shared manifest and a

@@ -27,6 +27,7 @@ pub mod dockerignore;
 pub mod expand;
 pub mod layer;
 pub mod mounts;
+mod platforms;
 pub mod rootfs;
 pub mod run;
 pub mod sandbox;
@@ -48,6 +49,8 @@ use dockerfile::{Dockerfile, Instruction, InstructionKind, Stage};
 use rootfs::Root;
 use run::Rootfs;
 use stage::StageState;
+
+pub use platforms::check_platforms;
 
 /// Everything a build needs, resolved from the inputs.
 pub struct BuildPlan {
@@ -116,6 +119,15 @@ pub enum BuildError {
         #[source]
         source: Option<Box<StepError>>,
     },
+    /// A base image without the requested platform: bad input, found before any build.
+    #[error("{path}:{line}: {reference} has no {platform} image (it has: {available})")]
+    Platform {
+        path: PathBuf,
+        line: usize,
+        reference: String,
+        platform: String,
+        available: String,
+    },
     #[error(transparent)]
     Dockerfile(#[from] dockerfile::DockerfileError),
 }
@@ -147,6 +159,7 @@ impl BuildError {
             | BuildError::NotSupported { path, line, .. }
             | BuildError::Base { path, line, .. }
             | BuildError::Layer { path, line, .. }
+            | BuildError::Platform { path, line, .. }
             | BuildError::Step { path, line, .. } => Some((path, *line)),
             BuildError::Dockerfile(e) => Some((e.path(), e.line())),
         }
@@ -192,7 +205,7 @@ pub async fn build(
             reporter,
         ),
     };
-    for index in builder.needed(target) {
+    for index in needed(df, &builder.globals, target) {
         let stage = &df.stages[index];
         let built = builder.stage(stage).await?;
         builder.built.insert(index, built);
@@ -213,6 +226,43 @@ pub async fn build(
     }
     image.config.created = Some(crate::time::rfc3339(plan.epoch));
     Ok(image)
+}
+
+/// The stages `target` needs, itself included, in file order: its base and every stage a
+/// `COPY --from` or `RUN --mount=from=` names, transitively.
+fn needed(df: &Dockerfile, globals: &BTreeMap<String, String>, target: &Stage) -> Vec<usize> {
+    let mut todo = vec![target.index];
+    let mut seen = BTreeSet::new();
+    while let Some(index) = todo.pop() {
+        if !seen.insert(index) {
+            continue;
+        }
+        let stage = &df.stages[index];
+        let mut words = vec![stage.base.clone()];
+        for instruction in &stage.instructions {
+            match &instruction.kind {
+                InstructionKind::Copy(spec) | InstructionKind::Add(spec) => {
+                    words.extend(spec.from.clone())
+                }
+                InstructionKind::Run(spec) => words.extend(
+                    spec.mounts
+                        .iter()
+                        .flat_map(|m| m.split(','))
+                        .filter_map(|f| f.trim().strip_prefix("from="))
+                        .map(str::to_string),
+                ),
+                _ => {}
+            }
+        }
+        for word in words {
+            let word =
+                expand::expand(&word, df.escape, &|n| globals.get(n).cloned()).unwrap_or(word);
+            if let Some(dep) = df.stage_by_name_or_index(&word).filter(|s| s.index < index) {
+                todo.push(dep.index);
+            }
+        }
+    }
+    seen.into_iter().collect()
 }
 
 /// A finished stage: its image, and its files if something unpacked them.
@@ -236,43 +286,6 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    /// The stages the target needs, itself included, in file order.
-    fn needed(&self, target: &Stage) -> Vec<usize> {
-        let df = &self.plan.dockerfile;
-        let mut todo = vec![target.index];
-        let mut seen = BTreeSet::new();
-        while let Some(index) = todo.pop() {
-            if !seen.insert(index) {
-                continue;
-            }
-            let stage = &df.stages[index];
-            let mut words = vec![stage.base.clone()];
-            for instruction in &stage.instructions {
-                match &instruction.kind {
-                    InstructionKind::Copy(spec) | InstructionKind::Add(spec) => {
-                        words.extend(spec.from.clone())
-                    }
-                    InstructionKind::Run(spec) => words.extend(
-                        spec.mounts
-                            .iter()
-                            .flat_map(|m| m.split(','))
-                            .filter_map(|f| f.trim().strip_prefix("from="))
-                            .map(str::to_string),
-                    ),
-                    _ => {}
-                }
-            }
-            for word in words {
-                let word = expand::expand(&word, df.escape, &|n| self.globals.get(n).cloned())
-                    .unwrap_or(word);
-                if let Some(dep) = df.stage_by_name_or_index(&word).filter(|s| s.index < index) {
-                    todo.push(dep.index);
-                }
-            }
-        }
-        seen.into_iter().collect()
-    }
-
     async fn stage(&mut self, stage: &Stage) -> Result<Built, BuildError> {
         let plan = self.plan;
         let df = &plan.dockerfile;

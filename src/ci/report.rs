@@ -20,7 +20,7 @@ pub fn outputs(outcome: &Outcome) -> Outputs {
         Outcome::Published(report) => {
             let d = &report.delivered;
             out.push(("digest", d.digest.to_string()));
-            if let Some(repo) = &d.repository {
+            if let Some(repo) = d.repositories.first() {
                 out.push(("image", repo.name()));
             }
             out.push(("tags", d.tags.join("\n")));
@@ -43,7 +43,9 @@ pub fn result_json(outcome: &Outcome) -> Value {
             let d = &report.delivered;
             json!({
                 "digest": d.digest.to_string(),
-                "image": d.repository.as_ref().map(|r| r.name()),
+                "image": d.repositories.first().map(|r| r.name()),
+                "images": d.repositories.iter().map(|r| r.name()).collect::<Vec<_>>(),
+                "dry_run": d.dry_run,
                 "local": d.local,
                 "tags": d.tags,
                 "version": report.version,
@@ -87,10 +89,19 @@ pub fn print(outcome: &Outcome, format: OutputFormat) {
 
 fn print_report(report: &Report) {
     let d = &report.delivered;
-    match (&d.repository, &d.local) {
-        (Some(repo), _) => println!("pushed {}@{}", repo.name(), d.digest),
-        (None, Some(local)) => println!("wrote {} to {local}", d.digest),
-        (None, None) => println!("built {}", d.digest),
+    match (d.repositories.as_slice(), &d.local) {
+        ([], Some(local)) => println!("wrote {} to {local}", d.digest),
+        ([], None) => println!("built {}", d.digest),
+        (repos, _) if d.dry_run => {
+            for repo in repos {
+                println!("dry run, not pushed: {}@{}", repo.name(), d.digest);
+            }
+        }
+        (repos, _) => {
+            for repo in repos {
+                println!("pushed {}@{}", repo.name(), d.digest);
+            }
+        }
     }
     println!("tags: {}", d.tags.join(", "));
     println!("version: {}", report.version);
@@ -135,8 +146,13 @@ pub fn summary(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Published(report) => {
             let d = &report.delivered;
-            if let Some(repo) = &d.repository {
-                row("image", format!("`{}`", repo.name()));
+            for repo in &d.repositories {
+                let note = if d.dry_run {
+                    " (dry run, not pushed)"
+                } else {
+                    ""
+                };
+                row("image", format!("`{}`{note}", repo.name()));
             }
             row("digest", format!("`{}`", d.digest));
             row(

@@ -113,6 +113,8 @@ pub struct Inputs {
     pub context: PathBuf,
     pub dockerfile: Option<PathBuf>,
     pub image: Option<Reference>,
+    /// Further repositories that get the same digest (`image` lines after the first).
+    pub also_push: Vec<Reference>,
     pub version: Option<String>,
     pub tags: Vec<String>,
     pub build_args: Vec<(String, String)>,
@@ -120,6 +122,10 @@ pub struct Inputs {
     pub platforms: Vec<Platform>,
     pub registry_username: Option<String>,
     pub registry_password: Option<Secret>,
+    /// `registry-mirrors`: (registry, mirror location).
+    pub registry_mirrors: Vec<(String, String)>,
+    /// `registry-logins`: (repository prefix, username, password).
+    pub registry_logins: Vec<(String, String, Secret)>,
     pub registry_ca_cert: Option<PathBuf>,
     pub insecure_registries: Vec<String>,
     pub output: Output,
@@ -204,6 +210,8 @@ struct Raw {
     platforms: Option<String>,
     registry_username: Option<String>,
     registry_password: Option<Secret>,
+    registry_logins: Option<Secret>,
+    registry_mirrors: Option<String>,
     registry_ca_cert: Option<String>,
     insecure_registries: Option<String>,
     output: Option<String>,
@@ -328,7 +336,16 @@ impl Inputs {
     }
 
     fn from_raw(raw: Raw, sources: BTreeMap<&'static str, String>) -> Inputs {
-        let image: Option<Reference> = raw.image.map(|i| i.parse().expect("checked"));
+        let mut images: Vec<Reference> = raw
+            .image
+            .as_deref()
+            .map(split_list)
+            .unwrap_or_default()
+            .iter()
+            .map(|i| i.parse().expect("checked"))
+            .collect();
+        let image = (!images.is_empty()).then(|| images.remove(0));
+        let also_push = images;
         let mut tags: Vec<String> = raw.tags.as_deref().map(split_list).unwrap_or_default();
         if let Some(tag) = image.as_ref().and_then(|i| i.tag.clone()) {
             if !tags.contains(&tag) {
@@ -345,6 +362,7 @@ impl Inputs {
             context: raw.context.into(),
             dockerfile: raw.dockerfile.map(Into::into),
             image,
+            also_push,
             version: raw.version,
             tags,
             build_args: raw
@@ -365,6 +383,21 @@ impl Inputs {
                 .unwrap_or_default(),
             registry_username: raw.registry_username,
             registry_password: raw.registry_password,
+            registry_mirrors: raw
+                .registry_mirrors
+                .as_deref()
+                .map(|v| values::parse_registry_mirrors(v).expect("checked"))
+                .unwrap_or_default(),
+            registry_logins: raw
+                .registry_logins
+                .map(|s| {
+                    values::parse_registry_logins(s.expose())
+                        .expect("checked")
+                        .into_iter()
+                        .map(|(prefix, user, password)| (prefix, user, Secret::new(password)))
+                        .collect()
+                })
+                .unwrap_or_default(),
             registry_ca_cert: raw.registry_ca_cert.map(Into::into),
             insecure_registries: raw
                 .insecure_registries
@@ -457,8 +490,10 @@ impl Inputs {
     pub fn secrets(&self) -> Vec<&Secret> {
         let ci = self.ci_credentials.iter().map(|(_, _, s)| s);
         let build = self.secrets_values.iter().map(|(_, s)| s);
+        let logins = self.registry_logins.iter().map(|(_, _, s)| s);
         self.registry_password
             .iter()
+            .chain(logins)
             .chain(self.spaceone_token.iter())
             .chain(ci)
             .chain(build)

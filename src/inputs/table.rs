@@ -4,8 +4,9 @@
 
 use super::values::{
     any, check_api, check_bool, check_digests, check_endpoint, check_epoch, check_format,
-    check_image, check_key_values, check_output, check_platforms, check_registry_type, check_size,
-    check_tags, check_timezone, check_verb,
+    check_image, check_images, check_key_values, check_output, check_platforms,
+    check_registry_logins, check_registry_mirrors, check_registry_type, check_size, check_tags,
+    check_timezone, check_verb,
 };
 
 /// How a value is checked and documented.
@@ -75,11 +76,11 @@ pub static INPUTS: &[InputDef] =
         ),
         input!(
             "image",
-            Text,
+            List,
             "",
             "GitLab: CI_REGISTRY_IMAGE; none: local OCI output only",
-            check_image,
-            "Repository to push to, `host/namespace/plugin-name` (a `:tag` adds a tag)."
+            check_images,
+            "Repository to push to, `host/namespace/plugin-name` (a `:tag` adds a tag). Several (one per line) get the same digest from one build; the first is the one registered."
         ),
         input!(
             "version",
@@ -136,6 +137,22 @@ pub static INPUTS: &[InputDef] =
             "",
             any,
             "Password or token for the registry."
+        ),
+        input!(
+            "registry-mirrors",
+            List,
+            "",
+            "",
+            check_registry_mirrors,
+            "Pull base images from a mirror first: `docker.io=mirror.example.com/hub`, one per line (a bare `host[/path]` mirrors docker.io); falls back to the registry itself."
+        ),
+        input!(
+            "registry-logins",
+            Secret,
+            "",
+            "",
+            check_registry_logins,
+            "Credentials per repository prefix, `docker.io/pyengine=USER:PASSWORD`, one per line; the longest prefix of each image wins over registry-username/registry-password."
         ),
         input!(
             "github-token",
@@ -244,7 +261,7 @@ pub static INPUTS: &[InputDef] =
             "Time zone of dev-build stamps: UTC or a fixed offset such as +09:00."),
         input!("labels", KeyValues, "", "", check_key_values,
             "Extra image labels, KEY=VALUE, one per line (OCI labels are added automatically)."),
-        input!("cache-repo", Text, "", "<image>-cache", check_image,
+        input!("cache-repo", Text, "", "<image>/cache; none on Docker Hub", check_image,
             "Repository holding cached layers of RUN steps."),
         input!("no-cache", Bool, "false", "", check_bool, "Build without reading the layer cache."),
         input!("secrets", Secret, "", "", check_key_values,

@@ -64,6 +64,92 @@ pub(super) fn any(_: &str) -> Result<(), String> {
     Ok(())
 }
 
+pub(super) fn check_images(v: &str) -> Result<(), String> {
+    let images = split_list(v);
+    for (i, image) in images.iter().enumerate() {
+        check_image(image).map_err(|e| match images.len() {
+            1 => e,
+            _ => format!("{image}: {e}"),
+        })?;
+        if images[..i].contains(image) {
+            return Err(format!("{image} is listed twice"));
+        }
+    }
+    Ok(())
+}
+
+/// `PREFIX=USER:PASSWORD` lines. Errors name the line, never its content: it holds a
+/// password.
+pub(super) fn check_registry_logins(v: &str) -> Result<(), String> {
+    parse_registry_logins(v).map(|_| ())
+}
+
+/// `(repository prefix, username, password)` from `registry-logins`.
+pub fn parse_registry_logins(v: &str) -> Result<Vec<(String, String, String)>, String> {
+    let mut out = Vec::new();
+    for (n, line) in v.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let bad = |why: &str| {
+            format!(
+                "line {}: {why} (expected `host/namespace=USER:PASSWORD`)",
+                n + 1
+            )
+        };
+        let (prefix, login) = line.split_once('=').ok_or_else(|| bad("no `=`"))?;
+        let (user, password) = login
+            .split_once(':')
+            .ok_or_else(|| bad("no `:` after the user"))?;
+        let prefix = prefix.trim().trim_end_matches('/');
+        if prefix.is_empty() || user.is_empty() || password.is_empty() {
+            return Err(bad("an empty prefix, user or password"));
+        }
+        out.push((prefix.to_string(), user.to_string(), password.to_string()));
+    }
+    Ok(out)
+}
+
+pub(super) fn check_registry_mirrors(v: &str) -> Result<(), String> {
+    parse_registry_mirrors(v).map(|_| ())
+}
+
+/// `(registry, mirror location)` pairs; a bare location mirrors Docker Hub.
+pub fn parse_registry_mirrors(v: &str) -> Result<Vec<(String, String)>, String> {
+    split_list(v)
+        .into_iter()
+        .map(|item| {
+            let (registry, location) = match item.split_once('=') {
+                Some((r, l)) => (r.trim().to_string(), l.trim().to_string()),
+                None => ("docker.io".to_string(), item.clone()),
+            };
+            let location = location
+                .strip_prefix("https://")
+                .or_else(|| location.strip_prefix("http://"))
+                .unwrap_or(&location)
+                .trim_end_matches('/')
+                .to_string();
+            let host = location.split('/').next().unwrap_or_default();
+            let valid_host = |h: &str| {
+                !h.is_empty()
+                    && h.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')
+                    })
+            };
+            if !valid_host(&registry) || registry.contains('/') {
+                return Err(format!("`{item}`: `{registry}` is not a registry host"));
+            }
+            if !valid_host(host) {
+                return Err(format!(
+                    "`{item}`: `{location}` is not `host[:port][/path]`"
+                ));
+            }
+            Ok((registry, location))
+        })
+        .collect()
+}
+
 pub(super) fn check_image(v: &str) -> Result<(), String> {
     let r: Reference = v
         .parse()

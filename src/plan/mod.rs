@@ -48,6 +48,9 @@ pub struct Plan {
     pub tags: Vec<String>,
     pub destination: Destination,
     pub registry: RegistryOptions,
+    /// Further repositories that get the same images and tags, each with its own
+    /// registry options (credentials for that repository).
+    pub also_push: Vec<(Reference, RegistryOptions)>,
     pub store_dir: PathBuf,
     /// The registration request, checked; `None` when there is nothing to register.
     pub registration: Option<spaceone::PluginRequest>,
@@ -150,6 +153,14 @@ impl Plan {
                 name: name.clone(),
             },
         };
+        if !inputs.also_push.is_empty() && !matches!(destination, Destination::Registry(_)) {
+            return Err(input_error(
+                &inputs,
+                "image",
+                "several images are pushed only with `output: registry`; a local output holds one"
+                    .into(),
+            ));
+        }
         let mut release = release;
         let registration = if inputs.push_by_digest {
             // One platform of a matrix build: `merge` tags the index and registers it.
@@ -181,7 +192,7 @@ impl Plan {
                 labels: labels.collect(),
                 secrets: inputs.secrets_values.iter().cloned().collect(),
                 cache_repo: inputs.cache_repo.clone().or_else(|| match &destination {
-                    Destination::Registry(image) => format!("{}-cache", image.name()).parse().ok(),
+                    Destination::Registry(image) => default_cache_repo(image),
                     Destination::Layout { .. } | Destination::DockerArchive { .. } => None,
                 }),
                 no_cache: inputs.no_cache,
@@ -191,7 +202,12 @@ impl Plan {
             annotations,
             version: release.version.clone().unwrap_or_else(|| "latest".into()),
             tags: release.tags,
-            registry: registry_options(&inputs, destination.registry()),
+            registry: registry_options(&inputs, destination.repository()),
+            also_push: inputs
+                .also_push
+                .iter()
+                .map(|image| (image.clone(), registry_options(&inputs, Some(image))))
+                .collect(),
             destination,
             store_dir: inputs.cache_dir.join("blobs"),
             registration: registration.request,
@@ -206,12 +222,23 @@ impl Plan {
 
 impl Destination {
     /// The registry host pushed to, if any.
-    fn registry(&self) -> Option<&str> {
+    fn repository(&self) -> Option<&Reference> {
         match self {
-            Destination::Registry(r) => Some(&r.registry),
+            Destination::Registry(r) => Some(r),
             Destination::Layout { .. } | Destination::DockerArchive { .. } => None,
         }
     }
+}
+
+/// Where RUN layers are cached when `cache-repo` is not set: `<image>/cache`, nested
+/// under the plugin's own repository so no new repository appears beside every plugin in
+/// the organisation (and SpaceONE, listing `<image>`'s tags, never sees cache tags). Docker
+/// Hub cannot nest repositories, and a new one there is public: no default cache.
+fn default_cache_repo(image: &Reference) -> Option<Reference> {
+    if image.is_docker_hub() {
+        return None;
+    }
+    format!("{}/cache", image.name()).parse().ok()
 }
 
 /// Version, tags and timestamp of what is being released.
@@ -383,20 +410,59 @@ pub fn spaceone_options(inputs: &Inputs) -> Result<spaceone::SpaceOneOptions, Pl
     Ok(options)
 }
 
-/// Registry options: explicit credentials go to the pushed-to registry, before CI ones.
-pub fn registry_options(inputs: &Inputs, push_host: Option<&str>) -> RegistryOptions {
-    let explicit = match (
-        &inputs.registry_username,
-        &inputs.registry_password,
-        push_host,
-    ) {
-        (Some(username), Some(password), Some(host)) => vec![Credential {
-            registry: host.to_string(),
+/// Registry options for pushing to `target`: explicit credentials go to its registry,
+/// before CI ones. The `registry-logins` line with the longest prefix of the repository
+/// wins; else `registry-username`/`registry-password`, which are for the first image's
+/// registry (and every other image there).
+pub fn registry_options(inputs: &Inputs, target: Option<&Reference>) -> RegistryOptions {
+    let login = target.and_then(|t| {
+        inputs
+            .registry_logins
+            .iter()
+            .filter_map(|(prefix, user, password)| {
+                registry::scope_fit(prefix, &t.registry, Some(&t.repository))
+                    .map(|fit| (fit, user, password))
+            })
+            .max_by_key(|(fit, _, _)| *fit)
+    });
+    let first_host = inputs.image.as_ref().map(|i| i.registry.as_str());
+    let explicit = match (login, target) {
+        (Some((_, username, password)), Some(t)) => vec![Credential {
+            registry: t.registry.clone(),
             username: username.clone(),
             password: password.clone(),
         }],
+        (None, Some(t)) => match (&inputs.registry_username, &inputs.registry_password) {
+            (Some(username), Some(password)) if first_host.is_none_or(|h| h == t.registry) => {
+                vec![Credential {
+                    registry: t.registry.clone(),
+                    username: username.clone(),
+                    password: password.clone(),
+                }]
+            }
+            _ => vec![],
+        },
         _ => vec![],
     };
+    // A mirror's own login, when `registry-logins` names its host (pulls need it too).
+    let mut explicit = explicit;
+    for (_, location) in &inputs.registry_mirrors {
+        let (host, path) = location.split_once('/').unwrap_or((location, ""));
+        let found = inputs
+            .registry_logins
+            .iter()
+            .filter_map(|(prefix, user, password)| {
+                registry::scope_fit(prefix, host, Some(path)).map(|fit| (fit, user, password))
+            })
+            .max_by_key(|(fit, _, _)| *fit);
+        if let Some((_, username, password)) = found {
+            explicit.push(Credential {
+                registry: host.to_string(),
+                username: username.clone(),
+                password: password.clone(),
+            });
+        }
+    }
     let ci = inputs
         .ci_credentials
         .iter()
@@ -415,6 +481,15 @@ pub fn registry_options(inputs: &Inputs, push_host: Option<&str>) -> RegistryOpt
         docker_config: inputs.docker_config.clone(),
         auth_files: inputs.auth_files.clone(),
         chunk_size: inputs.registry_chunk_size,
+        repository: target.map(|t| t.repository.clone()),
+        mirrors: inputs
+            .registry_mirrors
+            .iter()
+            .map(|(registry, location)| registry::Mirror {
+                registry: registry.clone(),
+                location: location.clone(),
+            })
+            .collect(),
     }
 }
 

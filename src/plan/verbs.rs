@@ -57,7 +57,7 @@ impl MergePlan {
             Registering::resolve(&inputs, &context, &destination, &release, &mut notes)?;
         let annotations = oci_annotations(&inputs, &destination, &release);
         Ok(MergePlan {
-            registry: registry_options(&inputs, Some(&image.registry)),
+            registry: registry_options(&inputs, Some(&image)),
             image,
             digests,
             version: release.version.clone().unwrap_or_else(|| "latest".into()),

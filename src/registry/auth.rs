@@ -162,9 +162,16 @@ impl Auth {
         ci_credentials: Vec<Credential>,
         docker_config: Option<PathBuf>,
         auth_files: Vec<PathBuf>,
+        repository: Option<String>,
     ) -> Auth {
         Auth {
-            keychain: Keychain::new(credentials, ci_credentials, docker_config, auth_files),
+            keychain: Keychain::new(
+                credentials,
+                ci_credentials,
+                docker_config,
+                auth_files,
+                repository,
+            ),
             tokens: Mutex::new(HashMap::new()),
             refresh: Mutex::new(HashMap::new()),
             obtained: Mutex::new(Vec::new()),
@@ -577,6 +584,7 @@ mod tests {
             Vec::new(),
             None,
             Vec::new(),
+            None,
         );
         let h = auth.basic("registry-1.docker.io").unwrap();
         assert!(h.is_sensitive());

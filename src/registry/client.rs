@@ -59,6 +59,8 @@ pub(super) struct Inner {
     pub auth: Auth,
     /// `Warning` headers seen, each shown once per client.
     pub warnings: Mutex<Warnings>,
+    /// `registry-mirrors`: where to pull a registry's images from first.
+    mirrors: Vec<super::Mirror>,
     endpoints: Mutex<HashMap<String, Arc<OnceCell<Arc<Endpoint>>>>>,
 }
 
@@ -98,6 +100,15 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
+    /// `image` on each mirror configured for its registry, in the order given.
+    pub(super) fn mirrored(&self, image: &Reference) -> Vec<Reference> {
+        self.inner
+            .mirrors
+            .iter()
+            .filter_map(|m| m.apply(image))
+            .collect()
+    }
+
     pub fn new(opts: RegistryOptions) -> Result<Client, RegistryError> {
         Client::with_tuning(opts, Tuning::default())
     }
@@ -154,8 +165,10 @@ impl Client {
                     opts.ci_credentials,
                     opts.docker_config,
                     opts.auth_files,
+                    opts.repository,
                 ),
                 warnings: Mutex::new(Warnings::default()),
+                mirrors: opts.mirrors,
                 endpoints: Mutex::new(HashMap::new()),
             }),
         })

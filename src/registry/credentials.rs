@@ -56,6 +56,8 @@ pub(super) struct Keychain {
     ci: Vec<Credential>,
     docker_config: Option<PathBuf>,
     auth_files: Vec<PathBuf>,
+    /// The repository this client pushes to (no host), for namespaced `auths` keys.
+    repository: Option<String>,
     /// Per normalised host: what the files and helpers said (`None`: nothing).
     loaded: Mutex<HashMap<String, Option<Arc<Found>>>>,
 }
@@ -66,12 +68,14 @@ impl Keychain {
         ci: Vec<Credential>,
         docker_config: Option<PathBuf>,
         auth_files: Vec<PathBuf>,
+        repository: Option<String>,
     ) -> Keychain {
         Keychain {
             explicit,
             ci,
             docker_config,
             auth_files,
+            repository,
             loaded: Mutex::new(HashMap::new()),
         }
     }
@@ -91,9 +95,15 @@ impl Keychain {
         }
         let docker_config = self.docker_config.clone();
         let auth_files = self.auth_files.clone();
+        let repository = self.repository.clone();
         let host_owned = key.clone();
         let found = tokio::task::spawn_blocking(move || {
-            from_files(&host_owned, docker_config.as_deref(), &auth_files)
+            from_files(
+                &host_owned,
+                repository.as_deref(),
+                docker_config.as_deref(),
+                &auth_files,
+            )
         })
         .await
         .unwrap_or(None);
@@ -129,18 +139,23 @@ impl Keychain {
 }
 
 /// Docker config (helpers, store, auths), then each auth file.
-fn from_files(host: &str, docker_config: Option<&Path>, auth_files: &[PathBuf]) -> Option<Found> {
+fn from_files(
+    host: &str,
+    repository: Option<&str>,
+    docker_config: Option<&Path>,
+    auth_files: &[PathBuf],
+) -> Option<Found> {
     if let Some(dir) = docker_config {
         let path = dir.join("config.json");
         if let Some(config) = read_json(&path) {
-            if let Some(found) = from_docker_config(host, &config, &path) {
+            if let Some(found) = from_docker_config(host, repository, &config, &path) {
                 return Some(found);
             }
         }
     }
     auth_files.iter().find_map(|path| {
         let config = read_json(path)?;
-        from_auths(host, &config, path)
+        from_auths(host, repository, &config, path)
     })
 }
 
@@ -149,7 +164,12 @@ fn read_json(path: &Path) -> Option<serde_json::Value> {
     serde_json::from_slice(&bytes).ok()
 }
 
-fn from_docker_config(host: &str, config: &serde_json::Value, path: &Path) -> Option<Found> {
+fn from_docker_config(
+    host: &str,
+    repository: Option<&str>,
+    config: &serde_json::Value,
+    path: &Path,
+) -> Option<Found> {
     let helper = config
         .get("credHelpers")
         .and_then(|h| h.as_object())
@@ -166,14 +186,49 @@ fn from_docker_config(host: &str, config: &serde_json::Value, path: &Path) -> Op
             return Some(found);
         }
     }
-    from_auths(host, config, path)
+    from_auths(host, repository, config, path)
 }
 
-/// `auths` of a docker `config.json` or a podman `auth.json`. A key may be a URL
-/// (`https://host/v1/`) or `host[/namespace]`; only the host part is compared.
-fn from_auths(host: &str, config: &serde_json::Value, path: &Path) -> Option<Found> {
+/// How closely a credentials key fits `repository` on `host`: `None` when it is for
+/// another host or another namespace, else the number of path components it names, so
+/// the most specific key wins (`docker.io/pyengine` over `docker.io`), as podman's
+/// `auth.json` specifies. A URL key (`https://index.docker.io/v1/`) names only a host.
+pub fn scope_fit(key: &str, host: &str, repository: Option<&str>) -> Option<usize> {
+    let (url, rest) = match key.trim().split_once("://") {
+        Some((_, rest)) => (true, rest),
+        None => (false, key.trim()),
+    };
+    let (key_host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if !same_host(key_host, host) {
+        return None;
+    }
+    let wanted: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    if url || wanted.is_empty() {
+        return Some(1);
+    }
+    // No repository to compare (a pull of a base image): any key for the host will do,
+    // the host's own first.
+    let Some(repository) = repository else {
+        return Some(0);
+    };
+    let repository: Vec<&str> = repository.split('/').collect();
+    let fits = repository.len() >= wanted.len() && repository[..wanted.len()] == wanted[..];
+    fits.then_some(1 + wanted.len())
+}
+
+/// `auths` of a docker `config.json` or a podman `auth.json`. A key is a URL
+/// (`https://host/v1/`) or `host[/namespace…]`; the best fit for the repository wins.
+fn from_auths(
+    host: &str,
+    repository: Option<&str>,
+    config: &serde_json::Value,
+    path: &Path,
+) -> Option<Found> {
     let auths = config.get("auths")?.as_object()?;
-    let (_, entry) = auths.iter().find(|(k, _)| same_host(k, host))?;
+    let (_, entry) = auths
+        .iter()
+        .filter_map(|(k, v)| scope_fit(k, host, repository).map(|fit| (fit, v)))
+        .max_by_key(|(fit, _)| *fit)?;
     let field = |name: &str| {
         entry
             .get(name)
@@ -335,7 +390,7 @@ mod tests {
             username: "ci".into(),
             password: Secret::new("token"),
         }];
-        let keychain = Keychain::new(explicit, vec![], Some(docker), vec![podman]);
+        let keychain = Keychain::new(explicit, vec![], Some(docker), vec![podman], None);
         let cases: &[(&str, Option<(&str, &str)>)] = &[
             ("ghcr.io", Some(("ci", "token"))),
             ("registry-1.docker.io", Some(("hubuser", "hubpw"))),
@@ -389,9 +444,9 @@ mod tests {
         // Outside tests the helper is found on PATH, as docker finds it.
         let found = {
             HELPER_DIR.with(|d| *d.borrow_mut() = Some(bin.clone()));
-            let a = from_files("helped.example.com", Some(&docker), &[]);
-            let b = from_files("tok.example.com", Some(&docker), &[]);
-            let c = from_files("other.example.com", Some(&docker), &[]);
+            let a = from_files("helped.example.com", None, Some(&docker), &[]);
+            let b = from_files("tok.example.com", None, Some(&docker), &[]);
+            let c = from_files("other.example.com", None, Some(&docker), &[]);
             (a, b, c)
         };
         let a = found.0.expect("helper answered");

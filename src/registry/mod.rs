@@ -55,12 +55,13 @@ mod upload;
 use std::path::PathBuf;
 
 pub use client::Client;
+pub use credentials::scope_fit;
 pub use error::{AuthContext, RedactedUrl, RegistryError, ResponseBody, ServerError};
 pub use pull::ResolvedImage;
 pub use push::{Pushed, PushedBlob};
 pub use retry::Tuning;
 
-use crate::reference::is_docker_hub_host;
+use crate::reference::{is_docker_hub_host, Reference};
 use crate::secret::Secret;
 
 /// Parallel blob uploads when not configured (go-containerregistry's default).
@@ -86,6 +87,11 @@ pub struct RegistryOptions {
     pub auth_files: Vec<PathBuf>,
     /// Chunk size for large uploads; `None` picks per registry.
     pub chunk_size: Option<u64>,
+    /// The repository (no host) this client pushes to: an `auths` key naming its
+    /// namespace (`docker.io/pyengine`) wins over one naming only the host.
+    pub repository: Option<String>,
+    /// Where base images are pulled from first, per registry.
+    pub mirrors: Vec<Mirror>,
 }
 
 impl Default for RegistryOptions {
@@ -99,6 +105,8 @@ impl Default for RegistryOptions {
             docker_config: None,
             auth_files: Vec::new(),
             chunk_size: None,
+            repository: None,
+            mirrors: Vec::new(),
         }
     }
 }
@@ -111,6 +119,37 @@ pub struct Credential {
     pub registry: String,
     pub username: String,
     pub password: Secret,
+}
+
+/// `registry-mirrors`: pull `registry`'s images from `location` (`host[:port][/path]`)
+/// first, as containers' registries.conf `mirror` and kaniko's `--registry-mirror` do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirror {
+    pub registry: String,
+    pub location: String,
+}
+
+impl Mirror {
+    /// `image` as found on the mirror, when the mirror is for the image's registry.
+    pub fn apply(&self, image: &Reference) -> Option<Reference> {
+        let same = normalize_host(&self.registry) == normalize_host(&image.registry)
+            || (is_docker_hub_host(&self.registry) && image.is_docker_hub());
+        if !same {
+            return None;
+        }
+        let mut text = format!(
+            "{}/{}",
+            self.location.trim_end_matches('/'),
+            image.repository
+        );
+        if let Some(tag) = &image.tag {
+            text.push_str(&format!(":{tag}"));
+        }
+        if let Some(digest) = &image.digest {
+            text.push_str(&format!("@{digest}"));
+        }
+        text.parse().ok()
+    }
 }
 
 impl Credential {

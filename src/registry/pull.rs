@@ -55,6 +55,22 @@ impl Client {
         image: &Reference,
         platform: &Platform,
     ) -> Result<ResolvedImage, RegistryError> {
+        // A mirror is tried first, as registries.conf and kaniko do; any failure there
+        // (missing, unreachable, refused) falls back to the image's own registry. The
+        // reference returned is the one that answered, so layers come from there too.
+        for mirrored in self.mirrored(image) {
+            if let Ok(resolved) = self.resolve_at(&mirrored, platform).await {
+                return Ok(resolved);
+            }
+        }
+        self.resolve_at(image, platform).await
+    }
+
+    async fn resolve_at(
+        &self,
+        image: &Reference,
+        platform: &Platform,
+    ) -> Result<ResolvedImage, RegistryError> {
         let repository = image.repository.as_str();
         let session = self.session(image, Scopes::pull(repository)).await?;
         let top = manifest::get(

@@ -207,3 +207,212 @@ fn a_commit_that_changes_no_copied_file_re_runs_no_run_and_keeps_every_layer() {
     assert_eq!(changed_layers[..2], first_layers[..2], "the base is kept");
     assert_ne!(changed_layers[2], first_layers[2]);
 }
+
+#[test]
+fn a_manifest_kept_for_another_image_does_not_block_a_push_that_registers_nothing() {
+    let reg = Registry::plain();
+    let base = push_base(&reg);
+    // As in one real repository: a spacectl test manifest naming the old namespace.
+    let ctx = plugin_repo().file(
+        "test/spacectl/register_plugin.yaml",
+        "image: spaceone/plugin-x\nname: Plugin X\nservice_type: inventory.Collector\n",
+    );
+    let run = publish(&ctx, &reg, &base).run();
+    run.assert_success();
+    assert!(run.stdout.contains("pushed "), "{}", run.report());
+    assert!(
+        run.stderr
+            .contains("no spaceone-endpoint, so nothing is registered")
+            && run.stderr.contains("spaceone/plugin-x"),
+        "the manifest's disagreement is said, not fatal\n{}",
+        run.report()
+    );
+    assert_eq!(reg.tags("cloudforet/plugin-x"), ["1.2.0"]);
+}
+
+#[test]
+fn a_dry_run_says_nothing_was_pushed_and_pushes_nothing() {
+    let reg = Registry::plain();
+    let base = push_base(&reg);
+    let ctx = plugin_repo();
+    let run = publish(&ctx, &reg, &base).input("dry-run", "true").run();
+    run.assert_success();
+    assert!(!run.stdout.contains("pushed "), "{}", run.report());
+    assert!(
+        run.stdout.contains("dry run, not pushed: "),
+        "{}",
+        run.report()
+    );
+    let json = publish(&ctx, &reg, &base)
+        .input("dry-run", "true")
+        .input("output-format", "json")
+        .run();
+    json.assert_success();
+    let result: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    assert_eq!(result["dry_run"], true, "{result}");
+    assert!(reg.tags("cloudforet/plugin-x").is_empty());
+}
+
+#[test]
+fn a_platform_the_base_lacks_fails_before_the_build_naming_what_it_has() {
+    let reg = Registry::plain();
+    let base = push_base(&reg); // host architecture only
+    let other = if host_arch() == "amd64" {
+        "linux/arm64"
+    } else {
+        "linux/amd64"
+    };
+    let run = publish(&plugin_repo(), &reg, &base)
+        .input("platforms", other)
+        .run();
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "has no {other} image (it has: linux/{})",
+            host_arch()
+        )),
+        "{}",
+        run.report()
+    );
+    assert!(ran_pip(&run).is_empty(), "a RUN executed\n{}", run.report());
+    assert!(reg.tags("cloudforet/plugin-x").is_empty());
+
+    // Both platforms asked, the base has one: nothing is built for either.
+    let both = publish(&plugin_repo(), &reg, &base)
+        .input("platforms", format!("linux/{},{other}", host_arch()))
+        .run();
+    both.assert_exit(2);
+    assert!(ran_pip(&both).is_empty(), "{}", both.report());
+}
+
+#[test]
+fn one_run_pushes_one_digest_to_two_namespaces_each_with_its_own_account() {
+    use crate::support::token_auth::{TokenRegistry, BOB, BOB_PASSWORD, PASSWORD, USER};
+    let bases = Registry::plain();
+    let base = push_base(&bases);
+    let reg = TokenRegistry::start();
+    let ctx = plugin_repo().git_init_commit(1_700_000_000);
+    let images = format!(
+        "{host}/pyengine/plugin-x\n{host}/cloudforet/plugin-x",
+        host = reg.host()
+    );
+    let release = || {
+        ctx.publish()
+            .input("image", &images)
+            .input("build-args", format!("BASE={base}"))
+            .input("registry-username", USER)
+            .input("registry-password", PASSWORD)
+    };
+
+    // alice's account may not push to pyengine/: without a login for it, nothing lands.
+    let refused = release().run();
+    refused.assert_exit(4);
+
+    let run = release()
+        .input(
+            "registry-logins",
+            format!("{}/pyengine={BOB}:{BOB_PASSWORD}", reg.host()),
+        )
+        .run();
+    run.assert_success();
+    assert_eq!(ran_pip(&run).len(), 2, "built once\n{}", run.report());
+    let pushed: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("pushed "))
+        .collect();
+    assert_eq!(pushed.len(), 2, "{}", run.report());
+    let digest = |line: &str| line.split_once('@').unwrap().1.to_string();
+    assert_eq!(digest(pushed[0]), digest(pushed[1]), "one digest");
+    assert!(pushed[0].starts_with(&format!("{}/pyengine/plugin-x@", reg.host())));
+    assert!(pushed[1].starts_with(&format!("{}/cloudforet/plugin-x@", reg.host())));
+    let log = reg.log();
+    for repo in ["pyengine/plugin-x", "cloudforet/plugin-x"] {
+        assert!(
+            log.contains(&format!("PUT /v2/{repo}/manifests/1.2.0")),
+            "{repo} has no tag\n{log}"
+        );
+    }
+    assert!(!run.stdout.contains(BOB_PASSWORD) && !run.stderr.contains(BOB_PASSWORD));
+
+    // The same accounts from one podman auth.json: the namespaced key wins for pyengine/.
+    let auth = tempfile::tempdir().unwrap();
+    let basic = |u: &str, p: &str| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+    };
+    let file = auth.path().join("auth.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({"auths": {
+            reg.host(): {"auth": basic(USER, PASSWORD)},
+            format!("{}/pyengine", reg.host()): {"auth": basic(BOB, BOB_PASSWORD)},
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let from_file = ctx
+        .publish()
+        .input("image", &images)
+        .input("build-args", format!("BASE={base}"))
+        .input("tags", "from-auth-json")
+        .env("REGISTRY_AUTH_FILE", &file)
+        .run();
+    from_file.assert_success();
+    assert!(
+        reg.log()
+            .contains("PUT /v2/pyengine/plugin-x/manifests/from-auth-json"),
+        "{}",
+        from_file.report()
+    );
+}
+
+#[test]
+fn a_literal_docker_hub_base_comes_from_the_mirror_with_its_own_login() {
+    // Every plugin pins `FROM cloudforet/python-core:2` literally, and this machine, like a
+    // runner without Docker Hub credentials, cannot pull it from Docker Hub.
+    let mirror = Registry::tls_htpasswd("puller", "mirror-pw");
+    let pip = LayerBuilder::new()
+        .dir("usr/local", 0o755, 0, 0)
+        .dir("usr/local/bin", 0o755, 0, 0)
+        .file("usr/local/bin/pip", 0o755, PIP.as_bytes())
+        .finish();
+    let layers = vec![busybox_layer(), pip];
+    let config = image_config(host_arch(), None, &layers);
+    push_image(
+        &mirror,
+        "hub/cloudforet/python-core:2",
+        &layers,
+        &config,
+        &[],
+    );
+    let reg = Registry::plain();
+    let ctx = plugin_repo().file(
+        "Dockerfile",
+        DOCKERFILE.replace("ARG BASE\nFROM ${BASE}", "FROM cloudforet/python-core:2"),
+    );
+    let run = ctx
+        .publish()
+        .input("image", format!("{}/cloudforet/plugin-x", reg.host()))
+        .input(
+            "registry-mirrors",
+            format!("docker.io={}/hub", mirror.host()),
+        )
+        .input("registry-ca-cert", mirror.ca_cert_path())
+        .input(
+            "registry-logins",
+            format!("{}/hub=puller:mirror-pw", mirror.host()),
+        )
+        .run();
+    run.assert_success();
+    assert_eq!(ran_pip(&run).len(), 2, "{}", run.report());
+    assert_eq!(reg.tags("cloudforet/plugin-x"), ["1.2.0"]);
+    assert!(
+        mirror
+            .log()
+            .contains("/v2/hub/cloudforet/python-core/manifests/2"),
+        "{}",
+        mirror.log()
+    );
+    assert!(!run.stderr.contains("mirror-pw") && !run.stdout.contains("mirror-pw"));
+}

@@ -286,6 +286,9 @@ fn issue_2_preflight_refuses_what_spaceone_would_and_pushes_nothing() {
         .publish()
         .input("image", &image)
         .input("version", "1.0.0")
+        // Something would be registered; without an endpoint nothing is, and the push goes on.
+        .input("spaceone-endpoint", "grpc://127.0.0.1:9")
+        .input("spaceone-token", "t")
         .run();
     run.assert_exit(2);
     assert!(
@@ -585,7 +588,7 @@ fn issue_2_base_from_an_index_is_resolved_for_the_requested_platform() {
         .input("platforms", "linux/s390x")
         .input("build-args", format!("BASE={base}"))
         .run();
-    run.assert_exit(4);
+    run.assert_exit(2); // bad input, found before any build
     assert!(
         run.stderr.contains("linux/s390x") && run.stderr.contains("linux/arm64"),
         "{}",

@@ -39,6 +39,11 @@ pub const PASSWORD: &str = "wonderland-pw";
 pub const REFRESH_TOKEN: &str = "alice-refresh-token-4711";
 /// Repositories under this prefix are granted nothing.
 pub const FORBIDDEN_PREFIX: &str = "secret/";
+/// A second account, like another Docker Hub organisation's: [`BOB`] may push and pull
+/// only under [`BOB_PREFIX`], and nobody else may push there.
+pub const BOB: &str = "bob";
+pub const BOB_PASSWORD: &str = "builder-pw";
+pub const BOB_PREFIX: &str = "pyengine/";
 const SERVICE: &str = "spaceone-publish-test-registry";
 const ISSUER: &str = "spaceone-publish-test-issuer";
 
@@ -237,9 +242,13 @@ fn serve(
                 Some(if ok { "(refresh)alice" } else { "(bad)" }),
             )
         } else if grant_type == "password" {
-            let ok = get("username").as_deref() == Some(USER)
-                && get("password").as_deref() == Some(PASSWORD);
-            (Flow::PostPassword, Some(if ok { USER } else { "(bad)" }))
+            let login = (get("username"), get("password"));
+            let user = match (login.0.as_deref(), login.1.as_deref()) {
+                (Some(USER), Some(PASSWORD)) => USER,
+                (Some(BOB), Some(BOB_PASSWORD)) => BOB,
+                _ => "(bad)",
+            };
+            (Flow::PostPassword, Some(user))
         } else {
             (Flow::PostOther, Some("(bad)"))
         };
@@ -259,9 +268,12 @@ fn serve(
         } else if user == Some("(bad)") {
             unauthorized()
         } else {
-            let refresh = (flow == Flow::PostPassword).then_some(REFRESH_TOKEN);
+            // Only alice gets a refresh token: a refresh grant always means alice.
+            let refresh =
+                (flow == Flow::PostPassword && user == Some(USER)).then_some(REFRESH_TOKEN);
+            let who = if user == Some(BOB) { BOB } else { USER };
             grant(
-                Some(USER),
+                Some(who),
                 &scopes,
                 key,
                 x5c,
@@ -283,6 +295,7 @@ fn serve(
         let user = match basic.as_deref() {
             None => None,
             Some(raw) if raw == format!("{USER}:{PASSWORD}") => Some(USER.to_string()),
+            Some(raw) if raw == format!("{BOB}:{BOB_PASSWORD}") => Some(BOB.to_string()),
             Some(_) => Some("(bad)".to_string()),
         };
         seen.lock().unwrap().push(TokenRequest {
@@ -330,6 +343,10 @@ fn grant(
                 .split(',')
                 .filter(|a| user.is_some() || *a == "pull")
                 .filter(|_| !name.starts_with(FORBIDDEN_PREFIX))
+                .filter(|a| match user {
+                    Some(BOB) => name.starts_with(BOB_PREFIX),
+                    _ => *a == "pull" || !name.starts_with(BOB_PREFIX),
+                })
                 .collect();
             Some(serde_json::json!({"type": kind, "name": name, "actions": actions}))
         })
