@@ -10,6 +10,7 @@ mod harness;
 mod publish;
 mod python_plugin;
 mod registry;
+mod run_isolation;
 mod spaceone;
 mod support;
 mod verbs;
