@@ -346,13 +346,22 @@ fn lacked_capability(tail: &VecDeque<String>) -> String {
         .find(|(tool, _)| l.contains(tool))
         .map(|(_, cap)| cap)
     });
-    let all = sandbox::NOTABLE_DROPPED.join(", ");
+    let all = |except: &str| {
+        sandbox::NOTABLE_DROPPED
+            .iter()
+            .filter(|c| **c != except)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match needed {
         Some(cap) => format!(
-            "\nRUN steps run without {cap}, which this step needs (also dropped: {all}, and every capability outside Docker's default set)"
+            "\nRUN steps run without {cap}, which this step needs (also dropped: {}, and every capability outside Docker's default set)",
+            all(cap)
         ),
         None => format!(
-            "\na system call was refused: RUN steps run without {all} and every capability outside Docker's default set"
+            "\na system call was refused: RUN steps run without {} and every capability outside Docker's default set",
+            all("")
         ),
     }
 }

@@ -13,11 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::support::context::Context;
-use crate::support::images::push_busybox;
+use crate::support::images::{host_arch, image_config, push_busybox, push_image};
 use crate::support::process::{poll, run_tool};
 use crate::support::publish::Publish;
 use crate::support::read_back::read_back;
 use crate::support::registry::Registry;
+use crate::support::rootfs::{busybox_layer, LayerBuilder};
 
 /// `setpriv` arguments that give the binary Docker's default capability set.
 const DOCKER_DEFAULT_CAPS: &[&str] = &[
@@ -357,4 +358,71 @@ fn issue_10_sigterm_during_run_cancels_within_5s_and_pushes_nothing() {
     );
     assert_eq!(reg.tags("test/cancel"), Vec::<String>::new());
     assert_eq!(build_roots_left(publish.home()), Vec::<String>::new());
+}
+
+#[test]
+fn issue_10_whiteout_naming_the_parent_of_the_root_is_refused() {
+    let reg = Registry::plain();
+    let hostile = LayerBuilder::new().file(".wh...", 0o644, b"").finish();
+    let layers = vec![busybox_layer(), hostile];
+    let config = image_config(host_arch(), None, &layers);
+    let base = push_image(&reg, "library/whiteout:1", &layers, &config, &[]);
+    let ctx = Context::new()
+        .file("Dockerfile", "ARG BASE\nFROM ${BASE}\nRUN true\n")
+        .file("src/VERSION", "1.0.0\n");
+    let publish = Publish::new(ctx.path())
+        .input("image", format!("{}/test/whiteout", reg.host()))
+        .input("build-args", format!("BASE={base}"));
+    // The directory that holds every build's root, with a neighbour the whiteout aims at.
+    let roots = publish.home().join(".cache/spaceone-publish/build/rootfs");
+    std::fs::create_dir_all(&roots).unwrap();
+    std::fs::write(roots.join("neighbour"), "another build's").unwrap();
+    let run = publish.run();
+    run.assert_exit(3);
+    assert!(
+        run.stderr.contains(&format!(
+            "layer {}: entry `.wh...` is refused",
+            layers[1].digest
+        )),
+        "{}",
+        run.report()
+    );
+    assert!(run.stderr.contains("names none"), "{}", run.report());
+    assert!(roots.join("neighbour").exists(), "{}", run.report());
+    assert_eq!(reg.tags("test/whiteout"), Vec::<String>::new());
+}
+
+#[test]
+fn issue_10_chroot_and_mknod_in_run_fail_naming_the_capability() {
+    let reg = Registry::plain();
+    let base = push_busybox(&reg, "library/busybox:1");
+    for (line, capability) in [
+        ("chroot / true", "CAP_SYS_CHROOT"),
+        ("mknod /dev/disk0 b 8 0", "CAP_MKNOD"),
+    ] {
+        let ctx = Context::new()
+            .file(
+                "Dockerfile",
+                format!("ARG BASE\nFROM ${{BASE}}\nRUN {line}\n"),
+            )
+            .file("src/VERSION", "1.0.0\n");
+        let run = Publish::new(ctx.path())
+            .under(DOCKER_DEFAULT_CAPS)
+            .input("image", format!("{}/test/refused", reg.host()))
+            .input("build-args", format!("BASE={base}"))
+            .run();
+        run.assert_exit(3);
+        for want in [
+            "Dockerfile:3".to_string(),
+            format!("`RUN {line}` failed with exit code 1"),
+            "Operation not permitted".to_string(),
+            format!("RUN steps run without {capability}, which this step needs"),
+        ] {
+            assert!(
+                run.stderr.contains(&want),
+                "`{want}` missing\n{}",
+                run.report()
+            );
+        }
+    }
 }
