@@ -348,6 +348,7 @@ fn issue_10_sigterm_during_run_cancels_within_5s_and_pushes_nothing() {
     let took = signalled.elapsed();
     reader.join().unwrap();
     let stderr = stderr.lock().unwrap().clone();
+    eprintln!("publish exited {took:?} after SIGTERM");
     assert!(took < Duration::from_secs(5), "took {took:?}\n{stderr}");
     assert_ne!(status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("cancelled by SIGTERM"), "{stderr}");
