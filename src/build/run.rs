@@ -248,7 +248,7 @@ pub fn run(
     ANNOUNCED.call_once(|| {
         step.reporter.event(Event::Note(&format!(
             "RUN isolation: {}",
-            sandbox::ISOLATION
+            sandbox::isolation().describe()
         )))
     });
     step.reporter

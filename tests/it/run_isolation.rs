@@ -81,28 +81,51 @@ static void inherited_fds(void) {
     if (!found) printf("blocked inherited-fds: only 0, 1, 2 are open\n");
 }
 
+static int is_publisher(pid_t pid) {
+    char path[64], comm[64] = "";
+    snprintf(path, sizeof path, "/proc/%d/comm", pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 1; /* cannot tell: count it as the publisher */
+    read(fd, comm, sizeof comm - 1);
+    close(fd);
+    return strncmp(comm, "spaceone-publis", 15) == 0;
+}
+
 static void ptrace_parent(void) {
     pid_t parent = getppid();
     if (ptrace(PTRACE_ATTACH, parent, 0, 0) == 0) {
         waitpid(parent, 0, __WALL);
         ptrace(PTRACE_DETACH, parent, 0, 0);
-        printf("ESCAPED ptrace: attached to the publisher (pid %d)\n", parent);
+        if (is_publisher(parent)) printf("ESCAPED ptrace: attached to the publisher (pid %d)\n", parent);
+        else printf("blocked ptrace: the parent (pid %d) is a process of the step\n", parent);
     } else blocked("ptrace");
 }
 
 static void read_environ(void) {
     mkdir("/proc", 0555);
     if (mount("proc", "/proc", "proc", 0, 0) != 0) blocked("mount-proc");
-    char path[64], buf[65536];
-    snprintf(path, sizeof path, "/proc/%d/environ", getppid());
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) { blocked("environ"); return; }
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    if (n <= 0) { blocked("environ read"); return; }
-    int out = open("/loot", O_CREAT | O_WRONLY | O_TRUNC, 0644);
-    write(out, buf, n);
-    close(out);
-    printf("ESCAPED environ: read %zd bytes of the publisher's environment\n", n);
+    DIR *proc = opendir("/proc");
+    if (!proc) { blocked("environ"); return; }
+    struct dirent *e;
+    int seen = 0;
+    while ((e = readdir(proc))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        char path[300], buf[65536];
+        snprintf(path, sizeof path, "/proc/%s/environ", e->d_name);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0) continue;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        seen++;
+        if (n > 0 && memmem(buf, n, "PUBLISH_REGISTRY_PASSWORD", 25)) {
+            int out = open("/loot", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+            write(out, buf, n);
+            close(out);
+            printf("ESCAPED environ: read the publisher's environment from %s\n", path);
+        }
+    }
+    closedir(proc);
+    printf("blocked environ: none of the %d environments visible holds the publisher's\n", seen);
 }
 
 static void handle_of_root(void) {
@@ -214,7 +237,7 @@ fn build_roots_left(home: &Path) -> Vec<String> {
     }
 }
 
-fn hostile_steps(wrapper: &[&str], sleeps: u32) {
+fn hostile_steps(wrapper: &[&str], sleeps: u32, isolation: &str) {
     let password = format!("pw-never-readable-{sleeps}");
     let reg = Registry::tls_htpasswd("ci", &password);
     let base = push_busybox(&reg, "library/busybox:1");
@@ -224,7 +247,8 @@ fn hostile_steps(wrapper: &[&str], sleeps: u32) {
         "ARG BASE\nFROM ${{BASE}}\nCOPY hostile /hostile\n\
          RUN /hostile {marker} {disk}\n\
          RUN setsid sleep {a} & setsid sh -c 'sleep {b} & exec sleep {c}' & echo daemons started\n\
-         RUN echo after the daemons > /after\n",
+         RUN echo after the daemons > /after\n\
+         RUN (test -e /proc/1/status && echo own /proc: $(ls -d /proc/[0-9]* | wc -l) processes) || echo no /proc\n",
         disk = host_disk()
     );
     let ctx = Context::new()
@@ -264,9 +288,22 @@ fn hostile_steps(wrapper: &[&str], sleeps: u32) {
         );
     }
     assert!(!all.contains("ESCAPED"), "{}", run.report());
+    if isolation == "namespaces" {
+        // Its own PID namespace: the shell, its subshells, `ls` and `wc`; nothing else of
+        // the machine.
+        let seen: u32 = all
+            .lines()
+            .filter(|l| l.starts_with('#'))
+            .find_map(|l| l.split_once(" own /proc: "))
+            .and_then(|(_, rest)| rest.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no own /proc\n{}", run.report()));
+        assert!(seen <= 8, "{seen} processes visible\n{}", run.report());
+    } else {
+        assert!(all.contains("no /proc"), "{}", run.report());
+    }
     assert!(!all.contains(&password), "{}", run.report());
     assert_eq!(
-        all.matches("RUN isolation: chroot, capabilities dropped")
+        all.matches(&format!("RUN isolation: {isolation}\n"))
             .count(),
         1,
         "{}",
@@ -296,26 +333,37 @@ fn hostile_steps(wrapper: &[&str], sleeps: u32) {
 
 #[test]
 fn issue_10_hostile_run_steps_fail_under_docker_default_caps() {
-    hostile_steps(DOCKER_DEFAULT_CAPS, 9870);
+    hostile_steps(DOCKER_DEFAULT_CAPS, 9870, "chroot, capabilities dropped");
 }
 
 #[test]
 fn issue_10_hostile_run_steps_fail_with_all_caps() {
-    hostile_steps(&[], 9770);
+    hostile_steps(&[], 9770, "namespaces");
 }
 
 #[test]
 fn issue_10_sigterm_during_run_cancels_within_5s_and_pushes_nothing() {
+    cancel_during_run(DOCKER_DEFAULT_CAPS, 673);
+}
+
+#[test]
+fn issue_10_sigterm_during_run_in_namespaces_cancels_within_5s() {
+    cancel_during_run(&[], 674);
+}
+
+fn cancel_during_run(wrapper: &[&str], sleep: u32) {
     let reg = Registry::plain();
     let base = push_busybox(&reg, "library/busybox:1");
     let ctx = Context::new()
         .file(
             "Dockerfile",
-            "ARG BASE\nFROM ${BASE}\nRUN echo step-begins && trap '' TERM && sleep 673\n",
+            format!(
+                "ARG BASE\nFROM ${{BASE}}\nRUN echo step-begins && trap '' TERM && sleep {sleep}\n"
+            ),
         )
         .file("src/VERSION", "1.0.0\n");
     let publish = Publish::new(ctx.path())
-        .under(DOCKER_DEFAULT_CAPS)
+        .under(wrapper)
         .input("image", format!("{}/test/cancel", reg.host()))
         .input("build-args", format!("BASE={base}"));
     let mut started = Started(publish.spawn());
@@ -333,10 +381,10 @@ fn issue_10_sigterm_during_run_cancels_within_5s_and_pushes_nothing() {
         })
     };
     let step = poll(Duration::from_secs(60), Duration::from_millis(20), || {
-        (!processes("sleep 673").is_empty()).then_some(())
+        (!processes(&format!("sleep {sleep}")).is_empty()).then_some(())
     });
     if step.is_none() {
-        stop_all("sleep 673");
+        stop_all(&format!("sleep {sleep}"));
         panic!("the RUN step never started");
     }
     let signalled = Instant::now();
@@ -353,7 +401,7 @@ fn issue_10_sigterm_during_run_cancels_within_5s_and_pushes_nothing() {
     assert_ne!(status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("cancelled by SIGTERM"), "{stderr}");
     assert_eq!(
-        stop_all("sleep 673"),
+        stop_all(&format!("sleep {sleep}")),
         Vec::<u32>::new(),
         "the step outlived the publish"
     );

@@ -1,11 +1,13 @@
 //! What the RUN child does to itself between `fork` and `exec`, and the capability policy.
 //!
-//! The command runs as root of the image with no namespaces (they need `CAP_SYS_ADMIN`,
-//! which a default Docker container lacks), so the chroot alone must hold. It holds only
-//! if the process cannot undo it, so before `exec` the child:
+//! The command runs as root of the image, often with no namespaces (they need
+//! `CAP_SYS_ADMIN`, which a default Docker container lacks), so the chroot alone must
+//! hold. It holds only if the process cannot undo it, so before `exec` the child:
 //!
-//! - enters the rootfs (`fchdir` to the root handle, `chroot(".")`, `chdir` to WORKDIR);
 //! - starts its own session and process group (`setsid`), which [`super::reap`] kills;
+//! - enters the rootfs: namespaces and `pivot_root` where the kernel allows
+//!   ([`super::namespaces`]), else `fchdir` to the root handle and `chroot(".")`; then
+//!   `chdir` to WORKDIR;
 //! - marks every descriptor above 2 close-on-exec (`close_range`), so nothing that points
 //!   above the root (the root handle itself, a directory the publisher had open) survives;
 //! - sets `no_new_privs`, so no setuid binary or file capability gives back what it lost;
@@ -82,6 +84,8 @@ pub struct ChildSetup {
     pub groups: Vec<libc::gid_t>,
     /// The highest descriptor number that may be open, for kernels without `close_range`.
     pub max_fd: i32,
+    /// Namespaces to enter instead of a plain chroot, when the kernel allows them.
+    pub namespaces: Option<super::namespaces::Enter>,
 }
 
 impl ChildSetup {
@@ -96,10 +100,17 @@ impl ChildSetup {
         // SAFETY: plain system calls on valid, NUL-terminated strings, open descriptors
         // owned by the parent's `Spec` (which outlives the fork), and local structs.
         unsafe {
-            check(libc::fchdir(self.root_fd))?;
-            check(libc::chroot(c".".as_ptr()))?;
+            if let Some(enter) = &self.namespaces {
+                // The session is made before the fork in `enter`, so that PID 1 of the
+                // namespace stays in the group the publisher kills.
+                check(libc::setsid())?;
+                super::namespaces::enter(enter)?;
+            } else {
+                check(libc::fchdir(self.root_fd))?;
+                check(libc::chroot(c".".as_ptr()))?;
+                check(libc::setsid())?;
+            }
             check(libc::chdir(self.workdir.as_ptr()))?;
-            check(libc::setsid())?;
             let closed = libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
             if closed != 0 {
                 for fd in 3..=self.max_fd {

@@ -3,11 +3,13 @@
 //!
 //! What the command gets, and what it cannot reach:
 //!
-//! - **the rootfs as `/`** by `chroot`, made to hold against root by what [`child`] does
-//!   before `exec`: no capability outside Docker's default set, and neither
-//!   `CAP_SYS_CHROOT` nor `CAP_MKNOD`; `no_new_privs`; no descriptor above 2; its own
-//!   session. No `/proc`: the host's would show every process of the machine, and a
-//!   same-user process's `/proc/<pid>/root` is a way out of any chroot.
+//! - **the rootfs as `/`**: by mount, PID, IPC and UTS namespaces and `pivot_root` where
+//!   the kernel allows ([`namespaces`], with a `/proc` of the step's own), else by
+//!   `chroot` without `/proc` (the host's would show every process of the machine, and a
+//!   same-user process's `/proc/<pid>/root` is a way out of any chroot). Either way made
+//!   to hold against root by what [`child`] does before `exec`: no capability outside
+//!   Docker's default set, and neither `CAP_SYS_CHROOT` nor `CAP_MKNOD`; `no_new_privs`;
+//!   no descriptor above 2; its own session.
 //! - **nothing of the publisher**: the publisher is non-dumpable, so a process without
 //!   `CAP_SYS_PTRACE` can neither trace it nor read `/proc/<pid>/{environ,mem,fd}`, and
 //!   the command's environment is exactly the one given.
@@ -23,17 +25,19 @@
 //! ordinary safe code through [`Root`].
 
 mod child;
+mod namespaces;
 mod reap;
+
+pub use namespaces::{isolation, Isolation};
 
 pub use child::NOTABLE_DROPPED;
 
-/// How RUN steps are isolated, as the build log says it.
-pub const ISOLATION: &str = "chroot, capabilities dropped";
 pub use reap::{cancel, cancelled};
 
 use std::ffi::CString;
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -128,6 +132,14 @@ pub fn run(
         gid: spec.gid,
         groups: spec.groups.iter().map(|g| *g as libc::gid_t).collect(),
         max_fd: child::max_fd(),
+        namespaces: match isolation() {
+            Isolation::Namespaces => Some(namespaces::Enter {
+                root: CString::new(spec.root.host_path().as_os_str().as_bytes())
+                    .map_err(|e| spawn_err(e.into()))?,
+                proc: has_proc_dir(spec.root),
+            }),
+            Isolation::Chroot => None,
+        },
     };
     if cancelled() {
         return Err(SandboxError::Cancelled { program });
@@ -239,6 +251,15 @@ pub fn run(
             source: io::Error::other("the waiting thread ended without a status"),
         }),
     }
+}
+
+/// Whether the rootfs has a real `/proc` directory (made if missing) to mount procfs on;
+/// a symlink there would aim the mount elsewhere, so then the step goes without.
+fn has_proc_dir(root: &Root) -> bool {
+    use rustix::fs::{self as rfs, AtFlags, FileType, Mode};
+    let _ = rfs::mkdirat(root.fd(), "proc", Mode::from_raw_mode(0o555));
+    rfs::statat(root.fd(), "proc", AtFlags::SYMLINK_NOFOLLOW)
+        .is_ok_and(|s| FileType::from_raw_mode(s.st_mode as _) == FileType::Directory)
 }
 
 /// Whether this machine can execute programs of `architecture` (OCI spelling): natively,
