@@ -142,14 +142,17 @@ pub fn enter(spec: &Enter) -> io::Result<()> {
             std::ptr::null(),
         ))?;
         check(libc::chdir(spec.root.as_ptr()))?;
-        if spec.proc {
-            check(libc::mount(
+        // A kernel or security module that refuses a fresh procfs leaves the step without
+        // /proc, as in chroot mode, rather than failing it.
+        if spec.proc
+            && libc::mount(
                 c"proc".as_ptr(),
                 c"proc".as_ptr(),
                 c"proc".as_ptr(),
                 libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
                 std::ptr::null(),
-            ))?;
+            ) == 0
+        {
             for path in PROC_READ_ONLY {
                 if libc::mount(
                     path.as_ptr(),
