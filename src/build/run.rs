@@ -46,7 +46,27 @@ pub struct Rootfs {
     pub root: Arc<Root>,
     /// The last walk, still valid when nothing changed since (else `None`).
     pub last: Option<Snapshot>,
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for Rootfs {
+    /// On a cancel the build's future is dropped while an unpack may still be writing
+    /// into the rootfs on a blocking thread (it stops at its next entry); the removal is
+    /// retried briefly so the build root does not outlive the publish.
+    fn drop(&mut self) {
+        let Some(dir) = self.dir.take() else { return };
+        let path = dir.path().to_path_buf();
+        if dir.close().is_ok() {
+            return;
+        }
+        for _ in 0..20 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            match std::fs::remove_dir_all(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => continue,
+                _ => return,
+            }
+        }
+    }
 }
 
 impl Rootfs {
@@ -62,7 +82,7 @@ impl Rootfs {
         Ok(Rootfs {
             root: Arc::new(root),
             last: None,
-            _dir: dir,
+            dir: Some(dir),
         })
     }
 }

@@ -127,6 +127,10 @@ fn apply_tar(root: &Root, stream: impl Read, layer: &str) -> Result<Applied, Unp
     let mut opaque: Vec<PathBuf> = Vec::new();
     let mut dirs: Vec<DirMeta> = Vec::new();
     for entry in archive.entries().map_err(archive_err)? {
+        // A cancelled publish has already let go of this rootfs and is removing it.
+        if super::sandbox::cancelled() {
+            return Err(archive_err(io::Error::other("cancelled")));
+        }
         let mut entry = entry.map_err(archive_err)?;
         let raw = entry.path_bytes().into_owned();
         let entry_err = |source: io::Error| UnpackError::Entry {
