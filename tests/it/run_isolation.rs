@@ -475,3 +475,58 @@ fn issue_10_chroot_and_mknod_in_run_fail_naming_the_capability() {
         }
     }
 }
+
+#[test]
+fn issue_10_sigterm_while_unpacking_the_base_removes_the_build_root() {
+    let reg = Registry::plain();
+    let mut many = LayerBuilder::new();
+    for i in 0..40_000 {
+        many = many.file(&format!("many/{:03}/f{i}", i % 200), 0o644, b"x");
+    }
+    let layers = vec![busybox_layer(), many.finish()];
+    let config = image_config(host_arch(), None, &layers);
+    let base = push_image(&reg, "library/many:1", &layers, &config, &[]);
+    let ctx = Context::new()
+        .file("Dockerfile", "ARG BASE\nFROM ${BASE}\nRUN true\n")
+        .file("src/VERSION", "1.0.0\n");
+    let publish = Publish::new(ctx.path())
+        .input("image", format!("{}/test/cancel-unpack", reg.host()))
+        .input("build-args", format!("BASE={base}"));
+    let mut started = Started(publish.spawn());
+    let child = &mut started.0;
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut stderr = String::new();
+    while let Ok(line) = lines_rx.recv_timeout(Duration::from_secs(60)) {
+        stderr.push_str(&line);
+        stderr.push('\n');
+        if line.starts_with("unpacking ") {
+            break;
+        }
+    }
+    assert!(stderr.contains("unpacking "), "{stderr}");
+    let signalled = Instant::now();
+    run_tool(Command::new("kill").args(["-TERM", &child.id().to_string()]));
+    let status = poll(Duration::from_secs(10), Duration::from_millis(20), || {
+        child.try_wait().unwrap()
+    })
+    .expect("the publish exits after SIGTERM");
+    let took = signalled.elapsed();
+    reader.join().unwrap();
+    stderr.extend(lines_rx.try_iter().map(|l| l + "\n"));
+    eprintln!("publish exited {took:?} after SIGTERM during the unpack");
+    assert!(took < Duration::from_secs(5), "took {took:?}\n{stderr}");
+    assert_ne!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("cancelled by SIGTERM"), "{stderr}");
+    assert_eq!(
+        build_roots_left(publish.home()),
+        Vec::<String>::new(),
+        "{stderr}"
+    );
+    assert_eq!(reg.tags("test/cancel-unpack"), Vec::<String>::new());
+}
