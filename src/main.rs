@@ -3,7 +3,10 @@
 
 use std::error::Error as _;
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
+use spaceone_publish::build::sandbox;
 use spaceone_publish::ci::Console;
 use spaceone_publish::inputs::{docs, Inputs, Verb};
 use spaceone_publish::{pipeline, Error};
@@ -52,12 +55,42 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
+    // Watched on a task of its own: a RUN step holds the pipeline's thread, and the cancel
+    // must reach the step's processes while it does.
+    let signalled = Arc::new(OnceLock::new());
+    let (cancel_tx, cancel_rx) = tokio::sync::oneshot::channel();
+    let signals = {
+        let _entered = runtime.enter();
+        shutdown_signals()
+    };
+    runtime.spawn({
+        let signalled = signalled.clone();
+        async move {
+            let name = signals.await;
+            sandbox::cancel();
+            let _ = signalled.set(name);
+            let _ = cancel_tx.send(name);
+            std::thread::spawn(move || {
+                std::thread::sleep(CANCEL_DEADLINE);
+                eprintln!(
+                    "error: cancelled by {name}; the build did not stop in time and was abandoned"
+                );
+                std::process::exit(130);
+            });
+        }
+    });
     let result = runtime.block_on(async {
         tokio::select! {
             r = pipeline::run(inputs, console.reporter()) => r,
-            name = shutdown_signal() => Err(Error::Cancelled(name)),
+            Ok(name) = cancel_rx => Err(Error::Cancelled(name)),
         }
     });
+    // A step that ended because of the signal fails; the signal is the reason.
+    let result = match (result, signalled.get()) {
+        (Err(_), Some(name)) => Err(Error::Cancelled(name)),
+        (result, _) => result,
+    };
+    runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
         Ok(outcome) => match console.finish(&outcome) {
             Ok(()) => ExitCode::SUCCESS,
@@ -90,11 +123,19 @@ fn fail(console: &Console, error: &Error) -> ExitCode {
     ExitCode::from(code)
 }
 
-async fn shutdown_signal() -> &'static str {
+/// How long after SIGINT or SIGTERM the process exits at the latest, cleaned up or not.
+const CANCEL_DEADLINE: Duration = Duration::from_millis(4500);
+
+/// SIGINT or SIGTERM, whichever comes first. The handlers are installed now, not at the
+/// first poll, so a signal that comes early is not the default (immediate) death.
+fn shutdown_signals() -> impl std::future::Future<Output = &'static str> {
     use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+    async move {
+        tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
     }
 }

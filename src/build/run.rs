@@ -35,6 +35,8 @@ use super::{BuildError, BuildPlan, StepError};
 use crate::ci::{Event, Reporter};
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The isolation is the same for every step of the process, so it is said once.
+static ANNOUNCED: std::sync::Once = std::sync::Once::new();
 /// Lines of output kept for the error message of a failed command.
 const TAIL_LINES: usize = 20;
 
@@ -43,7 +45,27 @@ pub struct Rootfs {
     pub root: Arc<Root>,
     /// The last walk, still valid when nothing changed since (else `None`).
     pub last: Option<Snapshot>,
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for Rootfs {
+    /// On a cancel the build's future is dropped while an unpack may still be writing
+    /// into the rootfs on a blocking thread (it stops at its next entry); the removal is
+    /// retried briefly so the build root does not outlive the publish.
+    fn drop(&mut self) {
+        let Some(dir) = self.dir.take() else { return };
+        let path = dir.path().to_path_buf();
+        if dir.close().is_ok() {
+            return;
+        }
+        for _ in 0..20 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            match std::fs::remove_dir_all(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => continue,
+                _ => return,
+            }
+        }
+    }
 }
 
 impl Rootfs {
@@ -59,7 +81,7 @@ impl Rootfs {
         Ok(Rootfs {
             root: Arc::new(root),
             last: None,
-            _dir: dir,
+            dir: Some(dir),
         })
     }
 }
@@ -169,7 +191,7 @@ pub fn run(
     };
     let before = match fs.last.take() {
         Some(last) if extra_skips.is_empty() => last,
-        _ => snapshot::take(&root, &skip).map_err(walk_err)?,
+        _ => blocking(|| snapshot::take(&root, &skip)).map_err(walk_err)?,
     };
 
     // Prepare the rootfs around the command.
@@ -242,8 +264,12 @@ pub fn run(
             }
         }
     }
-    let proc_dir = proc_dir(&root);
-
+    ANNOUNCED.call_once(|| {
+        step.reporter.event(Event::Note(&format!(
+            "RUN isolation: {}",
+            sandbox::isolation().describe()
+        )))
+    });
     step.reporter
         .event(Event::Debug(&format!("RUN argv: {argv:?}")));
     let mut tail: VecDeque<String> = VecDeque::new();
@@ -271,10 +297,12 @@ pub fn run(
         gid: identity.gid,
         groups: identity.groups.clone(),
         stdin: stdin_of(step.spec),
-        proc_dir,
     };
     let status = blocking(|| sandbox::run(spec, &mut on_line));
     undo(placed, injected);
+    if let Err(sandbox::SandboxError::Cancelled { .. }) = &status {
+        return Err(fail(format!("`{text}` cancelled"), None));
+    }
     let status = status.map_err(|e| {
         fail(
             format!("`{text}` could not run"),
@@ -297,16 +325,64 @@ pub fn run(
                     .join("\n")
             )
         };
-        return Err(fail(format!("`{text}` failed with {code}{last}"), None));
+        let lacked = lacked_capability(&tail);
+        return Err(fail(
+            format!("`{text}` failed with {code}{last}{lacked}"),
+            None,
+        ));
     }
 
-    let after = snapshot::take(&root, &skip).map_err(walk_err)?;
+    let after = blocking(|| snapshot::take(&root, &skip)).map_err(walk_err)?;
     let entries = snapshot::diff(&root, &before, &after);
     fs.last = (extra_skips.is_empty() && skips_from_mounts.is_empty()).then_some(after);
     if entries.is_empty() {
         return Ok(None);
     }
     Ok(Some(entries))
+}
+
+/// When the output says a system call was refused: the capabilities a RUN runs without,
+/// the one the failing tool most likely needed first.
+fn lacked_capability(tail: &VecDeque<String>) -> String {
+    let refused: Vec<&String> = tail
+        .iter()
+        .filter(|l| l.contains("Operation not permitted"))
+        .collect();
+    if refused.is_empty() {
+        return String::new();
+    }
+    let needed = refused.iter().find_map(|l| {
+        [
+            ("chroot", "CAP_SYS_CHROOT"),
+            ("mknod", "CAP_MKNOD"),
+            ("mount", "CAP_SYS_ADMIN"),
+            ("unshare", "CAP_SYS_ADMIN"),
+            ("ptrace", "CAP_SYS_PTRACE"),
+            ("insmod", "CAP_SYS_MODULE"),
+            ("modprobe", "CAP_SYS_MODULE"),
+        ]
+        .into_iter()
+        .find(|(tool, _)| l.contains(tool))
+        .map(|(_, cap)| cap)
+    });
+    let all = |except: &str| {
+        sandbox::NOTABLE_DROPPED
+            .iter()
+            .filter(|c| **c != except)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match needed {
+        Some(cap) => format!(
+            "\nRUN steps run without {cap}, which this step needs (also dropped: {}, and every capability outside Docker's default set)",
+            all(cap)
+        ),
+        None => format!(
+            "\na system call was refused: RUN steps run without {} and every capability outside Docker's default set",
+            all("")
+        ),
+    }
 }
 
 /// Builds the command line from the instruction's form and heredocs.
@@ -497,18 +573,6 @@ fn inject_host_files(root: &Root) -> io::Result<Vec<Injected>> {
         });
     }
     Ok(out)
-}
-
-/// The rootfs's `/proc` directory (made if missing), unless something else is there.
-fn proc_dir(root: &Root) -> Option<rustix::fd::OwnedFd> {
-    let _ = rfs::mkdirat(root.fd(), "proc", Mode::from_raw_mode(0o555));
-    rfs::openat(
-        root.fd(),
-        "proc",
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .ok()
 }
 
 /// Runs blocking work from async code: on the multi-threaded runtime the worker hands its

@@ -105,6 +105,14 @@ fn walk(
             source: e.into(),
         }
     };
+    // A walk of a large rootfs takes seconds and holds the pipeline's thread; a cancel
+    // must not wait for it.
+    if super::sandbox::cancelled() {
+        return Err(SnapshotError {
+            path: if prefix.is_empty() { "/" } else { prefix }.to_string(),
+            source: io::Error::other("cancelled"),
+        });
+    }
     let mut reader = rfs::Dir::read_from(dir).map_err(err(prefix))?;
     while let Some(entry) = reader.read() {
         let entry = entry.map_err(err(prefix))?;

@@ -10,9 +10,11 @@
 //!   directory only updates its metadata (the contents stay);
 //! - hard links point at a path of the rootfs; symlink targets are stored verbatim.
 //!
-//! Every operation goes through [`Root`] (see its docs): parents are resolved inside the
-//! root, the last component is never followed, so `../` names, absolute or relative
-//! symlinks pointing out, and hard links to outside all stay inside. Ownership, modes
+//! Names with a `..` component, and whiteouts that name no file (`.wh.`, `.wh..`,
+//! `.wh...`), are refused with the layer and entry. Every other operation goes through
+//! [`Root`] (see its docs): parents are resolved inside the root, the last component is
+//! never followed, so absolute names, symlinks pointing out and hard links to outside all
+//! stay inside. Ownership, modes
 //! (set after the owner, so setuid bits survive) and mtimes are applied; device nodes are
 //! made when the kernel lets us (`CAP_MKNOD`) and skipped otherwise, which is counted.
 //! Directory modes and times are applied when the layer is done, so a read-only directory
@@ -43,6 +45,12 @@ pub enum UnpackError {
         entry: String,
         #[source]
         source: io::Error,
+    },
+    #[error("layer {layer}: entry `{entry}` is refused: {problem}")]
+    Escape {
+        layer: String,
+        entry: String,
+        problem: String,
     },
     #[error("layer {layer} is compressed with zstd, which the builder cannot unpack yet")]
     Zstd { layer: String },
@@ -76,6 +84,29 @@ pub fn apply_layer(root: &Root, blob: impl Read, layer: &str) -> Result<Applied,
     }
 }
 
+/// Why an entry name (or hard-link target) could reach outside the root, if it could.
+///
+/// A `..` component is refused rather than clamped, as Docker's own extractor does: no
+/// image a real tool writes has one, and a whiteout that keeps `..` or `.` after its
+/// `.wh.` prefix (`.wh...`, `.wh..`) would otherwise delete the directory holding the
+/// build root, or the root's own parent entry.
+fn escaping(name: &[u8]) -> Option<String> {
+    let mut parts = name.split(|b| *b == b'/').filter(|p| !p.is_empty());
+    if parts.any(|p| p == b"..") {
+        return Some("it has a `..` component, which would point outside the image".into());
+    }
+    let last = name
+        .split(|b| *b == b'/')
+        .rfind(|p| !p.is_empty() && *p != b".")?;
+    match last.strip_prefix(b".wh.") {
+        Some(b"") | Some(b".") | Some(b"..") => Some(format!(
+            "a whiteout must name one file in its directory, and `{}` names none",
+            String::from_utf8_lossy(last)
+        )),
+        _ => None,
+    }
+}
+
 struct DirMeta {
     path: PathBuf,
     mode: u32,
@@ -96,16 +127,27 @@ fn apply_tar(root: &Root, stream: impl Read, layer: &str) -> Result<Applied, Unp
     let mut opaque: Vec<PathBuf> = Vec::new();
     let mut dirs: Vec<DirMeta> = Vec::new();
     for entry in archive.entries().map_err(archive_err)? {
+        // A cancelled publish has already let go of this rootfs and is removing it.
+        if super::sandbox::cancelled() {
+            return Err(archive_err(io::Error::other("cancelled")));
+        }
         let mut entry = entry.map_err(archive_err)?;
         let raw = entry.path_bytes().into_owned();
-        let path: PathBuf = clean(Path::new(std::ffi::OsStr::from_bytes(&raw)))
-            .into_iter()
-            .collect();
         let entry_err = |source: io::Error| UnpackError::Entry {
             layer: layer.to_string(),
             entry: String::from_utf8_lossy(&raw).into_owned(),
             source,
         };
+        if let Some(problem) = escaping(&raw) {
+            return Err(UnpackError::Escape {
+                layer: layer.to_string(),
+                entry: String::from_utf8_lossy(&raw).into_owned(),
+                problem,
+            });
+        }
+        let path: PathBuf = clean(Path::new(std::ffi::OsStr::from_bytes(&raw)))
+            .into_iter()
+            .collect();
         applied.entries += 1;
         let name = match path.file_name() {
             Some(n) => n.to_os_string(),
@@ -168,6 +210,13 @@ fn apply_tar(root: &Root, stream: impl Read, layer: &str) -> Result<Applied, Unp
             let target = entry
                 .link_name_bytes()
                 .ok_or_else(|| entry_err(io::Error::other("hard link without a target")))?;
+            if let Some(problem) = escaping(&target) {
+                return Err(UnpackError::Escape {
+                    layer: layer.to_string(),
+                    entry: String::from_utf8_lossy(&raw).into_owned(),
+                    problem: format!("its hard-link target {problem}"),
+                });
+            }
             let target = Path::new(std::ffi::OsStr::from_bytes(&target)).to_path_buf();
             let to = root
                 .slot(&target, false)
@@ -406,17 +455,51 @@ mod tests {
     }
 
     #[test]
+    fn names_that_climb_out_are_refused() {
+        for (name, link, says) in [
+            ("../../escape", "", "`..` component"),
+            ("etc/../../escape", "", "`..` component"),
+            (".wh...", "", "names none"),
+            ("etc/.wh..", "", "names none"),
+            ("./.wh.", "", "names none"),
+            ("hl", "../victim", "hard-link target"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let root = Root::open(&dir.path().join("builds/r")).unwrap();
+            std::fs::write(dir.path().join("builds/victim"), "host").unwrap();
+            std::fs::create_dir(dir.path().join("builds/r/etc")).unwrap();
+            let kind = match link {
+                "" => tar::EntryType::Regular,
+                _ => tar::EntryType::Link,
+            };
+            let layer = tar_of(|b| raw(b, kind, name, link, b""));
+            let err = apply_layer(&root, &layer[..], "sha256:abc").unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.starts_with(&format!("layer sha256:abc: entry `{name}` is refused"))
+                    && text.contains(says),
+                "{name}: {text}"
+            );
+            assert_eq!(
+                std::fs::read(dir.path().join("builds/victim")).unwrap(),
+                b"host"
+            );
+            assert!(dir.path().join("builds/r/etc").is_dir(), "{name}");
+        }
+    }
+
+    #[test]
     fn hostile_entries_stay_inside() {
         let dir = tempfile::tempdir().unwrap();
         let root = Root::open(&dir.path().join("r")).unwrap();
         std::fs::write(dir.path().join("victim"), "host").unwrap();
         let layer = tar_of(|b| {
-            raw(b, tar::EntryType::Regular, "../../escape", "", b"x");
+            raw(b, tar::EntryType::Regular, "/escape", "", b"x");
             raw(b, tar::EntryType::Symlink, "up", "../..", b"");
             raw(b, tar::EntryType::Regular, "up/escape2", "", b"x");
             raw(b, tar::EntryType::Symlink, "abs", "/", b"");
             raw(b, tar::EntryType::Regular, "abs/escape3", "", b"x");
-            raw(b, tar::EntryType::Link, "hl", "../victim", b"");
+            raw(b, tar::EntryType::Link, "hl", "/victim", b"");
         });
         // The hard link names `/victim` inside the root, which does not exist.
         let err = apply_layer(&root, &layer[..], "hostile").unwrap_err();

@@ -11,6 +11,7 @@ mod plugin_repos;
 mod publish;
 mod python_plugin;
 mod registry;
+mod run_isolation;
 mod spaceone;
 mod support;
 mod verbs;

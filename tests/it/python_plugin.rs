@@ -4,7 +4,8 @@
 //! pushed to the test registry by skopeo. The plugin's Dockerfile is shaped like a
 //! cloudforet plugin's: ENV, `COPY pkg/*.txt`, `RUN pip install -r` (here from a wheel in
 //! the context, no index), `COPY src`, `RUN pip install .`, `rm -rf /tmp/*`,
-//! ENTRYPOINT/CMD. The real binary builds and pushes it without CAP_SYS_ADMIN; the image
+//! ENTRYPOINT/CMD. The real binary builds and pushes it with Docker's default
+//! capabilities (no CAP_SYS_ADMIN); the image
 //! is read back, unpacked layer by layer (whiteouts honoured) and run with chroot: the
 //! module imports and the entry point prints what it was started with.
 
@@ -107,13 +108,31 @@ fn plugin_context() -> Context {
     ctx
 }
 
-/// Runs the binary in `ctx` under `setpriv` without CAP_SYS_ADMIN (as in a default Docker
-/// container); returns (exit code, stdout, stderr).
-fn publish_without_sys_admin(ctx: &Context, image: &str, base: &str) -> (i32, String, String) {
+/// Runs the binary in `ctx`, with `docker_default_caps` under `setpriv` with Docker's
+/// default capability set (as in a GitHub container action; its RUN steps drop
+/// CAP_SYS_CHROOT and CAP_MKNOD too, issue 10), else with every capability (RUN steps get
+/// namespaces); returns (exit code, stdout, stderr).
+fn publish_with(
+    ctx: &Context,
+    image: &str,
+    base: &str,
+    docker_default_caps: bool,
+) -> (i32, String, String) {
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new("setpriv")
-        .args(["--bounding-set=-sys_admin", "--inh-caps=-sys_admin", "--"])
-        .arg(env!("CARGO_BIN_EXE_spaceone-publish"))
+    let binary = env!("CARGO_BIN_EXE_spaceone-publish");
+    let mut command = match docker_default_caps {
+        true => {
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--bounding-set=-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,+net_raw,+sys_chroot,+mknod,+audit_write,+setfcap",
+                "--",
+            ])
+            .arg(binary);
+            c
+        }
+        false => Command::new(binary),
+    };
+    let out = command
         .current_dir(ctx.path())
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -123,7 +142,7 @@ fn publish_without_sys_admin(ctx: &Context, image: &str, base: &str) -> (i32, St
         .env("PUBLISH_BUILD_ARGS", format!("BASE={base}"))
         .env("SOURCE_DATE_EPOCH", EPOCH.to_string())
         .output()
-        .expect("setpriv (util-linux) runs");
+        .expect("the binary (under setpriv, from util-linux) runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -168,9 +187,9 @@ fn issue_4_spaceone_python_plugin_on_debootstrapped_debian_builds_and_runs() {
     let image = format!("{}/plugins/plugin-x", reg.host());
 
     let t = Instant::now();
-    let (status, stdout, stderr) = publish_without_sys_admin(&ctx, &image, &base);
+    let (status, stdout, stderr) = publish_with(&ctx, &image, &base, true);
     let build_time = t.elapsed();
-    eprintln!("plugin build + push without CAP_SYS_ADMIN: {build_time:.1?}");
+    eprintln!("plugin build + push with Docker's default capabilities: {build_time:.1?}");
     assert_eq!(status, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(
         stderr.contains("Successfully installed spaceone-fake-core-1.0.0"),
@@ -181,6 +200,27 @@ fn issue_4_spaceone_python_plugin_on_debootstrapped_debian_builds_and_runs() {
         "{stderr}"
     );
     assert!(build_time < Duration::from_secs(300));
+    assert!(
+        stderr.contains("RUN isolation: chroot, capabilities dropped"),
+        "{stderr}"
+    );
+
+    // With every capability the RUN steps get namespaces, and pip works there too.
+    let t = Instant::now();
+    let all_caps = format!("{image}-all-caps");
+    let (status, stdout, stderr_all) = publish_with(&ctx, &all_caps, &base, false);
+    eprintln!(
+        "plugin build + push with every capability: {:.1?}",
+        t.elapsed()
+    );
+    assert_eq!(status, 0, "stdout:\n{stdout}\nstderr:\n{stderr_all}");
+    for want in [
+        "RUN isolation: namespaces",
+        "Successfully installed spaceone-fake-core-1.0.0",
+        "Successfully installed plugin-x-1.2.3",
+    ] {
+        assert!(stderr_all.contains(want), "`{want}` missing\n{stderr_all}");
+    }
 
     // What the registry holds.
     let reference = format!("{image}:1.2.3");

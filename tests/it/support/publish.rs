@@ -27,6 +27,8 @@ pub struct Publish {
     env: BTreeMap<String, OsString>,
     home: TempDir,
     timeout: Duration,
+    /// A program (and its arguments) the binary runs under, e.g. `setpriv …`.
+    wrapper: Vec<OsString>,
 }
 
 impl Publish {
@@ -38,6 +40,7 @@ impl Publish {
             env: BTreeMap::new(),
             home: tempfile::tempdir().unwrap(),
             timeout: RUN_TIMEOUT,
+            wrapper: Vec::new(),
         }
     }
 
@@ -87,6 +90,20 @@ impl Publish {
         self
     }
 
+    /// Runs the binary as the last argument of `argv` (e.g. `setpriv --bounding-set=… --`).
+    pub fn under(mut self, argv: &[&str]) -> Self {
+        self.wrapper = argv.iter().map(OsString::from).collect();
+        self
+    }
+
+    /// Starts the binary and returns at once, for tests that signal it while it runs; its
+    /// stdout and stderr are piped.
+    pub fn spawn(&self) -> Child {
+        let mut cmd = self.command();
+        cmd.spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", describe(&cmd)))
+    }
+
     /// The child's `HOME` (e.g. to write `.docker/config.json` before running).
     pub fn home(&self) -> &Path {
         self.home.path()
@@ -130,7 +147,15 @@ impl Publish {
     }
 
     fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spaceone-publish"));
+        let binary = env!("CARGO_BIN_EXE_spaceone-publish");
+        let mut cmd = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(binary);
+                cmd
+            }
+            None => Command::new(binary),
+        };
         cmd.args(&self.args)
             .current_dir(&self.cwd)
             .env_clear()

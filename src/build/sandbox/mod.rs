@@ -1,31 +1,49 @@
-//! Running one command inside a rootfs: `fork`, `chroot`, `chdir`, drop to the image's
-//! user, `exec`. This is the only file of the crate with `unsafe` (the code that runs in
-//! the forked child before `exec`).
+//! Running one command inside a rootfs: `fork`, contain, drop to the image's user, `exec`.
+//! This module is the only one of the crate with `unsafe` (system calls around the child).
 //!
-//! What the command gets, and what it needs from the host:
+//! What the command gets, and what it cannot reach:
 //!
-//! - **chroot** into the rootfs (`CAP_SYS_CHROOT`, in Docker's default set). A chroot is
-//!   not a security boundary against a root process; it gives the command the image's
-//!   view of `/`, which is what a build needs.
-//! - **a private mount namespace with `/proc`** when the kernel allows `unshare` (needs
-//!   `CAP_SYS_ADMIN`); the mount dies with the namespace when the command ends. Without it
-//!   the command runs without `/proc`, which most package installers tolerate.
-//! - its **own process group**, killed (SIGKILL) when the command exits, so a daemon it
-//!   started cannot outlive the step or hold its output open.
+//! - **the rootfs as `/`**: by mount, PID, IPC and UTS namespaces and `pivot_root` where
+//!   the kernel allows ([`namespaces`], with a `/proc` of the step's own), else by
+//!   `chroot` without `/proc` (the host's would show every process of the machine, and a
+//!   same-user process's `/proc/<pid>/root` is a way out of any chroot). Either way made
+//!   to hold against root by what [`child`] does before `exec`: no capability outside
+//!   Docker's default set, and neither `CAP_SYS_CHROOT` nor `CAP_MKNOD`; `no_new_privs`;
+//!   no descriptor above 2; its own session.
+//! - **nothing of the publisher**: the publisher is non-dumpable, so a process without
+//!   `CAP_SYS_PTRACE` can neither trace it nor read `/proc/<pid>/{environ,mem,fd}`, and
+//!   the command's environment is exactly the one given.
+//! - **a lifetime bounded by its main process**: when that exits, everything it started,
+//!   `setsid` daemons included, is killed and reaped ([`reap`]), so no one holds its
+//!   output open; [`cancel`] ends it early (TERM, then KILL after two seconds).
 //! - **user, group and supplementary groups** set after the chroot, in that order
-//!   (`setgroups`, `setgid`, `setuid`); the environment exactly as given.
+//!   (`setgroups`, `setgid`, `setuid`).
 //! - stdin from a heredoc or `/dev/null`; stdout and stderr are read line by line and
 //!   handed to the caller as they come, in the order they arrive.
 //!
 //! Preparing the rootfs (devices, resolv.conf, mounts) is the caller's job, done with
 //! ordinary safe code through [`Root`].
 
+mod child;
+mod namespaces;
+mod reap;
+
+pub use namespaces::{isolation, Isolation};
+
+pub use child::NOTABLE_DROPPED;
+
+pub use reap::{cancel, cancelled};
+
 use std::ffi::CString;
 use std::io::{self, BufRead, BufReader, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use child::ChildSetup;
 
 use super::rootfs::Root;
 
@@ -40,8 +58,6 @@ pub struct Spec<'a> {
     pub gid: u32,
     pub groups: Vec<u32>,
     pub stdin: Option<Vec<u8>>,
-    /// The rootfs's `/proc` directory, to mount procfs on when a mount namespace is allowed.
-    pub proc_dir: Option<OwnedFd>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +74,14 @@ pub enum SandboxError {
         #[source]
         source: io::Error,
     },
+    #[error("cancelled before `{program}` finished")]
+    Cancelled { program: String },
+    #[error("cannot make the publisher untraceable before running `{program}`")]
+    Harden {
+        program: String,
+        #[source]
+        source: io::Error,
+    },
     #[error("lost track of `{program}` while it ran")]
     Wait {
         program: String,
@@ -65,6 +89,9 @@ pub enum SandboxError {
         source: io::Error,
     },
 }
+
+/// How long output already in the pipes may take to be read once the step has ended.
+const DRAIN: Duration = Duration::from_secs(2);
 
 enum Message {
     Line(Stream, String),
@@ -94,28 +121,38 @@ pub fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
 
+    child::harden_publisher().map_err(|source| SandboxError::Harden {
+        program: program.clone(),
+        source,
+    })?;
     let child_setup = ChildSetup {
         root_fd: spec.root.fd().as_raw_fd(),
         workdir: CString::new(spec.workdir.clone()).map_err(|e| spawn_err(e.into()))?,
-        proc_target: spec
-            .proc_dir
-            .as_ref()
-            .map(|fd| CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL")),
         uid: spec.uid,
         gid: spec.gid,
         groups: spec.groups.iter().map(|g| *g as libc::gid_t).collect(),
+        max_fd: child::max_fd(),
+        namespaces: match isolation() {
+            Isolation::Namespaces => Some(namespaces::Enter {
+                root: CString::new(spec.root.host_path().as_os_str().as_bytes())
+                    .map_err(|e| spawn_err(e.into()))?,
+                proc: has_proc_dir(spec.root),
+            }),
+            Isolation::Chroot => None,
+        },
     };
+    if cancelled() {
+        return Err(SandboxError::Cancelled { program });
+    }
     // SAFETY: the closure runs in the forked child before exec; it only makes system calls
     // (no allocation, no locks) on data prepared above, as `pre_exec` requires.
     unsafe {
         command.pre_exec(move || child_setup.apply());
     }
     let mut child = command.spawn().map_err(spawn_err)?;
-    drop(spec.proc_dir);
-    let pgid = child.id() as i32;
+    let step = reap::begin(child.id() as i32);
 
     let (tx, rx) = mpsc::channel::<Message>();
-    let mut readers = Vec::new();
     for (stream, pipe) in [
         (
             Stream::Stdout,
@@ -134,7 +171,8 @@ pub fn run(
     ] {
         let Some(pipe) = pipe else { continue };
         let tx = tx.clone();
-        readers.push(std::thread::spawn(move || {
+        // Not joined: a reader still blocked after the drain deadline ends with the process.
+        std::thread::spawn(move || {
             let mut reader = BufReader::new(pipe);
             let mut buf = Vec::new();
             loop {
@@ -150,7 +188,7 @@ pub fn run(
                     }
                 }
             }
-        }));
+        });
     }
     let writer = match (child.stdin.take(), spec.stdin) {
         (Some(mut pipe), Some(bytes)) => Some(std::thread::spawn(move || {
@@ -161,31 +199,50 @@ pub fn run(
     let waiter = {
         let tx = tx.clone();
         std::thread::spawn(move || {
-            let status = child.wait();
-            // The command is done; whatever it left running in its group goes too.
-            // SAFETY: kill(2) on a process group we created; no memory is involved.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
+            let pid = child.id() as libc::id_t;
+            // SAFETY: waitid with WNOWAIT on our own child; the siginfo is a local.
+            let exited = unsafe {
+                let mut info: libc::siginfo_t = std::mem::zeroed();
+                libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT)
+            };
+            // The main process is done (or lost); whatever it started goes too, before it
+            // is reaped, so its pid still names the group.
+            reap::end(step);
+            let status = match exited {
+                0 => child.wait(),
+                _ => Err(io::Error::last_os_error()),
+            };
             let _ = tx.send(Message::Exited(status));
         })
     };
     drop(tx);
 
     let mut status = None;
-    for message in rx {
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let message = match deadline {
+            None => rx.recv().map_err(|_| ()),
+            Some(at) => rx
+                .recv_timeout(at.saturating_duration_since(Instant::now()))
+                .map_err(|_| ()),
+        };
         match message {
-            Message::Line(stream, line) => on_line(stream, &line),
-            Message::Exited(s) => status = Some(s),
+            Ok(Message::Line(stream, line)) => on_line(stream, &line),
+            Ok(Message::Exited(s)) => {
+                status = Some(s);
+                // Every process that could write is gone; what is left is in the pipes.
+                deadline = Some(Instant::now() + DRAIN);
+            }
+            Err(()) => break,
         }
-    }
-    for reader in readers {
-        let _ = reader.join();
     }
     if let Some(writer) = writer {
         let _ = writer.join();
     }
     let _ = waiter.join();
+    if cancelled() {
+        return Err(SandboxError::Cancelled { program });
+    }
     match status {
         Some(Ok(status)) => Ok(status),
         Some(Err(source)) => Err(SandboxError::Wait { program, source }),
@@ -196,60 +253,13 @@ pub fn run(
     }
 }
 
-/// Data for the child, prepared before `fork` so the child only makes system calls.
-struct ChildSetup {
-    root_fd: i32,
-    workdir: CString,
-    proc_target: Option<CString>,
-    uid: u32,
-    gid: u32,
-    groups: Vec<libc::gid_t>,
-}
-
-impl ChildSetup {
-    fn apply(&self) -> io::Result<()> {
-        let check = |r: libc::c_int| {
-            if r == -1 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(())
-            }
-        };
-        // SAFETY: plain system calls on valid, NUL-terminated strings and open descriptors
-        // owned by the parent's `Spec`, which outlives the fork.
-        unsafe {
-            if let Some(target) = &self.proc_target {
-                // Without CAP_SYS_ADMIN this fails (EPERM) and the command runs without /proc.
-                if libc::unshare(libc::CLONE_NEWNS) == 0 {
-                    let root = c"/";
-                    let private = libc::mount(
-                        std::ptr::null(),
-                        root.as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_REC | libc::MS_PRIVATE,
-                        std::ptr::null(),
-                    );
-                    if private == 0 {
-                        libc::mount(
-                            c"proc".as_ptr(),
-                            target.as_ptr(),
-                            c"proc".as_ptr(),
-                            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                            std::ptr::null(),
-                        );
-                    }
-                }
-            }
-            check(libc::fchdir(self.root_fd))?;
-            check(libc::chroot(c".".as_ptr()))?;
-            check(libc::chdir(self.workdir.as_ptr()))?;
-            check(libc::setsid())?;
-            check(libc::setgroups(self.groups.len(), self.groups.as_ptr()))?;
-            check(libc::setgid(self.gid))?;
-            check(libc::setuid(self.uid))?;
-        }
-        Ok(())
-    }
+/// Whether the rootfs has a real `/proc` directory (made if missing) to mount procfs on;
+/// a symlink there would aim the mount elsewhere, so then the step goes without.
+fn has_proc_dir(root: &Root) -> bool {
+    use rustix::fs::{self as rfs, AtFlags, FileType, Mode};
+    let _ = rfs::mkdirat(root.fd(), "proc", Mode::from_raw_mode(0o555));
+    rfs::statat(root.fd(), "proc", AtFlags::SYMLINK_NOFOLLOW)
+        .is_ok_and(|s| FileType::from_raw_mode(s.st_mode as _) == FileType::Directory)
 }
 
 /// Whether this machine can execute programs of `architecture` (OCI spelling): natively,
