@@ -111,7 +111,7 @@ pub async fn merge(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, Er
         manifests,
         annotations: (!plan.annotations.is_empty()).then(|| plan.annotations.clone()),
     };
-    let delivered = output::deliver_index(
+    let mut delivered = output::deliver_index(
         &plan.image,
         &index,
         &plan.tags,
@@ -120,6 +120,13 @@ pub async fn merge(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, Er
         reporter,
     )
     .await?;
+    for (image, options) in &plan.also_push {
+        let client = registry::Client::new(options.clone())?;
+        let more =
+            output::deliver_index(image, &index, &plan.tags, plan.dry_run, &client, reporter)
+                .await?;
+        delivered.repositories.extend(more.repositories);
+    }
 
     let request = plan
         .registration

@@ -22,6 +22,8 @@ pub struct MergePlan {
     pub tags: Vec<String>,
     pub annotations: BTreeMap<String, String>,
     pub registry: RegistryOptions,
+    /// Further repositories the matrix jobs pushed the same digests to: each gets the index.
+    pub also_push: Vec<(Reference, RegistryOptions)>,
     pub registration: Option<spaceone::PluginRequest>,
     pub spaceone: Option<spaceone::SpaceOneOptions>,
     pub dry_run: bool,
@@ -58,6 +60,11 @@ impl MergePlan {
         let annotations = oci_annotations(&inputs, &destination, &release);
         Ok(MergePlan {
             registry: registry_options(&inputs, Some(&image)),
+            also_push: inputs
+                .also_push
+                .iter()
+                .map(|other| (other.clone(), registry_options(&inputs, Some(other))))
+                .collect(),
             image,
             digests,
             version: release.version.clone().unwrap_or_else(|| "latest".into()),
