@@ -57,7 +57,7 @@ impl Error {
         match self {
             Error::Registry(e) => e.hint(),
             Error::Build(build::BuildError::Base { source, .. }) => source.hint(),
-            Error::SpaceOne(e) => e.hint(),
+            Error::SpaceOne(e) | Error::Plan(plan::PlanError::SpaceOne(e)) => e.hint(),
             _ => None,
         }
     }

@@ -228,6 +228,22 @@ fn a_manifest_kept_for_another_image_does_not_block_a_push_that_registers_nothin
         run.report()
     );
     assert_eq!(reg.tags("cloudforet/plugin-x"), ["1.2.0"]);
+
+    // Where it would register, the disagreement stops the run before the push, with a fix.
+    let registering = publish(&ctx, &reg, &base)
+        .input("version", "1.3.0")
+        .input("spaceone-endpoint", "grpc://127.0.0.1:9")
+        .input("spaceone-token", "t")
+        .run();
+    registering.assert_exit(2);
+    assert!(
+        registering
+            .stderr
+            .contains("remove `image` from the manifest or set it to `cloudforet/plugin-x`"),
+        "{}",
+        registering.report()
+    );
+    assert_eq!(reg.tags("cloudforet/plugin-x"), ["1.2.0"]);
 }
 
 #[test]
