@@ -176,6 +176,8 @@ pub struct Inputs {
     /// Directory for the blob store and caches (`XDG_CACHE_HOME`, `~/.cache`, or the
     /// temporary directory).
     pub cache_dir: PathBuf,
+    /// `work-dir`: build roots; `None` is `<cache_dir>/build`.
+    pub work_dir: Option<PathBuf>,
     /// `--debug` or GitHub's `RUNNER_DEBUG=1`.
     pub debug: bool,
     /// Which CI runs us, and its output files.
@@ -212,6 +214,7 @@ struct Raw {
     registry_password: Option<Secret>,
     registry_logins: Option<Secret>,
     registry_mirrors: Option<String>,
+    work_dir: Option<String>,
     registry_ca_cert: Option<String>,
     insecure_registries: Option<String>,
     output: Option<String>,
@@ -383,6 +386,7 @@ impl Inputs {
                 .unwrap_or_default(),
             registry_username: raw.registry_username,
             registry_password: raw.registry_password,
+            work_dir: raw.work_dir.map(PathBuf::from),
             registry_mirrors: raw
                 .registry_mirrors
                 .as_deref()

@@ -268,6 +268,8 @@ pub static INPUTS: &[InputDef] =
             "Build secrets for RUN --mount=type=secret, id=value, one per line; never in a layer or log."),
         input!("registry-chunk-size", Text, "", "ghcr.io: 4MiB; others: 64MiB", check_size,
             "Upload large blobs in chunks of this size (bytes, or KiB/MiB)."),
+        input!("work-dir", Text, "", "<cache directory>/build", any,
+            "Where base images are unpacked and RUN steps execute; a faster or memory-backed volume speeds up cold builds."),
         input!("replace", Bool, "false", "", check_bool,
             "Deregister and register again when a field SpaceONE cannot update (image, provider, type) changed."),
         input!("create-local-repository", Bool, "false", "", check_bool,

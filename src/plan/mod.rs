@@ -197,7 +197,10 @@ impl Plan {
                 }),
                 no_cache: inputs.no_cache,
                 cache_write: matches!(destination, Destination::Registry(_)) && !inputs.dry_run,
-                work_dir: inputs.cache_dir.join("build"),
+                work_dir: inputs
+                    .work_dir
+                    .clone()
+                    .unwrap_or_else(|| inputs.cache_dir.join("build")),
             },
             annotations,
             version: release.version.clone().unwrap_or_else(|| "latest".into()),

@@ -432,3 +432,26 @@ fn a_literal_docker_hub_base_comes_from_the_mirror_with_its_own_login() {
     );
     assert!(!run.stderr.contains("mirror-pw") && !run.stdout.contains("mirror-pw"));
 }
+
+#[test]
+fn build_roots_go_to_the_work_dir_and_leave_nothing_there() {
+    let reg = Registry::plain();
+    let base = push_base(&reg);
+    let work = tempfile::tempdir().unwrap();
+    let run = publish(&plugin_repo(), &reg, &base)
+        .input("work-dir", work.path())
+        .run();
+    run.assert_success();
+    assert!(
+        run.stderr
+            .contains(&format!("into {}", work.path().display())),
+        "{}",
+        run.report()
+    );
+    // Build roots live in `rootfs/` and go when the build ends.
+    let left: Vec<_> = std::fs::read_dir(work.path().join("rootfs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "build roots left behind: {left:?}");
+}
