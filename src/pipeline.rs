@@ -17,6 +17,14 @@ pub struct Report {
     /// The request that was (or, in a dry run, would be) sent, as JSON.
     pub request: Option<serde_json::Value>,
     pub registration: Option<Registration>,
+    /// Where the time went (a publish; `merge` builds nothing).
+    pub timings: Option<Timings>,
+}
+
+/// A run's wall time and the build's share of it.
+pub struct Timings {
+    pub total_seconds: f64,
+    pub build: build::timings::Timings,
 }
 
 /// The result of any verb.
@@ -43,6 +51,7 @@ pub async fn run(inputs: Inputs, reporter: &dyn Reporter) -> Result<Outcome, Err
 }
 
 pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, Error> {
+    let started = std::time::Instant::now();
     let mut plan = Plan::resolve(inputs)?;
     warn_all(reporter, &plan.notes);
     let store = BlobStore::open(&plan.store_dir)?;
@@ -55,11 +64,13 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
     let session = connect(plan.spaceone.as_ref(), plan.registration.as_ref(), reporter).await?;
 
     build::check_platforms(&plan.build, &plan.platforms, &registry).await?;
+    let mut timings = build::timings::Timings::default();
     let mut images = Vec::with_capacity(plan.platforms.len());
     for platform in &plan.platforms {
         reporter.event(Event::Phase(&format!("build {platform}")));
         plan.build.platform = platform.clone();
-        let mut image = build::build(&plan.build, &registry, &store, reporter).await?;
+        let (mut image, spent) = build::build(&plan.build, &registry, &store, reporter).await?;
+        timings.extend(spent);
         image.annotations.extend(plan.annotations.clone());
         images.push(image.seal(&store)?);
     }
@@ -88,6 +99,10 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
         version: plan.version,
         request,
         registration,
+        timings: Some(Timings {
+            total_seconds: started.elapsed().as_secs_f64(),
+            build: timings,
+        }),
     })
 }
 
@@ -138,6 +153,7 @@ pub async fn merge(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, Er
         version: plan.version,
         request,
         registration,
+        timings: None,
     })
 }
 

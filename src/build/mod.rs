@@ -34,6 +34,7 @@ pub mod sandbox;
 pub mod snapshot;
 pub mod source_times;
 pub mod stage;
+pub mod timings;
 pub mod unpack;
 pub mod users;
 
@@ -166,13 +167,14 @@ impl BuildError {
     }
 }
 
-/// Builds the target stage into an image whose new layers are in `store`.
+/// Builds the target stage into an image whose new layers are in `store`, and says where
+/// the time went.
 pub async fn build(
     plan: &BuildPlan,
     registry: &registry::Client,
     store: &BlobStore,
     reporter: &dyn Reporter,
-) -> Result<Image, BuildError> {
+) -> Result<(Image, timings::Timings), BuildError> {
     let df = &plan.dockerfile;
     let target = df.target(plan.target.as_deref())?;
     let globals = stage::global_args(&df.global_args, &plan.build_args, df.escape)
@@ -204,6 +206,8 @@ pub async fn build(
             registry,
             reporter,
         ),
+        timings: timings::Timings::default(),
+        unpack_nanos: std::sync::atomic::AtomicU64::new(0),
     };
     for index in needed(df, &builder.globals, target) {
         let stage = &df.stages[index];
@@ -225,7 +229,9 @@ pub async fn build(
             .extend(plan.labels.clone());
     }
     image.config.created = Some(crate::time::rfc3339(plan.epoch));
-    Ok(image)
+    let mut timings = builder.timings;
+    timings.unpack_seconds = builder.unpack_nanos.into_inner() as f64 / 1e9;
+    Ok((image, timings))
 }
 
 /// The stages `target` needs, itself included, in file order: its base and every stage a
@@ -283,6 +289,9 @@ struct Builder<'a> {
     /// Removed at the end of the build (ADD extraction).
     scratch: tempfile::TempDir,
     cache: cache::Cache<'a>,
+    timings: timings::Timings,
+    /// Nanoseconds spent downloading and unpacking layers (methods that take `&self`).
+    unpack_nanos: std::sync::atomic::AtomicU64,
 }
 
 impl Builder<'_> {
@@ -311,6 +320,7 @@ impl Builder<'_> {
                 line: instruction.line,
                 text: &instruction.text,
             });
+            let started = std::time::Instant::now();
             let line = instruction.line;
             match &instruction.kind {
                 InstructionKind::Run(spec) => {
@@ -327,6 +337,7 @@ impl Builder<'_> {
                                 behind.push(layer.clone());
                             }
                             state.record(&instruction.text, Some(layer));
+                            self.step_done(&state.name, instruction, started, true);
                             continue;
                         }
                     }
@@ -396,6 +407,7 @@ impl Builder<'_> {
                 }
                 _ => apply(plan, &mut state, instruction)?,
             }
+            self.step_done(&state.name, instruction, started, false);
         }
         if !behind.is_empty() {
             // The files lag behind the image; whoever needs them unpacks the image again.
@@ -405,6 +417,35 @@ impl Builder<'_> {
             image: state.image,
             fs,
         })
+    }
+
+    /// Records a step's time; file steps also say it in the log (`DONE 2.3s`).
+    fn step_done(
+        &mut self,
+        stage: &str,
+        instruction: &Instruction,
+        started: std::time::Instant,
+        cached: bool,
+    ) {
+        let seconds = started.elapsed().as_secs_f64();
+        let file_step = matches!(
+            instruction.kind,
+            InstructionKind::Run(_) | InstructionKind::Copy(_) | InstructionKind::Add(_)
+        );
+        if file_step && !cached {
+            self.reporter.event(Event::Note(&format!(
+                "line {}: DONE {seconds:.1}s",
+                instruction.line
+            )));
+        }
+        self.timings.steps.push(timings::StepTiming {
+            platform: self.plan.platform.to_string(),
+            stage: stage.to_string(),
+            line: instruction.line,
+            instruction: instruction.text.clone(),
+            seconds,
+            cached,
+        });
     }
 
     /// Applies the cached layers `fs` has not got yet (downloading them), in order.
@@ -463,6 +504,20 @@ impl Builder<'_> {
     }
 
     async fn apply_to(
+        &self,
+        fs: &mut Rootfs,
+        layer: &Layer,
+        line: usize,
+    ) -> Result<(), BuildError> {
+        let started = std::time::Instant::now();
+        let result = self.apply_layer_to(fs, layer, line).await;
+        let nanos = started.elapsed().as_nanos() as u64;
+        self.unpack_nanos
+            .fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+        result
+    }
+
+    async fn apply_layer_to(
         &self,
         fs: &mut Rootfs,
         layer: &Layer,

@@ -61,6 +61,11 @@ pub fn result_json(outcome: &Outcome) -> Value {
                     "versions": r.versions,
                 })),
                 "request": if report.registration.is_none() { report.request.clone() } else { None },
+                "timings": report.timings.as_ref().map(|t| json!({
+                    "total_seconds": t.total_seconds,
+                    "unpack_seconds": t.build.unpack_seconds,
+                    "steps": t.build.steps,
+                })),
             })
         }
         Outcome::Plugin {

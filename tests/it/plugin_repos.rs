@@ -140,17 +140,44 @@ fn a_commit_that_changes_no_copied_file_re_runs_no_run_and_keeps_every_layer() {
     let base = push_base(&reg);
     // No SOURCE_DATE_EPOCH: the epoch is the commit time, as in a real release workflow.
     let ctx = plugin_repo().git_init_commit(1_700_000_000);
-    let first = publish(&ctx, &reg, &base).input("tags", "first").run();
+    let first = publish(&ctx, &reg, &base)
+        .input("tags", "first")
+        .input("output-format", "json")
+        .run();
     first.assert_success();
     assert_eq!(ran_pip(&first).len(), 2, "{}", first.report());
+    assert!(first.stderr.contains("line 6: DONE "), "{}", first.report());
     let first_layers = layer_digests(&reg, "first");
+    let timings = |run: &Run| {
+        let result: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        result["timings"].clone()
+    };
+    let cold = timings(&first);
+    assert!(cold["unpack_seconds"].as_f64().unwrap() > 0.0, "{cold}");
+    let runs = |t: &serde_json::Value| -> Vec<(u64, bool)> {
+        t["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["instruction"].as_str().unwrap().starts_with("RUN"))
+            .map(|s| (s["line"].as_u64().unwrap(), s["cached"].as_bool().unwrap()))
+            .collect()
+    };
+    assert_eq!(runs(&cold), [(6, false), (10, false)], "{cold}");
 
     // An empty commit, then one that changes a file no COPY takes.
     let ctx = ctx.git_commit(1_700_086_400, "empty");
-    let empty = publish(&ctx, &reg, &base).input("tags", "empty").run();
+    let empty = publish(&ctx, &reg, &base)
+        .input("tags", "empty")
+        .input("output-format", "json")
+        .run();
     empty.assert_success();
     assert_eq!(ran_pip(&empty), Vec::<String>::new(), "{}", empty.report());
     assert_eq!(layer_digests(&reg, "empty"), first_layers);
+    // Warm: every RUN from the cache, and no base byte unpacked.
+    let warm = timings(&empty);
+    assert_eq!(runs(&warm), [(6, true), (10, true)], "{warm}");
+    assert_eq!(warm["unpack_seconds"].as_f64(), Some(0.0), "{warm}");
 
     let ctx = ctx
         .file("README.md", "# plugin-x, now documented\n")
