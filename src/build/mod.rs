@@ -1,9 +1,12 @@
-//! The Dockerfile builder, `build::build(plan) -> Image`.
+//! The Dockerfile builder, `build::build(plan) -> (Image, Timings)`.
 //!
 //! The frontend ([`dockerfile`], [`expand`]) turns the file into stages of raw
-//! instructions; [`context`] and [`dockerignore`] decide which files COPY sees; [`layer`]
+//! instructions; [`context`] and [`dockerignore`] decide which files COPY sees (`copy`
+//! what its layer holds, [`source_times`] the commit times its files carry); [`layer`]
 //! writes deterministic layers; [`stage`] holds a stage's configuration and variables while
-//! its instructions are applied.
+//! its instructions are applied, `config` applies the configuration-only instructions, and
+//! `base` resolves where a stage starts. `platforms` checks, before any build, that every
+//! base has every requested platform; [`timings`] says where the time went.
 //!
 //! A stage starts from its base image *by reference*: the base's manifest and config are
 //! read from its registry, and its layers stay there ([`LayerOrigin::Remote`]) until the
@@ -19,7 +22,9 @@
 //! `--mount from=`) are built, in file order; a stage used as a base passes its image
 //! (its layers) on, and its files are unpacked again only if the next stage runs something.
 
+mod base;
 pub mod cache;
+mod config;
 pub mod context;
 mod copy;
 pub mod dockerfile;
@@ -43,7 +48,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::ci::{Event, Reporter};
-use crate::oci::{BlobStore, Image, ImageConfig, Layer, LayerOrigin, Platform};
+use crate::oci::{BlobStore, Image, Layer, LayerOrigin, Platform};
 use crate::reference::Reference;
 use crate::registry;
 use dockerfile::{Dockerfile, Instruction, InstructionKind, Stage};
@@ -405,7 +410,7 @@ impl Builder<'_> {
                     }
                     state.record_copy(&instruction.text, written);
                 }
-                _ => apply(plan, &mut state, instruction)?,
+                _ => config::apply(plan, &mut state, instruction)?,
             }
             self.step_done(&state.name, instruction, started, false);
         }
@@ -564,187 +569,6 @@ impl Builder<'_> {
             source: Some(Box::new(source)),
         }
     }
-
-    async fn base_image(&self, stage: &Stage) -> Result<Image, BuildError> {
-        let plan = self.plan;
-        let df = &plan.dockerfile;
-        let word = expand::expand(&stage.base, df.escape, &|n| self.globals.get(n).cloned())
-            .map_err(|e| instruction_error(df, stage.line, e.to_string()))?;
-        if word.eq_ignore_ascii_case("scratch") {
-            return Ok(Image {
-                config: ImageConfig::scratch(&plan.platform),
-                layers: vec![],
-                annotations: BTreeMap::new(),
-            });
-        }
-        if let Some(earlier) = df
-            .stage_by_name_or_index(&word)
-            .filter(|s| s.index < stage.index)
-        {
-            let built = self
-                .built
-                .get(&earlier.index)
-                .expect("dependencies come first");
-            return Ok(built.image.clone());
-        }
-        self.resolve(&word, stage.line).await
-    }
-
-    /// An image from a registry, by reference, its layers left there.
-    async fn resolve(&self, word: &str, line: usize) -> Result<Image, BuildError> {
-        let plan = self.plan;
-        let df = &plan.dockerfile;
-        let reference: Reference =
-            word.parse()
-                .map_err(|e: crate::reference::ReferenceError| {
-                    instruction_error(df, line, e.to_string())
-                })?;
-        self.reporter.event(Event::Note(&format!(
-            "resolving image {reference} for {}",
-            plan.platform
-        )));
-        let resolved = self
-            .registry
-            .resolve(&reference, &plan.platform)
-            .await
-            .map_err(|source| BuildError::Base {
-                path: df.path.clone(),
-                line,
-                reference: word.to_string(),
-                source: Box::new(source),
-            })?;
-        let origin = LayerOrigin::Remote(resolved.reference.clone());
-        let mut config = resolved.config;
-        let layers = resolved
-            .manifest
-            .layers
-            .iter()
-            .zip(config.rootfs.diff_ids.iter())
-            .map(|(descriptor, diff_id)| {
-                let mut descriptor = descriptor.clone();
-                descriptor.media_type = descriptor.media_type.to_oci();
-                Layer {
-                    descriptor,
-                    diff_id: crate::oci::DiffId(diff_id.clone()),
-                    origin: origin.clone(),
-                }
-            })
-            .collect();
-        config.created = None;
-        Ok(Image {
-            config,
-            layers,
-            annotations: BTreeMap::new(),
-        })
-    }
-}
-
-/// Applies an instruction that changes only the configuration.
-fn apply(
-    plan: &BuildPlan,
-    state: &mut StageState,
-    instruction: &Instruction,
-) -> Result<(), BuildError> {
-    let df = &plan.dockerfile;
-    let line = instruction.line;
-    let fail = |message: String| instruction_error(df, line, message);
-    let x = |state: &StageState, word: &str| state.expand(word).map_err(|e| fail(e.to_string()));
-    match &instruction.kind {
-        InstructionKind::Arg(decls) => {
-            for decl in decls {
-                state.declare_arg(decl).map_err(|e| fail(e.to_string()))?;
-            }
-        }
-        InstructionKind::Env(pairs) => {
-            for (key, value) in pairs {
-                let (key, value) = (x(state, key)?, x(state, value)?);
-                state.config().set_env(&key, &value);
-            }
-        }
-        InstructionKind::Label(pairs) => {
-            for (key, value) in pairs {
-                let (key, value) = (x(state, key)?, x(state, value)?);
-                state
-                    .config()
-                    .config
-                    .labels
-                    .get_or_insert_with(BTreeMap::new)
-                    .insert(key, value);
-            }
-        }
-        InstructionKind::Workdir(word) => {
-            let dir = x(state, word)?;
-            let current = state
-                .config()
-                .config
-                .working_dir
-                .clone()
-                .unwrap_or_else(|| "/".into());
-            state.config().config.working_dir = Some(join_path(&current, &dir));
-        }
-        InstructionKind::User(word) => {
-            let user = x(state, word)?;
-            state.config().config.user = Some(user);
-        }
-        InstructionKind::Expose(words) => {
-            for word in words {
-                for port in state.expand_words(word).map_err(|e| fail(e.to_string()))? {
-                    let port = if port.contains('/') {
-                        port
-                    } else {
-                        format!("{port}/tcp")
-                    };
-                    state
-                        .config()
-                        .config
-                        .exposed_ports
-                        .get_or_insert_with(BTreeMap::new)
-                        .insert(port, serde_json::json!({}));
-                }
-            }
-        }
-        InstructionKind::Volume(words) => {
-            for word in words {
-                let path = x(state, word)?;
-                state
-                    .config()
-                    .config
-                    .volumes
-                    .get_or_insert_with(BTreeMap::new)
-                    .insert(path, serde_json::json!({}));
-            }
-        }
-        InstructionKind::StopSignal(word) => {
-            let signal = x(state, word)?;
-            state.config().config.stop_signal = Some(signal);
-        }
-        InstructionKind::Entrypoint(form) => {
-            let argv = state.shell_argv(form);
-            state.set_entrypoint(argv);
-        }
-        InstructionKind::Cmd(form) => {
-            let argv = state.shell_argv(form);
-            state.set_cmd(argv);
-        }
-        InstructionKind::Shell(argv) => state.config().config.shell = Some(argv.clone()),
-        InstructionKind::Healthcheck(check) => {
-            state.config().config.healthcheck = Some(check.to_config())
-        }
-        InstructionKind::Onbuild(text) => {
-            state
-                .config()
-                .config
-                .on_build
-                .get_or_insert_with(Vec::new)
-                .push(text.clone());
-        }
-        InstructionKind::Maintainer(name) => state.config().author = Some(name.clone()),
-        InstructionKind::Copy(_) | InstructionKind::Add(_) | InstructionKind::Run(_) => {
-            unreachable!("file instructions are applied by the stage builder")
-        }
-    }
-    state.record(&instruction.text, None);
-    Ok(())
 }
 
 fn instruction_error(df: &Dockerfile, line: usize, message: String) -> BuildError {
