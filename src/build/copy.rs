@@ -219,22 +219,32 @@ pub fn entries(
 /// only when something under it did; `None` (the build's epoch) if anything under it has
 /// no commit time or it holds nothing.
 fn date_directories(entries: &mut [LayerEntry]) {
-    let dirs: Vec<(usize, String)> = entries
+    // Per directory: `Some(newest)` so far, or `None` once something below has no time.
+    // One pass over each file's ancestors, so a large COPY stays linear in its depth.
+    let mut newest: std::collections::HashMap<&str, Option<u64>> = std::collections::HashMap::new();
+    for entry in entries.iter().filter(|e| e.data != EntryData::Dir) {
+        let mut path = entry.path.as_str();
+        while let Some((parent, _)) = path.rsplit_once('/') {
+            if parent.is_empty() {
+                break;
+            }
+            let slot = newest.entry(parent).or_insert(Some(0));
+            *slot = match (*slot, entry.mtime) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                _ => None,
+            };
+            path = parent;
+        }
+    }
+    let times: Vec<Option<u64>> = entries
         .iter()
-        .enumerate()
-        .filter(|(_, e)| e.data == EntryData::Dir)
-        .map(|(i, e)| (i, format!("{}/", e.path)))
+        .map(|e| match e.data {
+            EntryData::Dir => newest.get(e.path.as_str()).copied().flatten(),
+            _ => e.mtime,
+        })
         .collect();
-    for (i, prefix) in dirs {
-        let below: Vec<Option<u64>> = entries
-            .iter()
-            .filter(|e| e.path.starts_with(&prefix) && e.data != EntryData::Dir)
-            .map(|e| e.mtime)
-            .collect();
-        entries[i].mtime = match below.iter().copied().collect::<Option<Vec<u64>>>() {
-            Some(times) => times.into_iter().max(),
-            None => None,
-        };
+    for (entry, time) in entries.iter_mut().zip(times) {
+        entry.mtime = time;
     }
 }
 
@@ -393,4 +403,50 @@ fn extract_tar(archive: &Path, scratch: &Path) -> std::io::Result<Arc<Root>> {
     super::unpack::apply_layer(&root, file, &archive.display().to_string())
         .map_err(std::io::Error::other)?;
     Ok(Arc::new(root))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, data: EntryData, mtime: Option<u64>) -> LayerEntry {
+        LayerEntry {
+            path: path.into(),
+            data,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            mtime,
+        }
+    }
+
+    #[test]
+    fn a_directory_takes_the_newest_commit_time_below_it_or_none() {
+        let file = |p: &str, t| entry(p, EntryData::Bytes(vec![]), t);
+        let mut entries = vec![
+            entry("/src", EntryData::Dir, None),
+            entry("/src/a", EntryData::Dir, None),
+            file("/src/a/x", Some(10)),
+            file("/src/a/y", Some(30)),
+            entry("/src/b", EntryData::Dir, None),
+            file("/src/b/z", None), // changed since HEAD
+            entry("/src/empty", EntryData::Dir, None),
+            file("/src/top", Some(20)),
+        ];
+        date_directories(&mut entries);
+        let times: Vec<Option<u64>> = entries.iter().map(|e| e.mtime).collect();
+        assert_eq!(
+            times,
+            [
+                None,
+                Some(30),
+                Some(10),
+                Some(30),
+                None,
+                None,
+                None,
+                Some(20)
+            ]
+        );
+    }
 }
