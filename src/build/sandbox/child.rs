@@ -90,13 +90,7 @@ pub struct ChildSetup {
 
 impl ChildSetup {
     pub fn apply(&self) -> io::Result<()> {
-        let check = |r: libc::c_int| {
-            if r == -1 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(())
-            }
-        };
+        let check = super::check;
         // SAFETY: plain system calls on valid, NUL-terminated strings, open descriptors
         // owned by the parent's `Spec` (which outlives the fork), and local structs.
         unsafe {

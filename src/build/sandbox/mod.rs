@@ -288,3 +288,13 @@ pub fn can_execute(architecture: &str, variant: Option<&str>) -> bool {
     };
     std::path::Path::new(&format!("/proc/sys/fs/binfmt_misc/qemu-{qemu}")).exists()
 }
+
+/// A raw system call's result: -1 is the error in `errno`. Async-signal-safe, so it may run
+/// between fork and exec.
+fn check(r: libc::c_int) -> io::Result<()> {
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}

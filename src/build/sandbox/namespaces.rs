@@ -100,13 +100,7 @@ pub struct Enter {
 /// rootfs its `/`. Returns in PID 1 only; the first process waits for it and exits with
 /// its status. The current directory is `/` of the rootfs afterwards.
 pub fn enter(spec: &Enter) -> io::Result<()> {
-    let check = |r: libc::c_int| {
-        if r == -1 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
-    };
+    let check = super::check;
     // SAFETY: system calls on NUL-terminated strings prepared before the fork and on
     // local integers; the first process never returns into Rust code that allocates.
     unsafe {
