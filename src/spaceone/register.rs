@@ -263,6 +263,15 @@ impl Session {
     ) -> Result<(Action, Vec<String>, super::calls::Info), SpaceOneError> {
         let current = existing.current();
         check_same_image(request, plugin_id, &current.image)?;
+        if request.derived {
+            // Derived values would overwrite what a manifest once set ("Slack Notification
+            // Protocol" → `plugin-slack-noti-protocol`); the new version needs no update,
+            // the server lists it from the registry.
+            reporter.event(Event::Note(&format!(
+                "no plugin manifest: plugin {plugin_id} keeps its registered metadata"
+            )));
+            return Ok((Action::Unchanged, Vec::new(), existing));
+        }
         let fixed = translate::immutable_differences(request, &current);
         if !fixed.is_empty() {
             if !self.policy.replace {

@@ -185,6 +185,9 @@ pub struct PluginRequest {
     pub docs: Option<JsonObject>,
     /// 1.x only.
     pub project_id: Option<String>,
+    /// No plugin manifest: every field was derived from the image. A plugin the server
+    /// already has then keeps its metadata (only a manifest changes it).
+    pub derived: bool,
     /// The tag that was (or will be) pushed; checked in `get_versions` afterwards.
     pub version: String,
     /// Every tag that will be pushed (the version first): the server's registry connector
@@ -268,6 +271,14 @@ pub fn prepare(
              HARBOR tags as such and fails on any other tag in the repository"
         ));
     }
+    if manifest.is_none() {
+        notes.push(format!(
+            "no plugin manifest: a first registration uses derived values (plugin_id \
+             `{plugin_id}`, name `{name}`, type `{resource_type}`, registry type \
+             {registry_type}, no provider, capability, labels or tags); a registered plugin \
+             keeps its own. Add plugin.yaml to set them"
+        ));
+    }
     if let Some(domain) = non_empty(&m.domain_id) {
         notes.push(format!(
             "`domain_id: {domain}` in {} is not sent; the domain comes from the token, or on \
@@ -291,6 +302,7 @@ pub fn prepare(
         tags: m.tags.clone(),
         docs: m.docs.clone(),
         project_id: non_empty(&m.project_id).map(str::to_string),
+        derived: manifest.is_none(),
         version: version.trim().to_string(),
         pushed_tags: vec![version.trim().to_string()],
         notes,

@@ -482,3 +482,98 @@ fn build_roots_go_to_the_work_dir_and_leave_nothing_there() {
         .collect();
     assert!(left.is_empty(), "build roots left behind: {left:?}");
 }
+
+/// A notification plugin as eight of nine real repositories are: no manifest. Registered
+/// once with one, a later release without one must not overwrite its metadata.
+#[test]
+fn a_release_without_a_manifest_changes_no_registered_metadata_on_both_generations() {
+    use crate::support::spaceone::{jwt_v2, SpaceOne};
+    let reg = Registry::plain();
+    let base = push_base(&reg);
+    for server in [SpaceOne::v1(&reg), SpaceOne::v2(&reg)] {
+        let generation = format!("{:?}", server.generation());
+        let repo = Context::new()
+            .file("Dockerfile", "ARG BASE\nFROM ${BASE}\nCOPY src /tmp/src\n")
+            .file("src/VERSION", "1.0.0\n");
+        let token = jwt_v2("domain-test", "DOMAIN_ADMIN");
+        let release = |ctx: &Context, version: &str| {
+            let run = ctx
+                .publish()
+                .input(
+                    "image",
+                    format!("{}/cloudforet/plugin-slack-noti-protocol", reg.host()),
+                )
+                .input("build-args", format!("BASE={base}"))
+                .input("version", version)
+                .input("spaceone-endpoint", server.endpoint())
+                .input("spaceone-token", &token)
+                .input("spaceone-domain-id", "domain-test")
+                .input("output-format", "json")
+                .run();
+            run.assert_success();
+            run
+        };
+        let with_manifest = repo.file(
+            "plugin.yaml",
+            "name: Slack Notification Protocol\nservice_type: notification.Protocol\n\
+             provider: slack\nlabels: [Slack]\ntags: {description: Slack}\n",
+        );
+        release(&with_manifest, "1.0.0");
+        std::fs::remove_file(with_manifest.join("plugin.yaml")).unwrap();
+        let again = release(&with_manifest, "1.0.1");
+        assert!(
+            again
+                .stderr
+                .contains("no plugin manifest: plugin plugin-slack-noti-protocol keeps its registered metadata"),
+            "{generation}\n{}",
+            again.report()
+        );
+        let updates = server.requests_for("update");
+        assert!(updates.is_empty(), "{generation}: {updates:#?}");
+        let get = with_manifest
+            .publish()
+            .arg("get")
+            .input(
+                "image",
+                format!("{}/cloudforet/plugin-slack-noti-protocol", reg.host()),
+            )
+            .input("spaceone-endpoint", server.endpoint())
+            .input("spaceone-token", &token)
+            .input("spaceone-domain-id", "domain-test")
+            .input("output-format", "json")
+            .run();
+        get.assert_success();
+        let plugin: serde_json::Value = serde_json::from_str(get.stdout.trim()).unwrap();
+        assert_eq!(
+            plugin["plugin"]["name"], "Slack Notification Protocol",
+            "{generation}: {plugin:#}"
+        );
+        assert_eq!(plugin["plugin"]["provider"], "slack", "{generation}");
+
+        // The first registration without a manifest says what it derived.
+        let fresh = Context::new()
+            .file("Dockerfile", "ARG BASE\nFROM ${BASE}\nCOPY src /tmp/src\n")
+            .file("src/VERSION", "1.0.0\n");
+        let first = fresh
+            .publish()
+            .input(
+                "image",
+                format!("{}/cloudforet/plugin-email-noti-protocol", reg.host()),
+            )
+            .input("build-args", format!("BASE={base}"))
+            .input("spaceone-endpoint", server.endpoint())
+            .input("spaceone-token", &token)
+            .input("spaceone-domain-id", "domain-test")
+            .run();
+        first.assert_success();
+        assert!(
+            first.stderr.contains(
+                "no plugin manifest: a first registration uses derived values (plugin_id \
+                 `plugin-email-noti-protocol`, name `plugin-email-noti-protocol`, type \
+                 `notification.Protocol`"
+            ),
+            "{generation}\n{}",
+            first.report()
+        );
+    }
+}
