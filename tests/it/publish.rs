@@ -399,7 +399,7 @@ fn issue_2_registers_with_the_real_1x_service_then_updates() {
 fn issue_2_registers_with_a_2x_server_from_a_1x_manifest() {
     let reg = Registry::plain();
     let base = push_busybox(&reg, "library/busybox:1");
-    let server = SpaceOne::v2(&reg);
+    let server = SpaceOne::v2_any(&reg, &[]);
     let ctx = plugin_context().file("plugin.yaml", PLUGIN_YAML);
     let token = jwt_v2("domain-test", "DOMAIN_ADMIN");
     let run = ctx

@@ -270,12 +270,7 @@ fn v1_registers_with_harbor_and_domain_id_then_updates_in_place() {
 fn v2_registers_with_a_jwt_and_no_unknown_fields_in_strict_mode() {
     let reg = Registry::plain();
     push_busybox(&reg, &format!("{IMAGE}:2.0.0"));
-    let server = SpaceOne::start(
-        crate::support::Generation::V2,
-        &reg,
-        &[],
-        &[("SPACEONE_V2_STRICT", "1")],
-    );
+    let server = SpaceOne::v2_any(&reg, &[("SPACEONE_V2_STRICT", "1")]);
     let token = jwt_v2("domain-v2", "DOMAIN_ADMIN");
     let opts = options(&server, Some(&token), None);
 
@@ -353,7 +348,7 @@ fn server_errors_surface_the_servers_error_code_and_a_hint() {
     let reg = Registry::plain();
     push_busybox(&reg, &format!("{IMAGE}:1.0.0"));
     let v1 = SpaceOne::v1(&reg);
-    let v2 = SpaceOne::v2(&reg);
+    let v2 = SpaceOne::v2_any(&reg, &[]);
     let request = prepare(&reg, MANIFEST, "1.0.0");
 
     // 1.x without a domain and without auth: the server's own required-parameter error.
@@ -469,7 +464,7 @@ fn verbs_round_trip_on_both_generations() {
     let reg = Registry::plain();
     push_busybox(&reg, &format!("{IMAGE}:1.0.0"));
     let v1 = SpaceOne::v1(&reg);
-    let v2 = SpaceOne::v2(&reg);
+    let v2 = SpaceOne::v2_any(&reg, &[]);
     let v2_token = jwt_v2("domain-v2", "DOMAIN_ADMIN");
     let cases = [
         (
@@ -542,7 +537,7 @@ fn preflight_refuses_what_the_detected_server_would() {
     let reg = Registry::plain();
     push_busybox(&reg, &format!("{IMAGE}:1.0.0"));
     let v1 = SpaceOne::v1(&reg);
-    let v2 = SpaceOne::v2(&reg);
+    let v2 = SpaceOne::v2_any(&reg, &[]);
     let v1_opts = options(&v1, None, Some("domain-test"));
     let v2_opts = options(&v2, Some(&jwt_v2("domain-v2", "DOMAIN_ADMIN")), None);
     let preflight = |opts: &SpaceOneOptions, request: &PluginRequest| {
@@ -627,7 +622,7 @@ fn preflight_refuses_what_the_detected_server_would() {
 fn replace_re_registers_a_plugin_whose_fixed_fields_changed() {
     let reg = Registry::plain();
     push_busybox(&reg, &format!("{IMAGE}:1.0.0"));
-    let v2 = SpaceOne::v2(&reg);
+    let v2 = SpaceOne::v2_any(&reg, &[]);
     let mut opts = options(&v2, Some(&jwt_v2("domain-v2", "DOMAIN_ADMIN")), None);
     publish_checked(&opts, &prepare(&reg, MANIFEST, "1.0.0"))
         .0
@@ -691,7 +686,7 @@ fn v1_creates_the_local_repository_when_allowed() {
 fn a_version_the_server_does_not_list_is_an_error() {
     let reg = Registry::plain();
     push_busybox(&reg, &format!("{IMAGE}:1.0.0"));
-    let v2 = SpaceOne::v2(&reg);
+    let v2 = SpaceOne::v2_any(&reg, &[]);
     let opts = options(&v2, Some(&jwt_v2("domain-v2", "DOMAIN_ADMIN")), None);
     // 1.0.1 was never pushed: registration works (the image has tags), the check does not.
     let e = publish_checked(&opts, &prepare(&reg, MANIFEST, "1.0.1"))
@@ -724,7 +719,7 @@ fn server_down_retries_then_exits_5() {
     assert_eq!(spaceone_publish::Error::from(e).exit_code(), 5);
 
     let reg = Registry::plain();
-    let v2 = SpaceOne::v2(&reg);
+    let v2 = SpaceOne::v2_any(&reg, &[]);
     let opts = options(&v2, Some(&jwt_v2("domain-v2", "DOMAIN_ADMIN")), None);
     let reporter = RecordingReporter::default();
     let e = block_on(async {

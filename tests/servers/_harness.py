@@ -85,6 +85,7 @@ class Output:
         self._ready = os.fdopen(os.dup(1), "w", buffering=1)
         self._orig_err = os.fdopen(os.dup(2), "w", buffering=1)
         self.log_path = os.path.join(state_dir, "server.log")
+        self.extra = {}  # more keys for the READY line (e.g. the Docker Hub shim's address)
         if log_to_stderr:
             os.dup2(2, 1)
         else:
@@ -102,6 +103,7 @@ class Output:
             "port": int(port),
             "local_repository_id": local_repository_id,
             "pid": pid or os.getpid(),
+            **self.extra,
         })
         log("READY %s", line)
         self._ready.write(line + "\n")

@@ -1,14 +1,17 @@
 //! [`SpaceOne`]: launchers for the Python SpaceONE repository servers in `tests/servers/`
-//! (1.x: the real service; 2.x: a stand-in on the real framework), each on its own port,
-//! state dir and log, pointed at a fixture [`Registry`].
+//! (1.x: the real service; 2.x: the real service from `../shared/vendor`, and a stand-in on
+//! the real framework for what the real one cannot show), each on its own port, state dir
+//! and log, pointed at a fixture [`Registry`].
 //!
 //! A server prints exactly one JSON line on stdout when ready:
 //! `{"ready": true, "port": N, "local_repository_id": "repo-…", "pid": N}`; its logs go to
 //! `<state-dir>/server.log` (framework) and `stderr.log` (fatal start-up messages), and
 //! every request it receives is appended to `<state-dir>/requests.jsonl`.
 //!
-//! The interpreters live in `<repo>/.venvs/{v1,v2}` (override the parent with
-//! `SPACEONE_VENVS`), made by `bash tests/servers/setup-venvs.sh`.
+//! The interpreters live in `<repo>/.venvs/{v1,v2,v2real}` (override the parent with
+//! `SPACEONE_VENVS`), made by `bash tests/servers/setup-venvs.sh`. The real 2.x service's
+//! source is not in this repository: where its tarball is absent (a user's clone),
+//! [`SpaceOne::v2_real`] returns `None` after printing why, and its tests skip.
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
@@ -36,6 +39,8 @@ pub enum Generation {
     V1,
     /// The 2.x stand-in (real framework, tokens decoded without verification).
     V2,
+    /// The real 2.x repository service (2.0.dev59), tokens decoded without verification.
+    V2Real,
 }
 
 impl Generation {
@@ -43,21 +48,50 @@ impl Generation {
         match self {
             Generation::V1 => "v1",
             Generation::V2 => "v2",
+            Generation::V2Real => "v2real",
         }
+    }
+
+    fn venvs() -> PathBuf {
+        std::env::var_os("SPACEONE_VENVS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join(".venvs"))
+    }
+
+    /// Whether this generation can run here; `Err` says why not (for a skip message).
+    /// Only the real 2.x service depends on files outside the repository.
+    pub fn available(self) -> Result<(), String> {
+        if self != Generation::V2Real {
+            return Ok(());
+        }
+        let tarball = vendor_dir().join(V2_REAL_TARBALL);
+        if self.python().is_ok() && source_root().join("spaceone/repository").is_dir() {
+            return Ok(());
+        }
+        if tarball.exists() {
+            return Err(format!(
+                "{tarball} exists but {venv} is not ready: run `bash tests/servers/setup-venvs.sh`",
+                tarball = tarball.display(),
+                venv = Generation::venvs().join("v2real").display()
+            ));
+        }
+        Err(format!(
+            "the real SpaceONE 2.x service's source {} is not here (it is kept outside the \
+             repository; set SPACEONE_VENDOR_DIR to the directory holding it, then run \
+             `bash tests/servers/setup-venvs.sh`)",
+            tarball.display()
+        ))
     }
 
     /// The venv's interpreter, or the command that creates it.
     pub fn python(self) -> Result<PathBuf, String> {
-        let venvs = std::env::var_os("SPACEONE_VENVS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join(".venvs"));
-        let python = venvs.join(self.name()).join("bin/python");
+        let python = Generation::venvs().join(self.name()).join("bin/python");
         if python.exists() {
             Ok(python)
         } else {
             Err(format!(
                 "{} not found: create the SpaceONE test venvs with `bash tests/servers/setup-venvs.sh` \
-                 (in {}), or point SPACEONE_VENVS at a directory holding v1/ and v2/",
+                 (in {}), or point SPACEONE_VENVS at a directory holding v1/, v2/ and v2real/",
                 python.display(),
                 repo_root().display()
             ))
@@ -65,8 +99,26 @@ impl Generation {
     }
 
     fn script(self) -> PathBuf {
-        repo_root().join(format!("tests/servers/{}_server.py", self.name()))
+        let name = match self {
+            Generation::V2Real => "v2_real",
+            other => other.name(),
+        };
+        repo_root().join(format!("tests/servers/{name}_server.py"))
     }
+}
+
+const V2_REAL_TARBALL: &str = "cloudforet-repository-2.0.dev59.tar.gz";
+
+/// `SPACEONE_VENDOR_DIR`, else `<repo>/../shared/vendor`.
+fn vendor_dir() -> PathBuf {
+    std::env::var_os("SPACEONE_VENDOR_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/vendor"))
+}
+
+/// The real 2.x service's `src/`, extracted by setup-venvs.sh.
+fn source_root() -> PathBuf {
+    Generation::venvs().join("v2real/src")
 }
 
 /// A running SpaceONE repository server. Dropping it stops the process by PID.
@@ -76,6 +128,8 @@ pub struct SpaceOne {
     generation: Generation,
     port: u16,
     local_repository_id: Option<String>,
+    /// `127.0.0.1:PORT` of the Docker Hub tags-API shim (real 2.x only).
+    dockerhub: Option<String>,
     state: TempDir,
 }
 
@@ -90,6 +144,36 @@ impl SpaceOne {
         SpaceOne::start(Generation::V2, reg, &[], &[])
     }
 
+    /// The real 2.x service, or `None` (after printing why on stderr) where its source
+    /// is not available; a test then returns early.
+    pub fn v2_real(reg: &Registry) -> Option<SpaceOne> {
+        SpaceOne::try_start(Generation::V2Real, reg, &[])
+    }
+
+    /// A 2.x server: the real service where it can run here, else the stand-in, for
+    /// behaviour both share (the stand-in was written from the real source and matches it
+    /// on the register/update/get/versions/verbs paths).
+    pub fn v2_any(reg: &Registry, env: &[(&str, &str)]) -> SpaceOne {
+        SpaceOne::try_start(Generation::V2Real, reg, env)
+            .unwrap_or_else(|| SpaceOne::start(Generation::V2, reg, &[], env))
+    }
+
+    /// [`SpaceOne::start`], or `None` with a printed `SKIP` line when `generation` cannot
+    /// run on this machine (see [`Generation::available`]).
+    pub fn try_start(
+        generation: Generation,
+        reg: &Registry,
+        env: &[(&str, &str)],
+    ) -> Option<SpaceOne> {
+        match generation.available() {
+            Ok(()) => Some(SpaceOne::start(generation, reg, &[], env)),
+            Err(why) => {
+                eprintln!("SKIP (SpaceONE {}): {why}", generation.name());
+                None
+            }
+        }
+    }
+
     /// Starts `generation` with extra server flags (e.g. `--no-local-repository`) and
     /// environment (e.g. `SPACEONE_V2_STRICT=1`). Panics with the logs if it is not
     /// ready within [`START_TIMEOUT`].
@@ -102,16 +186,21 @@ impl SpaceOne {
         let python = generation.python().unwrap_or_else(|hint| panic!("{hint}"));
         let state = tempfile::tempdir().unwrap();
         let mut cmd = server_command(&python, generation, reg, state.path());
+        if generation == Generation::V2Real {
+            cmd.arg("--source-root").arg(source_root());
+        }
         cmd.args(args).envs(env.iter().copied());
         let mut daemon = Daemon::spawn(&format!("SpaceONE {} server", generation.name()), &mut cmd);
         let ready = wait_ready(&mut daemon, &cmd, state.path());
         let port = ready["port"].as_u64().expect("READY line has a port") as u16;
         let local_repository_id = ready["local_repository_id"].as_str().map(str::to_string);
+        let dockerhub = ready["dockerhub"].as_str().map(str::to_string);
         SpaceOne {
             daemon,
             generation,
             port,
             local_repository_id,
+            dockerhub,
             state,
         }
     }
@@ -127,6 +216,13 @@ impl SpaceOne {
 
     pub fn generation(&self) -> Generation {
         self.generation
+    }
+
+    /// `127.0.0.1:PORT` of the HTTPS shim the real 2.x server reads Docker Hub tags from.
+    pub fn dockerhub(&self) -> &str {
+        self.dockerhub
+            .as_deref()
+            .unwrap_or_else(|| panic!("the {:?} server has no Docker Hub shim", self.generation))
     }
 
     /// The id of the `local` repository the 1.x server created at start-up.
