@@ -78,10 +78,7 @@ pub async fn check_platforms(
                 return Err(instruction_error(
                     df,
                     run.line,
-                    format!(
-                        "`{}`: RUN needs to execute {platform} programs and this machine cannot (no native support or binfmt emulator); build {platform} on a matching runner (see examples/github/matrix.yml), or keep RUN out of that platform's stages",
-                        run.text
-                    ),
+                    super::run::cannot_execute(&run.text, platform),
                 ));
             }
         }

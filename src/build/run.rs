@@ -117,9 +117,7 @@ pub fn run(
         return Err(BuildError::Instruction {
             path: df.path.clone(),
             line,
-            message: format!(
-                "`{text}`: RUN needs to execute {platform} programs and this machine cannot (no native support or binfmt emulator); build {platform} on a matching runner, or keep RUN out of that platform's stages"
-            ),
+            message: cannot_execute(text, platform),
         });
     }
     let config = &state.image.config.config;
@@ -603,4 +601,12 @@ pub async fn write(
             line,
             source,
         })
+}
+
+/// Why a RUN cannot execute here; said before any build ([`super::check_platforms`]) and,
+/// should a step still get here, at the step.
+pub(super) fn cannot_execute(text: &str, platform: &crate::oci::Platform) -> String {
+    format!(
+        "`{text}`: RUN needs to execute {platform} programs and this machine cannot (no native support or binfmt emulator); build {platform} on a matching runner (see examples/github/matrix.yml), or keep RUN out of that platform's stages"
+    )
 }

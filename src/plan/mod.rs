@@ -16,6 +16,7 @@ use crate::inputs::{strip_v, Inputs, Output};
 use crate::oci::Platform;
 use crate::reference::Reference;
 use crate::registry::{self, Credential, RegistryOptions};
+use crate::secret::Secret;
 use crate::{spaceone, tags};
 
 mod verbs;
@@ -177,7 +178,23 @@ impl Plan {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .chain(inputs.labels.iter().cloned());
-        let source_times = source_times(&context);
+        // One `git log` over the history, only when some step copies from the context.
+        let copies_context = dockerfile
+            .stages
+            .iter()
+            .flat_map(|stage| &stage.instructions)
+            .any(|i| match &i.kind {
+                dockerfile::InstructionKind::Copy(spec)
+                | dockerfile::InstructionKind::Add(spec) => {
+                    spec.from.is_none() && spec.heredocs.is_empty()
+                }
+                _ => false,
+            });
+        let source_times = if copies_context {
+            source_times(&context)
+        } else {
+            SourceTimes::default()
+        };
         Ok(Plan {
             platforms: platforms.clone(),
             build: BuildPlan {
@@ -413,57 +430,52 @@ pub fn spaceone_options(inputs: &Inputs) -> Result<spaceone::SpaceOneOptions, Pl
     Ok(options)
 }
 
+/// The `registry-logins` line whose prefix fits `repository` on `host` best.
+fn best_login<'a>(
+    inputs: &'a Inputs,
+    host: &str,
+    repository: &str,
+) -> Option<(&'a String, &'a Secret)> {
+    inputs
+        .registry_logins
+        .iter()
+        .filter_map(|(prefix, user, password)| {
+            registry::scope_fit(prefix, host, Some(repository)).map(|fit| (fit, user, password))
+        })
+        .max_by_key(|(fit, _, _)| *fit)
+        .map(|(_, user, password)| (user, password))
+}
+
 /// Registry options for pushing to `target`: explicit credentials go to its registry,
 /// before CI ones. The `registry-logins` line with the longest prefix of the repository
 /// wins; else `registry-username`/`registry-password`, which are for the first image's
 /// registry (and every other image there).
 pub fn registry_options(inputs: &Inputs, target: Option<&Reference>) -> RegistryOptions {
-    let login = target.and_then(|t| {
-        inputs
-            .registry_logins
-            .iter()
-            .filter_map(|(prefix, user, password)| {
-                registry::scope_fit(prefix, &t.registry, Some(&t.repository))
-                    .map(|fit| (fit, user, password))
-            })
-            .max_by_key(|(fit, _, _)| *fit)
-    });
     let first_host = inputs.image.as_ref().map(|i| i.registry.as_str());
-    let explicit = match (login, target) {
-        (Some((_, username, password)), Some(t)) => vec![Credential {
-            registry: t.registry.clone(),
-            username: username.clone(),
-            password: password.clone(),
-        }],
-        (None, Some(t)) => match (&inputs.registry_username, &inputs.registry_password) {
-            (Some(username), Some(password)) if first_host.is_none_or(|h| h == t.registry) => {
-                vec![Credential {
-                    registry: t.registry.clone(),
-                    username: username.clone(),
-                    password: password.clone(),
-                }]
-            }
-            _ => vec![],
-        },
-        _ => vec![],
+    let given = |t: &Reference| match (&inputs.registry_username, &inputs.registry_password) {
+        (Some(user), Some(password)) if first_host.is_none_or(|h| h == t.registry) => {
+            Some((user, password))
+        }
+        _ => None,
     };
+    let credential = |registry: &str, (username, password): (&String, &Secret)| Credential {
+        registry: registry.to_string(),
+        username: username.clone(),
+        password: password.clone(),
+    };
+    let mut explicit: Vec<Credential> = target
+        .and_then(|t| {
+            best_login(inputs, &t.registry, &t.repository)
+                .or_else(|| given(t))
+                .map(|login| credential(&t.registry, login))
+        })
+        .into_iter()
+        .collect();
     // A mirror's own login, when `registry-logins` names its host (pulls need it too).
-    let mut explicit = explicit;
     for (_, location) in &inputs.registry_mirrors {
         let (host, path) = location.split_once('/').unwrap_or((location, ""));
-        let found = inputs
-            .registry_logins
-            .iter()
-            .filter_map(|(prefix, user, password)| {
-                registry::scope_fit(prefix, host, Some(path)).map(|fit| (fit, user, password))
-            })
-            .max_by_key(|(fit, _, _)| *fit);
-        if let Some((_, username, password)) = found {
-            explicit.push(Credential {
-                registry: host.to_string(),
-                username: username.clone(),
-                password: password.clone(),
-            });
+        if let Some(login) = best_login(inputs, host, path) {
+            explicit.push(credential(host, login));
         }
     }
     let ci = inputs

@@ -44,6 +44,11 @@ esac
 
 /// `python-core` as far as these tests need it: busybox plus `/usr/local/bin/pip`.
 fn push_base(reg: &Registry) -> String {
+    push_base_as(reg, "cloudforet/python-core:2")
+}
+
+/// The same image pushed to `reg` as `repo_tag`.
+fn push_base_as(reg: &Registry, repo_tag: &str) -> String {
     let pip = LayerBuilder::new()
         .dir("usr/local", 0o755, 0, 0)
         .dir("usr/local/bin", 0o755, 0, 0)
@@ -52,7 +57,7 @@ fn push_base(reg: &Registry) -> String {
         .finish();
     let layers = vec![busybox_layer(), pip];
     let config = image_config(host_arch(), None, &layers);
-    push_image(reg, "cloudforet/python-core:2", &layers, &config, &[])
+    push_image(reg, repo_tag, &layers, &config, &[])
 }
 
 /// A plugin checkout as a runner with umask 002 leaves it: directories 0775.
@@ -415,20 +420,7 @@ fn a_literal_docker_hub_base_comes_from_the_mirror_with_its_own_login() {
     // Every plugin pins `FROM cloudforet/python-core:2` literally, and this machine, like a
     // runner without Docker Hub credentials, cannot pull it from Docker Hub.
     let mirror = Registry::tls_htpasswd("puller", "mirror-pw");
-    let pip = LayerBuilder::new()
-        .dir("usr/local", 0o755, 0, 0)
-        .dir("usr/local/bin", 0o755, 0, 0)
-        .file("usr/local/bin/pip", 0o755, PIP.as_bytes())
-        .finish();
-    let layers = vec![busybox_layer(), pip];
-    let config = image_config(host_arch(), None, &layers);
-    push_image(
-        &mirror,
-        "hub/cloudforet/python-core:2",
-        &layers,
-        &config,
-        &[],
-    );
+    push_base_as(&mirror, "hub/cloudforet/python-core:2");
     let reg = Registry::plain();
     let ctx = plugin_repo().file(
         "Dockerfile",
