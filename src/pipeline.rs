@@ -6,8 +6,11 @@ use crate::ci::{Event, Reporter};
 use crate::inputs::{Inputs, Verb};
 use crate::oci::{BlobStore, Index, MediaType};
 use crate::output::{self, Delivered};
-use crate::plan::{MergePlan, Plan, PluginVerbPlan};
-use crate::spaceone::{self, PluginRequest, Registration, Session, SpaceOneOptions, Timeouts};
+use crate::plan::{ListPlan, MergePlan, Plan, PluginVerbPlan};
+use crate::reference::Reference;
+use crate::spaceone::{
+    self, PluginRequest, Registration, RegistryType, Session, SpaceOneOptions, Timeouts,
+};
 use crate::{build, registry, Error};
 
 /// What a publish or merge did, for the final report and CI outputs.
@@ -36,6 +39,10 @@ pub enum Outcome {
         plugin_id: String,
         info: serde_json::Value,
     },
+    /// The plugins of a repository (`list`).
+    Listed(spaceone::PluginList),
+    /// The versions of one plugin (`versions`).
+    Versions(spaceone::Versions),
 }
 
 pub async fn run(inputs: Inputs, reporter: &dyn Reporter) -> Result<Outcome, Error> {
@@ -46,6 +53,8 @@ pub async fn run(inputs: Inputs, reporter: &dyn Reporter) -> Result<Outcome, Err
         Verb::Merge => merge(inputs, reporter)
             .await
             .map(|r| Outcome::Published(Box::new(r))),
+        Verb::List => list(inputs, reporter).await.map(Outcome::Listed),
+        Verb::Versions => versions(inputs, reporter).await.map(Outcome::Versions),
         verb => plugin(inputs, verb, reporter).await,
     }
 }
@@ -61,7 +70,14 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
         .iter()
         .map(|(image, options)| Ok((image.clone(), registry::Client::new(options.clone())?)))
         .collect::<Result<Vec<_>, Error>>()?;
-    let session = connect(plan.spaceone.as_ref(), plan.registration.as_ref(), reporter).await?;
+    let session = connect(
+        plan.spaceone.as_ref(),
+        plan.registration.as_ref(),
+        plan.destination.repository(),
+        &registry,
+        reporter,
+    )
+    .await?;
 
     build::check_platforms(&plan.build, &plan.platforms, &registry).await?;
     let mut timings = build::timings::Timings::default();
@@ -112,7 +128,14 @@ pub async fn merge(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, Er
     let plan = MergePlan::resolve(inputs)?;
     warn_all(reporter, &plan.notes);
     let registry = registry::Client::new(plan.registry.clone())?;
-    let session = connect(plan.spaceone.as_ref(), plan.registration.as_ref(), reporter).await?;
+    let session = connect(
+        plan.spaceone.as_ref(),
+        plan.registration.as_ref(),
+        Some(&plan.image),
+        &registry,
+        reporter,
+    )
+    .await?;
 
     reporter.event(Event::Phase("merge"));
     let mut manifests = Vec::with_capacity(plan.digests.len());
@@ -164,7 +187,9 @@ pub async fn plugin(inputs: Inputs, verb: Verb, reporter: &dyn Reporter) -> Resu
         Verb::Deregister => spaceone::Verb::Deregister,
         Verb::Enable => spaceone::Verb::Enable,
         Verb::Disable => spaceone::Verb::Disable,
-        Verb::Get | Verb::Publish | Verb::Merge => spaceone::Verb::Get,
+        Verb::Get | Verb::Publish | Verb::Merge | Verb::List | Verb::Versions => {
+            spaceone::Verb::Get
+        }
     };
     let info = spaceone::manage(&plan.options, action, &plan.plugin_id, reporter).await?;
     Ok(Outcome::Plugin {
@@ -174,11 +199,30 @@ pub async fn plugin(inputs: Inputs, verb: Verb, reporter: &dyn Reporter) -> Resu
     })
 }
 
+/// `list`: the plugins of a repository, as SpaceONE's register guide checks them.
+pub async fn list(inputs: Inputs, reporter: &dyn Reporter) -> Result<spaceone::PluginList, Error> {
+    let plan = ListPlan::resolve(inputs)?;
+    let session = Session::open(&plan.options, Timeouts::default(), reporter).await?;
+    Ok(session.list(&plan.filter).await?)
+}
+
+/// `versions`: what the server lists for one plugin, and which one AUTO upgrades take.
+pub async fn versions(
+    inputs: Inputs,
+    reporter: &dyn Reporter,
+) -> Result<spaceone::Versions, Error> {
+    let plan = PluginVerbPlan::resolve(inputs)?;
+    let session = Session::open(&plan.options, Timeouts::default(), reporter).await?;
+    Ok(session.versions(&plan.plugin_id).await?)
+}
+
 /// Connects and checks the request against the server first: an unreachable server, or a
 /// request it would refuse, must stop the run before the push.
 async fn connect(
     options: Option<&SpaceOneOptions>,
     request: Option<&PluginRequest>,
+    repository: Option<&Reference>,
+    registry: &registry::Client,
     reporter: &dyn Reporter,
 ) -> Result<Option<Session>, Error> {
     let Some(options) = options else {
@@ -186,9 +230,31 @@ async fn connect(
     };
     let session = Session::open(options, Timeouts::default(), reporter).await?;
     if let Some(request) = request {
-        session.preflight(request).await?;
+        let existing = existing_tags(request, repository, registry, reporter).await;
+        warn_all(reporter, &session.preflight(request, &existing).await?);
     }
     Ok(Some(session))
+}
+
+/// The tags the repository holds now: a HARBOR connector sorts them with the pushed ones.
+/// A registry that will not list them is a warning, not a stop: the push says more.
+async fn existing_tags(
+    request: &PluginRequest,
+    repository: Option<&Reference>,
+    registry: &registry::Client,
+    reporter: &dyn Reporter,
+) -> Vec<String> {
+    let Some(repository) = repository.filter(|_| request.registry_type == RegistryType::Harbor)
+    else {
+        return Vec::new();
+    };
+    registry.list_tags(repository).await.unwrap_or_else(|e| {
+        reporter.event(Event::Warning(&format!(
+            "cannot list the tags {repository} holds ({e}): tags the server could not sort \
+             are not checked before the push"
+        )));
+        Vec::new()
+    })
 }
 
 /// Registers when there is a server, else shows what the request would have said.

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::plain::human_size;
 use crate::inputs::OutputFormat;
 use crate::pipeline::{Outcome, Report};
+use crate::spaceone::PluginList;
 
 /// Output name → value, in a stable order.
 pub type Outputs = Vec<(&'static str, String)>;
@@ -30,6 +31,8 @@ pub fn outputs(outcome: &Outcome) -> Outputs {
             }
         }
         Outcome::Plugin { plugin_id, .. } => out.push(("plugin-id", plugin_id.clone())),
+        Outcome::Versions(v) => out.push(("plugin-id", v.plugin_id.clone())),
+        Outcome::Listed(_) => {}
     }
     let metadata = result_json(outcome).to_string();
     out.push(("metadata", metadata));
@@ -75,6 +78,18 @@ pub fn result_json(outcome: &Outcome) -> Value {
         } => {
             json!({"verb": format!("{verb:?}").to_lowercase(), "plugin_id": plugin_id, "plugin": info})
         }
+        Outcome::Listed(list) => {
+            let mut value = list.to_json();
+            value["verb"] = json!("list");
+            value
+        }
+        Outcome::Versions(v) => json!({
+            "verb": "versions",
+            "plugin_id": v.plugin_id,
+            "repository_id": v.repository_id,
+            "versions": v.versions,
+            "latest": v.latest(),
+        }),
     }
 }
 
@@ -89,7 +104,58 @@ pub fn print(outcome: &Outcome, format: OutputFormat) {
         Outcome::Plugin { info, .. } => {
             println!("{}", serde_json::to_string_pretty(info).expect("json"));
         }
+        Outcome::Listed(list) => print!("{}", plugin_table(list)),
+        Outcome::Versions(v) => {
+            for (i, version) in v.versions.iter().enumerate() {
+                if i == 0 {
+                    println!("{version}  (latest: what upgrade_mode AUTO takes)");
+                } else {
+                    println!("{version}");
+                }
+            }
+        }
     }
+}
+
+/// The plugins as `spacectl list repository.Plugin` prints them: a table, then
+/// ` Count: shown / total`.
+pub fn plugin_table(list: &PluginList) -> String {
+    const COLUMNS: [&str; 4] = ["plugin_id", "name", "image", "registry_type"];
+    let rows: Vec<[String; 4]> = list
+        .plugins
+        .iter()
+        .map(|plugin| {
+            let info = plugin.to_json();
+            COLUMNS.map(|c| info[c].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    let widths = COLUMNS.map(|c| c.chars().count());
+    let widths: Vec<usize> = (0..COLUMNS.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .fold(widths[i], usize::max)
+        })
+        .collect();
+    let line = |cells: &[&str]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!(" {cell:<width$} "))
+            .collect();
+        padded.join("|").trim_end().to_string()
+    };
+    let mut text = line(&COLUMNS);
+    text.push('\n');
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
+    text.push_str(&rule.join("+"));
+    text.push('\n');
+    for row in &rows {
+        text.push_str(&line(&row.each_ref().map(String::as_str)));
+        text.push('\n');
+    }
+    let _ = writeln!(text, "\n Count: {} / {}", rows.len(), list.total_count);
+    text
 }
 
 fn print_report(report: &Report) {
@@ -209,6 +275,18 @@ pub fn summary(outcome: &Outcome) -> String {
         } => {
             row("plugin_id", format!("`{plugin_id}`"));
             row("verb", format!("{verb:?}").to_lowercase());
+        }
+        Outcome::Listed(list) => {
+            row("repository", format!("`{}`", list.repository_id));
+            row(
+                "plugins",
+                format!("{} / {}", list.plugins.len(), list.total_count),
+            );
+        }
+        Outcome::Versions(v) => {
+            row("plugin_id", format!("`{}`", v.plugin_id));
+            row("latest", v.latest().unwrap_or("none").to_string());
+            row("versions", v.versions.join(", "));
         }
     }
     md

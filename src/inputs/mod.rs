@@ -68,16 +68,20 @@ pub enum Verb {
     Enable,
     Disable,
     Get,
+    List,
+    Versions,
 }
 
 impl Verb {
-    pub const ALL: [(&'static str, Verb); 6] = [
+    pub const ALL: [(&'static str, Verb); 8] = [
         ("publish", Verb::Publish),
         ("merge", Verb::Merge),
         ("deregister", Verb::Deregister),
         ("enable", Verb::Enable),
         ("disable", Verb::Disable),
         ("get", Verb::Get),
+        ("list", Verb::List),
+        ("versions", Verb::Versions),
     ];
 
     pub fn parse(v: &str) -> Result<Verb, String> {
@@ -86,7 +90,10 @@ impl Verb {
             .find(|(name, _)| *name == v)
             .map(|(_, verb)| *verb)
             .ok_or_else(|| {
-                format!("`{v}` is not a verb (publish, merge, deregister, enable, disable, get)")
+                format!(
+                    "`{v}` is not a verb (publish, merge, list, deregister, enable, disable, \
+                     get, versions)"
+                )
             })
     }
 }
@@ -154,6 +161,9 @@ pub struct Inputs {
     pub allow_non_version_tags: bool,
     pub spaceone_workspace_id: Option<String>,
     pub plugin_id: Option<String>,
+    pub repository_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub provider: Option<String>,
     pub push_by_digest: bool,
     pub digests: Vec<crate::oci::Digest>,
     pub digests_dir: Option<PathBuf>,
@@ -241,6 +251,9 @@ struct Raw {
     allow_non_version_tags: String,
     spaceone_workspace_id: Option<String>,
     plugin_id: Option<String>,
+    repository_id: Option<String>,
+    resource_type: Option<String>,
+    provider: Option<String>,
     push_by_digest: String,
     digests: Option<String>,
     digests_dir: Option<String>,
@@ -451,6 +464,9 @@ impl Inputs {
             allow_non_version_tags: parse_bool(&raw.allow_non_version_tags).expect("checked"),
             spaceone_workspace_id: raw.spaceone_workspace_id,
             plugin_id: raw.plugin_id,
+            repository_id: raw.repository_id,
+            resource_type: raw.resource_type,
+            provider: raw.provider,
             push_by_digest: parse_bool(&raw.push_by_digest).expect("checked"),
             digests: raw
                 .digests

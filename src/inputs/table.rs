@@ -56,7 +56,7 @@ pub static INPUTS: &[InputDef] =
             "publish",
             "",
             check_verb,
-            "What to do: publish, merge (a multi-platform index from matrix jobs), or deregister, enable, disable, get (a plugin)."
+            "What to do: publish, merge (a multi-platform index from matrix jobs), list (the registered plugins), or deregister, enable, disable, get, versions (one plugin)."
         ),
         input!(
             "context",
@@ -279,7 +279,13 @@ pub static INPUTS: &[InputDef] =
         input!("spaceone-workspace-id", Text, "", "", any,
             "Workspace id sent as x_workspace_id metadata (system tokens)."),
         input!("plugin-id", Text, "", "", any,
-            "plugin_id for the verbs deregister, enable, disable and get (default: from the image)."),
+            "plugin_id for the verbs deregister, enable, disable, get and versions (default: from the image)."),
+        input!("repository-id", Text, "", "the local repository", any,
+            "For `list`: the SpaceONE repository to list, or `all` (managed plugins included)."),
+        input!("resource-type", Text, "", "", any,
+            "For `list`: only plugins of this service_type (1.x) or resource_type (2.x), e.g. inventory.Collector."),
+        input!("provider", Text, "", "", any,
+            "For `list`: only plugins of this provider, e.g. aws."),
         input!(
             "push-by-digest",
             Bool,

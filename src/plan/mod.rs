@@ -21,7 +21,7 @@ use crate::{spaceone, tags};
 
 mod verbs;
 
-pub use verbs::{MergePlan, PluginVerbPlan};
+pub use verbs::{ListPlan, MergePlan, PluginVerbPlan};
 
 /// Where the image goes.
 #[derive(Debug, Clone)]
@@ -241,8 +241,8 @@ impl Plan {
 }
 
 impl Destination {
-    /// The registry host pushed to, if any.
-    fn repository(&self) -> Option<&Reference> {
+    /// The registry repository pushed to, if any.
+    pub fn repository(&self) -> Option<&Reference> {
         match self {
             Destination::Registry(r) => Some(r),
             Destination::Layout { .. } | Destination::DockerArchive { .. } => None,

@@ -146,3 +146,29 @@ impl PluginVerbPlan {
         })
     }
 }
+
+/// The `list` verb's plan: which plugins, on which server.
+pub struct ListPlan {
+    pub filter: spaceone::ListFilter,
+    pub options: spaceone::SpaceOneOptions,
+}
+
+impl ListPlan {
+    pub fn resolve(inputs: Inputs) -> Result<ListPlan, PlanError> {
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        Ok(ListPlan {
+            filter: spaceone::ListFilter {
+                repository_id: given(&inputs.repository_id),
+                resource_type: given(&inputs.resource_type),
+                provider: given(&inputs.provider),
+                plugin_id: given(&inputs.plugin_id),
+            },
+            options: spaceone_options(&inputs)?,
+        })
+    }
+}

@@ -21,6 +21,7 @@ use serde_json::{Map, Value as Json};
 use super::api::{from_list, from_struct, v1, v2};
 use super::connection::Connection;
 use super::error::SpaceOneError;
+use super::listing::ListFilter;
 use super::request::{Generation, PluginRequest};
 use super::translate::{self, Changes, Current};
 
@@ -38,6 +39,31 @@ impl Info {
             Info::V1(p) => Current::from(p),
             Info::V2(p) => Current::from(p),
         }
+    }
+
+    /// `(repository_id, repository_type)` of the repository the server found it in.
+    pub fn repository(&self) -> (String, String) {
+        let (id, kind) = match self {
+            Info::V1(p) => p
+                .repository_info
+                .as_ref()
+                .map(|r| (&r.repository_id, &r.repository_type)),
+            Info::V2(p) => p
+                .repository_info
+                .as_ref()
+                .map(|r| (&r.repository_id, &r.repository_type)),
+        }
+        .unzip();
+        (
+            id.cloned().unwrap_or_default(),
+            kind.cloned().unwrap_or_default(),
+        )
+    }
+
+    /// Whether it is in a local repository (`local` on 1.x, `LOCAL` on 2.x), not a
+    /// managed or remote one.
+    pub fn is_local(&self) -> bool {
+        self.repository().1.eq_ignore_ascii_case("local")
     }
 
     /// `ENABLED`, `DISABLED` or `NONE`.
@@ -227,7 +253,7 @@ impl<'a> Api<'a> {
                         .await
                 })
                 .await
-                .map_err(|(_, e)| e)?;
+                .map_err(|(_, e)| e.from_generation(self.generation()))?;
             return Ok(info.repository_id);
         }
         let found = if repositories.is_empty() {
@@ -261,7 +287,7 @@ impl<'a> Api<'a> {
                         .await
                 })
                 .await
-                .map_err(|(_, e)| e)?
+                .map_err(|(_, e)| e.from_generation(self.generation()))?
                 .results
                 .into_iter()
                 .map(|r| (r.repository_id, r.repository_type))
@@ -278,7 +304,7 @@ impl<'a> Api<'a> {
                         .await
                 })
                 .await
-                .map_err(|(_, e)| e)?
+                .map_err(|(_, e)| e.from_generation(self.generation()))?
                 .results
                 .into_iter()
                 .map(|r| (r.repository_id, r.repository_type))
@@ -307,7 +333,7 @@ impl<'a> Api<'a> {
         repository_id: &str,
     ) -> Result<Info, (tonic::Status, SpaceOneError)> {
         const METHOD: &str = "Plugin.get";
-        match self {
+        let answer = match self {
             Api::V1 { conn, .. } => {
                 let msg = v1::GetRepositoryPluginRequest {
                     plugin_id: plugin_id.into(),
@@ -332,7 +358,8 @@ impl<'a> Api<'a> {
                 .await
                 .map(Info::V2)
             }
-        }
+        };
+        answer.map_err(|(status, e)| (status, e.from_generation(self.generation())))
     }
 
     pub async fn register(&self, request: &PluginRequest) -> Result<Info, SpaceOneError> {
@@ -355,7 +382,7 @@ impl<'a> Api<'a> {
                 .map(Info::V2)
             }
         };
-        answer.map_err(|(_, e)| e)
+        answer.map_err(|(_, e)| e.from_generation(self.generation()))
     }
 
     pub async fn update(&self, plugin_id: &str, changes: Changes) -> Result<Info, SpaceOneError> {
@@ -378,7 +405,7 @@ impl<'a> Api<'a> {
                 .map(Info::V2)
             }
         };
-        answer.map_err(|(_, e)| e)
+        answer.map_err(|(_, e)| e.from_generation(self.generation()))
     }
 
     /// `enable` (`true`) or `disable` (`false`).
@@ -421,7 +448,7 @@ impl<'a> Api<'a> {
                 .map(Info::V2)
             }
         };
-        answer.map_err(|(_, e)| e)
+        answer.map_err(|(_, e)| e.from_generation(self.generation()))
     }
 
     pub async fn deregister(&self, plugin_id: &str) -> Result<(), SpaceOneError> {
@@ -447,7 +474,67 @@ impl<'a> Api<'a> {
                 .await
             }
         };
-        answer.map(|_| ()).map_err(|(_, e)| e)
+        answer
+            .map(|_| ())
+            .map_err(|(_, e)| e.from_generation(self.generation()))
+    }
+
+    /// The plugins of `repository_id` (every repository when `None`) that pass `filter`,
+    /// with the server's `total_count`.
+    pub async fn list(
+        &self,
+        repository_id: Option<&str>,
+        filter: &ListFilter,
+    ) -> Result<(Vec<Info>, usize), SpaceOneError> {
+        const METHOD: &str = "Plugin.list";
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let repository_id = repository_id.unwrap_or_default().to_string();
+        let answer = match self {
+            Api::V1 { conn, .. } => {
+                let msg = v1::PluginQuery {
+                    plugin_id: text(&filter.plugin_id),
+                    service_type: text(&filter.resource_type),
+                    provider: text(&filter.provider),
+                    repository_id,
+                    domain_id: self.domain(),
+                    ..Default::default()
+                };
+                conn.call(METHOD, msg, |ch, req| async move {
+                    V1Plugin::new(ch).list(req).await
+                })
+                .await
+                .map(|r| {
+                    let total = r.total_count;
+                    (
+                        r.results.into_iter().map(Info::V1).collect::<Vec<_>>(),
+                        total,
+                    )
+                })
+            }
+            Api::V2 { conn } => {
+                let msg = v2::PluginQuery {
+                    plugin_id: text(&filter.plugin_id),
+                    resource_type: text(&filter.resource_type),
+                    provider: text(&filter.provider),
+                    repository_id,
+                    ..Default::default()
+                };
+                conn.call(METHOD, msg, |ch, req| async move {
+                    V2Plugin::new(ch).list(req).await
+                })
+                .await
+                .map(|r| {
+                    let total = r.total_count;
+                    (
+                        r.results.into_iter().map(Info::V2).collect::<Vec<_>>(),
+                        total,
+                    )
+                })
+            }
+        };
+        let (plugins, total) = answer.map_err(|(_, e)| e.from_generation(self.generation()))?;
+        let total = usize::try_from(total).unwrap_or(0).max(plugins.len());
+        Ok((plugins, total))
     }
 
     /// The versions (tags) the server lists for the plugin, in its order.
@@ -482,6 +569,6 @@ impl<'a> Api<'a> {
                 .map(|v| v.results)
             }
         };
-        answer.map_err(|(_, e)| e)
+        answer.map_err(|(_, e)| e.from_generation(self.generation()))
     }
 }

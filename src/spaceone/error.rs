@@ -16,6 +16,8 @@ use std::path::PathBuf;
 
 use tonic::Code;
 
+use super::request::Generation;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SpaceOneError {
     #[error("reading plugin manifest {path} failed")]
@@ -114,6 +116,17 @@ pub enum SpaceOneError {
     #[error("SpaceONE at {endpoint} has no local repository (Repository.list returned {found})")]
     NoLocalRepository { endpoint: String, found: String },
 
+    /// Looked for in the local repository (through `Plugin.list`, the token's role may not
+    /// call `Repository.list`), the plugin is only in other repositories or nowhere.
+    #[error(
+        "plugin `{plugin_id}` is not in the local repository{}",
+        if .elsewhere.is_empty() { String::new() } else { format!(" (the server has it in {})", .elsewhere.join(", ")) }
+    )]
+    NotLocal {
+        plugin_id: String,
+        elsewhere: Vec<String>,
+    },
+
     /// The plugin id is registered for another image; updating it would hijack that plugin.
     #[error("plugin id `{plugin_id}` is already registered for image `{registered_image}`, not `{image}`")]
     PluginIdTaken {
@@ -159,15 +172,15 @@ pub enum SpaceOneError {
         problem: String,
     },
 
-    /// Tags the server's registry connector cannot sort, so listing versions would fail.
-    #[error(
-        "tag{} {} cannot be pushed to a {registry_type} repository registered with a SpaceONE \
-         {generation} server: {rule}",
-        if .tags.len() == 1 { "" } else { "s" },
-        .tags.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
-    )]
+    /// Tags the server's registry connector cannot sort, so registering and every later
+    /// `get_versions` would fail: tags about to be pushed, or tags the repository already
+    /// holds (the connector sorts all of them).
+    #[error("{}", unsortable(.pushed, .existing, .repository, .registry_type, .generation, .rule))]
     UnsortableTags {
-        tags: Vec<String>,
+        pushed: Vec<String>,
+        existing: Vec<String>,
+        /// The registry repository, `host/namespace/name`.
+        repository: String,
         registry_type: &'static str,
         generation: &'static str,
         rule: &'static str,
@@ -182,7 +195,40 @@ pub enum SpaceOneError {
         /// How many times the call was made (more than 1 after UNAVAILABLE or
         /// DEADLINE_EXCEEDED, see `retry.rs`).
         attempts: u32,
+        /// The server's generation once known (after detection), for hints: the same
+        /// failure has different causes and fixes on 1.x and 2.x.
+        generation: Option<Generation>,
     },
+}
+
+fn unsortable(
+    pushed: &[String],
+    existing: &[String],
+    repository: &str,
+    registry_type: &str,
+    generation: &str,
+    rule: &str,
+) -> String {
+    let list = |tags: &[String]| {
+        let quoted: Vec<String> = tags.iter().map(|t| format!("`{t}`")).collect();
+        format!(
+            "tag{} {}",
+            if tags.len() == 1 { "" } else { "s" },
+            quoted.join(", ")
+        )
+    };
+    let mut parts = Vec::new();
+    if !pushed.is_empty() {
+        parts.push(format!("{} cannot be pushed", list(pushed)));
+    }
+    if !existing.is_empty() {
+        parts.push(format!("{repository} already holds {}", list(existing)));
+    }
+    format!(
+        "{} for a {registry_type} plugin on a SpaceONE {generation} server: {rule}, so \
+         registering (and every later version listing) would fail after the push",
+        parts.join(", and ")
+    )
 }
 
 /// ` (after 3 attempts)`, or nothing for a single attempt.
@@ -212,7 +258,16 @@ impl SpaceOneError {
             code: status.code(),
             details,
             attempts,
+            generation: None,
         }
+    }
+
+    /// The same error, known to come from a `generation` server (see its hints).
+    pub fn from_generation(mut self, known: Generation) -> Self {
+        if let SpaceOneError::Server { generation, .. } = &mut self {
+            *generation = Some(known);
+        }
+        self
     }
 
     /// Whether the error is in the user's input or configuration (manifest, image name,
@@ -236,6 +291,13 @@ impl SpaceOneError {
                 | SpaceOneError::InvalidTemplateSchema { .. }
                 | SpaceOneError::UnsortableTags { .. }
         )
+    }
+
+    /// Whether the server refused the call for the token's role.
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self, SpaceOneError::Server { code, details, .. }
+            if *code == Code::PermissionDenied
+                || server_error_code(details) == Some("ERROR_PERMISSION_DENIED"))
     }
 
     /// The server's `ERROR_…` code, when the details start with one.
@@ -300,6 +362,14 @@ impl SpaceOneError {
                  reflection"
                     .into(),
             ),
+            SpaceOneError::NotLocal { elsewhere, .. } => Some(if elsewhere.is_empty() {
+                "publish the plugin first (this tool registers into the local repository only)"
+                    .into()
+            } else {
+                "a managed plugin with the same id is the server's, not yours: publish your own \
+                 into the local repository first (it is then the one `get` shows)"
+                    .into()
+            }),
             SpaceOneError::PluginIdTaken { .. } => Some(
                 "the plugin id is the image's last path segment (on 2.x, `plugin_id` in the \
                  manifest can differ); rename the image repository, set `plugin_id` (2.x), or \
@@ -339,17 +409,36 @@ impl SpaceOneError {
                  {type: object, properties: {region: {type: string}}}"
                     .into(),
             ),
-            SpaceOneError::UnsortableTags { .. } => Some(
-                "push plain version tags (1.2.3) only, or set input `allow-non-version-tags: \
-                 true` if the server's connector copes with them"
-                    .into(),
-            ),
+            SpaceOneError::UnsortableTags {
+                pushed, existing, ..
+            } => {
+                let mut fixes = Vec::new();
+                if !pushed.is_empty() {
+                    fixes.push(
+                        "push version tags only (`semver-tags` adds `latest`; leave it off, or \
+                         list `tags` yourself)",
+                    );
+                }
+                if !existing.is_empty() {
+                    fixes.push(
+                        "delete the listed tags from the repository (e.g. `skopeo delete \
+                         docker://<repository>:<tag>`, or the registry's UI), or publish to a \
+                         repository that holds version tags only",
+                    );
+                }
+                fixes.push(
+                    "set input `allow-non-version-tags: true` only if the server's connector \
+                     was changed to cope with them",
+                );
+                Some(fixes.join("; "))
+            }
             SpaceOneError::Server {
                 method,
                 code,
                 details,
+                generation,
                 ..
-            } => server_hint(method, *code, details),
+            } => server_hint(method, *code, details, *generation),
             _ => None,
         }
     }
@@ -365,7 +454,17 @@ pub fn server_error_code(details: &str) -> Option<&str> {
     valid.then_some(code)
 }
 
-fn server_hint(method: &str, code: Code, details: &str) -> Option<String> {
+fn server_hint(
+    method: &str,
+    code: Code,
+    details: &str,
+    generation: Option<Generation>,
+) -> Option<String> {
+    if server_error_code(details) == Some("ERROR_PERMISSION_DENIED")
+        || code == Code::PermissionDenied
+    {
+        return Some(role_hint(method, generation));
+    }
     let hint = match server_error_code(details) {
         Some("ERROR_INVALID_IMAGE_NAME_FORMAT") | Some("ERROR_INVALID_IMAGE_LENGTH") => {
             "the image's last path segment becomes the plugin id: at most 48 characters of \
@@ -385,10 +484,6 @@ fn server_hint(method: &str, code: Code, details: &str) -> Option<String> {
             "`spaceone-token` is sent as metadata `token`; it must be a valid JWT for this \
              server (1.x API key, 2.x App client secret)"
         }
-        Some("ERROR_PERMISSION_DENIED") => {
-            "registering needs a DOMAIN_ADMIN token (a Domain Admin App on 2.x); workspace \
-             apps are refused"
-        }
         Some("ERROR_REGISTRY_SETTINGS") => {
             "the server has no registry URL configured for this registry_type; set \
              `registry-type` to one it is configured for"
@@ -398,13 +493,28 @@ fn server_hint(method: &str, code: Code, details: &str) -> Option<String> {
              image's last path segment, so two namespaces can collide)"
         }
         Some("ERROR_NO_PLUGIN") if method.ends_with("get_versions") => {
-            "a 1.x server reports every tag-listing failure as ERROR_NO_PLUGIN; for HARBOR \
-             every tag in the repository must be a plain version such as 1.2.3 (one `latest` \
-             or `v1.2.3` tag breaks the listing)"
+            return Some(unsortable_tags_hint(
+                "reports every tag-listing failure as ERROR_NO_PLUGIN",
+                generation,
+            ))
         }
         Some("ERROR_UNKNOWN") if details.contains("invalid version number") => {
-            "the server sorts HARBOR tags as plain versions (1.2.3); remove tags such as \
-             `latest` or `v1.2.3` from the repository or push elsewhere"
+            return Some(unsortable_tags_hint(
+                "could not sort the repository's tags",
+                Some(Generation::V1),
+            ))
+        }
+        Some("ERROR_UNKNOWN") if details.contains("Invalid version:") => {
+            return Some(unsortable_tags_hint(
+                "could not sort the repository's tags",
+                Some(Generation::V2),
+            ))
+        }
+        Some("ERROR_UNKNOWN") if details.contains("api.github.com") => {
+            "for GITHUB the server lists tags through api.github.com with the GitHub token of \
+             its own configuration (CONNECTORS.GithubContainerRegistryConnector.github_token): \
+             the server needs that token and access to api.github.com, or set `registry-type` \
+             to one it reads directly (HARBOR reads any OCI registry it is configured for)"
         }
         Some("ERROR_UNKNOWN") if details.contains("'repository_id'") => {
             "the server has no local repository to register into; create one with \
@@ -430,6 +540,63 @@ fn server_hint(method: &str, code: Code, details: &str) -> Option<String> {
         },
     };
     Some(hint.to_string())
+}
+
+/// Why a HARBOR listing fails and what to do, in the sort rules of the generation.
+fn unsortable_tags_hint(what: &str, generation: Option<Generation>) -> String {
+    let rule = match generation {
+        Some(Generation::V1) => {
+            "a 1.x server sorts every tag of a HARBOR repository as a StrictVersion: one tag \
+             that is not a plain version (1.2 or 1.2.3, e.g. `latest` or `v1.2.3`) breaks it"
+        }
+        Some(Generation::V2) => {
+            "a 2.x server sorts every tag of a HARBOR repository as a PEP 440 version: one tag \
+             such as `latest`, `main` or `sha-1a2b3c4` breaks it (`v1.2.3` and `1.2.3rc1` are \
+             fine)"
+        }
+        _ => {
+            "the server sorts every tag of a HARBOR repository as a version (1.x: plain \
+             1.2.3 only; 2.x: PEP 440): one tag such as `latest` breaks it"
+        }
+    };
+    format!(
+        "the server {what}: {rule}. Delete such tags from the repository (e.g. `skopeo \
+         delete docker://<image>:latest`), or publish to a repository that holds version tags \
+         only"
+    )
+}
+
+/// The role a call needs, as the server's own transaction rules state it.
+fn role_hint(method: &str, generation: Option<Generation>) -> String {
+    let call = method.rsplit('.').next().unwrap_or(method);
+    let writes = matches!(
+        call,
+        "register" | "update" | "enable" | "disable" | "deregister"
+    );
+    match generation {
+        Some(Generation::V1) => format!(
+            "{method} on 1.x needs an API key of a DOMAIN-scoped role whose policy allows \
+             repository.Plugin{}",
+            if writes {
+                " writes (the domain admin's)"
+            } else {
+                " reads"
+            }
+        ),
+        _ => {
+            let roles = match (method, call) {
+                ("Repository.list", _) | (_, "get_versions") => {
+                    "a DOMAIN_ADMIN, WORKSPACE_OWNER or WORKSPACE_MEMBER token (USER is refused)"
+                }
+                (_, "get" | "list") => "any role, USER included",
+                _ if writes => {
+                    "a DOMAIN_ADMIN token (a Domain Admin App); workspace roles are refused"
+                }
+                _ => "a DOMAIN_ADMIN token",
+            };
+            format!("{method} on 2.x needs {roles}; the token's role is its `rol` claim")
+        }
+    }
 }
 
 /// The canonical upper-case name of a gRPC status code (`INVALID_ARGUMENT`).
@@ -492,6 +659,7 @@ mod tests {
                 code,
                 details: String::from(details),
                 attempts: 1,
+                generation: None,
             }
             .hint()
         };

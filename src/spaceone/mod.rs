@@ -24,6 +24,7 @@
 //! | `preflight.rs` | [`Session::preflight`]: what the detected server would refuse |
 //! | `register.rs` | [`register`]: get → register or update → get_versions |
 //! | `verbs.rs` | [`manage`]: `deregister`, `enable`, `disable`, `get` |
+//! | `listing.rs` | [`Session::list`] and [`Session::versions`]: what the server lists |
 //! | `error.rs` | [`SpaceOneError`], with the server's `ERROR_…` text and hints |
 //!
 //! Call order for a caller: [`PluginManifest::load`] and [`prepare`] while planning (a
@@ -35,6 +36,7 @@ pub mod api;
 mod calls;
 mod connection;
 mod error;
+mod listing;
 mod manifest;
 mod preflight;
 mod reflection;
@@ -46,6 +48,7 @@ mod verbs;
 
 pub use connection::{Connection, Endpoint, Policy, SpaceOneOptions, Timeouts};
 pub use error::{code_name, SpaceOneError};
+pub use listing::{ListFilter, PluginList, Versions};
 pub use manifest::{JsonObject, PluginManifest};
 pub use reflection::detect;
 pub use register::{register, Action, Registration, Session};

@@ -8,9 +8,11 @@
 //!    (GITHUB, GCP_PRIVATE_GCR, AWS_PRIVATE_ECR on 1.x; AWS_PUBLIC_ECR on 2.x); on 1.x
 //!    without a token, a domain (the body is the only place it can travel); on 1.x,
 //!    template schemas that are not valid JSON Schema (draft 7), which the server
-//!    refuses with ERROR_INVALID_TEMPLATE_SCHEMA; for HARBOR, pushed tags the server's
-//!    connector cannot sort (1.x: `StrictVersion`, 2.x: PEP 440 versions), which break
-//!    `register` and every later `get_versions`, unless the policy allows them.
+//!    refuses with ERROR_INVALID_TEMPLATE_SCHEMA; for HARBOR, tags the server's connector
+//!    cannot sort (1.x: `StrictVersion`, 2.x: PEP 440 versions), which break `register`
+//!    and every later `get_versions`, unless the policy allows them. The connector sorts
+//!    *every* tag of the repository, so the tags it already holds (read from the registry
+//!    by the caller) are checked with the ones about to be pushed.
 //! 2. **Server state**: the local repository exists (or 1.x may create it); a plugin
 //!    with this id is the same image; its fixed fields match (or `replace` is allowed).
 //!
@@ -25,13 +27,20 @@ use super::request::{is_plain_version, Generation, PluginRequest, RegistryType};
 use super::translate;
 
 impl Session {
-    /// Checks `request` against this server before anything is pushed (see the module doc).
-    pub async fn preflight(&self, request: &PluginRequest) -> Result<(), SpaceOneError> {
-        check_request(
+    /// Checks `request` against this server before anything is pushed (see the module
+    /// doc); `existing_tags` are the tags the registry repository holds now. The answer is
+    /// the warnings to show.
+    pub async fn preflight(
+        &self,
+        request: &PluginRequest,
+        existing_tags: &[String],
+    ) -> Result<Vec<String>, SpaceOneError> {
+        let warnings = check_request(
             request,
             self.generation,
             self.has_token || self.domain_id.is_some(),
             self.policy.allow_non_version_tags,
+            existing_tags,
         )?;
 
         let api = self.api();
@@ -49,25 +58,27 @@ impl Session {
                         });
                     }
                 }
-                Ok(())
+                Ok(warnings)
             }
             Err(SpaceOneError::NoLocalRepository { .. })
                 if self.generation == Generation::V1 && self.policy.create_local_repository =>
             {
-                Ok(()) // created by `publish`
+                Ok(warnings) // created by `publish`
             }
             Err(e) => Err(e),
         }
     }
 }
 
-/// The checks that need the generation but not the network.
+/// The checks that need the generation but not the server; the answer is the warnings.
 pub fn check_request(
     request: &PluginRequest,
     generation: Generation,
     has_domain: bool,
     allow_non_version_tags: bool,
-) -> Result<(), SpaceOneError> {
+    existing_tags: &[String],
+) -> Result<Vec<String>, SpaceOneError> {
+    let mut warnings = Vec::new();
     translate::check_registry_type(request.registry_type, generation)?;
     if generation == Generation::V1 && !has_domain {
         return Err(SpaceOneError::DomainRequired);
@@ -90,7 +101,7 @@ pub fn check_request(
             }
         }
     }
-    if request.registry_type == RegistryType::Harbor && !allow_non_version_tags {
+    if request.registry_type == RegistryType::Harbor {
         let (sortable, generation_name, rule): (fn(&str) -> bool, _, _) = match generation {
             Generation::V1 => (
                 is_plain_version,
@@ -105,22 +116,30 @@ pub fn check_request(
                  (1.2.3, v1.2.3, 1.2.3rc1) and fails on any other",
             ),
         };
-        let bad: Vec<String> = request
-            .pushed_tags
-            .iter()
-            .filter(|t| !sortable(t))
-            .cloned()
+        let unsortable = |tags: &[String]| -> Vec<String> {
+            tags.iter().filter(|t| !sortable(t)).cloned().collect()
+        };
+        let pushed = unsortable(&request.pushed_tags);
+        let existing: Vec<String> = unsortable(existing_tags)
+            .into_iter()
+            .filter(|t| !request.pushed_tags.contains(t))
             .collect();
-        if !bad.is_empty() {
-            return Err(SpaceOneError::UnsortableTags {
-                tags: bad,
+        if !pushed.is_empty() || !existing.is_empty() {
+            let error = SpaceOneError::UnsortableTags {
+                pushed,
+                existing,
+                repository: request.image.clone(),
                 registry_type: RegistryType::Harbor.as_str(),
                 generation: generation_name,
                 rule,
-            });
+            };
+            if !allow_non_version_tags {
+                return Err(error);
+            }
+            warnings.push(format!("{error} (allowed by `allow-non-version-tags`)"));
         }
     }
-    Ok(())
+    Ok(warnings)
 }
 
 /// A version `packaging.version.Version` parses (PEP 440, public and local parts):

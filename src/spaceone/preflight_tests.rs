@@ -19,7 +19,9 @@ fn request(manifest: &str, target: &str, version: &str) -> PluginRequest {
 const HARBOR: &str = "registry.example.com/acme/plugin-x-inven-collector";
 
 fn check(req: &PluginRequest, g: Generation) -> Result<(), String> {
-    check_request(req, g, true, false).map_err(|e| e.to_string())
+    check_request(req, g, true, false, &[])
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -31,7 +33,7 @@ fn registry_types_a_generation_cannot_express_are_refused_before_the_push() {
     );
     assert_eq!(github.registry_type, RegistryType::Github);
     assert_eq!(check(&github, Generation::V2), Ok(()));
-    let e = check_request(&github, Generation::V1, true, false).unwrap_err();
+    let e = check_request(&github, Generation::V1, true, false, &[]).unwrap_err();
     assert_eq!(
         e.to_string(),
         "registry type GITHUB cannot be sent to a SpaceONE 1.x server"
@@ -70,14 +72,14 @@ fn registry_types_a_generation_cannot_express_are_refused_before_the_push() {
 #[test]
 fn v1_without_token_or_domain_is_refused() {
     let req = request("name: x\n", &format!("{HARBOR}:1.0.0"), "1.0.0");
-    let e = check_request(&req, Generation::V1, false, false).unwrap_err();
+    let e = check_request(&req, Generation::V1, false, false, &[]).unwrap_err();
     assert!(e.is_preflight());
     assert!(
         e.to_string()
             .starts_with("input `spaceone-domain-id` is required"),
         "{e}"
     );
-    assert!(check_request(&req, Generation::V2, false, false).is_ok());
+    assert!(check_request(&req, Generation::V2, false, false, &[]).is_ok());
 }
 
 #[test]
@@ -91,24 +93,23 @@ fn harbor_tags_must_be_sortable_by_the_generation() {
     assert_eq!(check(&plain, Generation::V1), Ok(()));
 
     let latest = tags(&["latest", "v1.0.0"]);
-    let e = check_request(&latest, Generation::V1, true, false).unwrap_err();
+    let e = check_request(&latest, Generation::V1, true, false, &[]).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "tags `latest`, `v1.0.0` cannot be pushed to a HARBOR repository registered with a \
-         SpaceONE 1.x server: its HARBOR connector sorts every tag of the repository as a \
-         StrictVersion (1.2 or 1.2.3, optionally a1/b1) and fails on any other"
+        "tags `latest`, `v1.0.0` cannot be pushed for a HARBOR plugin on a SpaceONE 1.x server: \
+         its HARBOR connector sorts every tag of the repository as a StrictVersion (1.2 or \
+         1.2.3, optionally a1/b1) and fails on any other, so registering (and every later \
+         version listing) would fail after the push"
     );
     assert!(e.is_preflight());
     assert!(e.hint().unwrap().contains("allow-non-version-tags"));
     // 2.x parses PEP 440: `v1.0.0` is fine there, `latest` is not.
-    assert_eq!(
-        check(&latest, Generation::V2).unwrap_err(),
-        "tag `latest` cannot be pushed to a HARBOR repository registered with a SpaceONE 2.x \
-         server: its HARBOR connector sorts every tag of the repository as a PEP 440 version \
-         (1.2.3, v1.2.3, 1.2.3rc1) and fails on any other"
-    );
-    // Forced, or another registry type: no complaint.
-    assert!(check_request(&latest, Generation::V1, true, true).is_ok());
+    assert!(check(&latest, Generation::V2)
+        .unwrap_err()
+        .starts_with("tag `latest` cannot be pushed for a HARBOR plugin on a SpaceONE 2.x server"));
+    // Forced: a warning instead. Another registry type: no complaint.
+    let warnings = check_request(&latest, Generation::V1, true, true, &[]).unwrap();
+    assert!(warnings[0].contains("allowed by `allow-non-version-tags`"));
     let hub = request(
         "name: x\n",
         "docker.io/acme/plugin-x-inven-collector:1.0.0",
@@ -116,6 +117,30 @@ fn harbor_tags_must_be_sortable_by_the_generation() {
     )
     .with_pushed_tags(&["latest".to_string()]);
     assert_eq!(check(&hub, Generation::V1), Ok(()));
+}
+
+#[test]
+fn tags_the_repository_already_holds_are_sorted_too() {
+    let plain = request("name: x\n", &format!("{HARBOR}:1.1.0"), "1.1.0");
+    let held = [
+        "1.0.0".to_string(),
+        "latest".into(),
+        "main".into(),
+        "v0.9".into(),
+    ];
+    let e = check_request(&plain, Generation::V2, true, false, &held).unwrap_err();
+    assert!(
+        e.to_string().starts_with(
+            "acme/plugin-x-inven-collector already holds tags `latest`, `main` for a HARBOR \
+             plugin on a SpaceONE 2.x server"
+        ),
+        "{e}"
+    );
+    assert!(e.is_preflight());
+    assert!(e.hint().unwrap().contains("skopeo delete"));
+    // 1.x's StrictVersion refuses `v0.9` as well.
+    let e = check_request(&plain, Generation::V1, true, false, &held).unwrap_err();
+    assert!(e.to_string().contains("`latest`, `main`, `v0.9`"), "{e}");
 }
 
 #[test]
@@ -166,7 +191,7 @@ fn v1_template_schemas_must_be_valid_json_schema() {
         &format!("{HARBOR}:1.0.0"),
         "1.0.0",
     );
-    let e = check_request(&bad, Generation::V1, true, false).unwrap_err();
+    let e = check_request(&bad, Generation::V1, true, false, &[]).unwrap_err();
     assert_eq!(
         e.to_string(),
         "plugin manifest plugin.yml:3: `template.options.schema.properties.region.type` is not a \

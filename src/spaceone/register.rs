@@ -376,6 +376,7 @@ async fn detect(conn: &Connection) -> Result<Generation, SpaceOneError> {
             code,
             details,
             attempts,
+            generation: None,
         },
         other => other,
     })

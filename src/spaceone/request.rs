@@ -265,12 +265,6 @@ pub fn prepare(
             why: "the pushed tag is checked in the server's version list".into(),
         });
     }
-    if registry_type == RegistryType::Harbor && !is_plain_version(version) {
-        notes.push(format!(
-            "version `{version}` is not a plain version (1.2 or 1.2.3): a 1.x server sorts \
-             HARBOR tags as such and fails on any other tag in the repository"
-        ));
-    }
     if manifest.is_none() {
         notes.push(format!(
             "no plugin manifest: a first registration uses derived values (plugin_id \

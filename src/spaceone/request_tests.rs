@@ -269,10 +269,9 @@ fn notes_for_what_only_the_server_could_refuse() {
         &RequestOverrides::default(),
     )
     .unwrap();
+    // Whether `v1.0.0` sorts depends on the generation: the pre-flight says, not a note.
     assert!(
-        r.notes
-            .iter()
-            .any(|n| n.contains("`v1.0.0` is not a plain version")),
+        !r.notes.iter().any(|n| n.contains("v1.0.0")),
         "{:?}",
         r.notes
     );

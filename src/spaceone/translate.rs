@@ -108,6 +108,22 @@ fn opt_struct(v: &Option<Map<String, Json>>) -> Option<Struct> {
     v.as_ref().map(to_struct)
 }
 
+/// An object as 2.x core's `MongoModel` stores it: keys and string values stripped, nested
+/// objects likewise; lists are kept as they are.
+fn trimmed(object: &Map<String, Json>) -> Map<String, Json> {
+    object
+        .iter()
+        .map(|(key, value)| {
+            let value = match value {
+                Json::String(text) => Json::String(text.trim().to_string()),
+                Json::Object(inner) => Json::Object(trimmed(inner)),
+                other => other.clone(),
+            };
+            (key.trim().to_string(), value)
+        })
+        .collect()
+}
+
 fn opt_list(v: &Option<Vec<String>>) -> Option<ListValue> {
     v.as_deref().map(to_list)
 }
@@ -231,18 +247,25 @@ impl Changes {
         }
     }
 
-    /// The request's updatable fields that differ from the server's.
+    /// The request's updatable fields that differ from the server's, compared as the
+    /// server stores them: a 2.x server trims strings (so `'  Padded  '` is stored as
+    /// `Padded`, and sending it again would be an update every time).
     pub fn between(req: &PluginRequest, current: &Current, generation: Generation) -> Changes {
-        let differs = |want: Option<Struct>, have: &Struct| want.filter(|w| w != have);
+        let differs = |want: &Option<Map<String, Json>>, have: &Struct| {
+            let stored = want.as_ref().map(|w| match generation {
+                Generation::V2 => to_struct(&trimmed(w)),
+                _ => to_struct(w),
+            });
+            stored.filter(|w| w != have)
+        };
         Changes {
             name: Some(req.name.clone()).filter(|n| *n != current.name),
-            capability: differs(opt_struct(&req.capability), &current.capability),
-            template: differs(opt_struct(&req.template), &current.template)
+            capability: differs(&req.capability, &current.capability),
+            template: differs(&req.template, &current.template)
                 .filter(|_| generation == Generation::V1),
             labels: opt_list(&req.labels).filter(|l| *l != current.labels),
-            tags: differs(opt_struct(&req.tags), &current.tags),
-            docs: differs(opt_struct(&req.docs), &current.docs)
-                .filter(|_| generation == Generation::V2),
+            tags: differs(&req.tags, &current.tags),
+            docs: differs(&req.docs, &current.docs).filter(|_| generation == Generation::V2),
         }
     }
 

@@ -382,3 +382,27 @@ fn changes_are_only_what_differs_among_updatable_fields() {
         "{notes:?}"
     );
 }
+
+#[test]
+fn padded_strings_compare_as_a_2x_server_stores_them() {
+    let manifest = "name: Padded\nservice_type: inventory.Collector\n\
+                    tags: {' description ': '  spaced  ', nested: {x: ' y '}, list: [' z ']}\n";
+    let m = PluginManifest::parse(manifest, Path::new("plugin.yml")).unwrap();
+    let target = "127.0.0.1:5000/acme/plugin-padded-inven-collector:1.0.0"
+        .parse()
+        .unwrap();
+    let req = prepare(Some(&m), &target, "1.0.0", &RequestOverrides::default()).unwrap();
+    // What the real 2.x server returned after registering that manifest.
+    let stored = json!({"description": "spaced", "nested": {"x": "y"}, "list": [" z "]});
+    let current = Current {
+        name: "Padded".into(),
+        tags: to_struct(stored.as_object().unwrap()),
+        ..Default::default()
+    };
+    assert!(Changes::between(&req, &current, Generation::V2).is_empty());
+    // A 1.x server stores what it was sent: there the padding is a difference.
+    assert_eq!(
+        Changes::between(&req, &current, Generation::V1).fields(),
+        ["tags"]
+    );
+}

@@ -93,7 +93,7 @@ impl Session {
         let api = self.api();
         let answer = match verb {
             Verb::Get => {
-                let repository_id = api.local_repository(false).await?;
+                let repository_id = self.local_repository_of(&api, plugin_id).await?;
                 api.get_or_status(plugin_id, &repository_id)
                     .await
                     .map_err(|(_, e)| e)?

@@ -13,5 +13,6 @@ mod python_plugin;
 mod registry;
 mod run_isolation;
 mod spaceone;
+mod spaceone_real;
 mod support;
 mod verbs;

@@ -99,7 +99,7 @@ fn publish_checked(
     let reporter = RecordingReporter::default();
     let result = block_on(async {
         let s = Session::open(opts, Timeouts::with_retry(Retry::immediate(3)), &reporter).await?;
-        s.preflight(request).await?;
+        s.preflight(request, &[]).await?;
         s.publish(request, &reporter).await
     });
     (result, reporter.lines())
@@ -541,7 +541,13 @@ fn preflight_refuses_what_the_detected_server_would() {
     let v1_opts = options(&v1, None, Some("domain-test"));
     let v2_opts = options(&v2, Some(&jwt_v2("domain-v2", "DOMAIN_ADMIN")), None);
     let preflight = |opts: &SpaceOneOptions, request: &PluginRequest| {
-        block_on(async { session(opts).await?.preflight(request).await })
+        block_on(async {
+            session(opts)
+                .await?
+                .preflight(request, &[])
+                .await
+                .map(|_| ())
+        })
     };
     let with_type = |t: &str| {
         let m = PluginManifest::parse(MANIFEST, Path::new("plugin.yml")).unwrap();
