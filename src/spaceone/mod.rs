@@ -26,6 +26,7 @@
 //! | `verbs.rs` | [`manage`]: `deregister`, `enable`, `disable`, `get` |
 //! | `listing.rs` | [`Session::list`] and [`Session::versions`]: what the server lists |
 //! | `error.rs` | [`SpaceOneError`], with the server's `ERROR_…` text and hints |
+//! | `hints.rs` | the known fixes for a server's answer, per call and generation |
 //!
 //! Call order for a caller: [`PluginManifest::load`] and [`prepare`] while planning (a
 //! bad manifest or image name stops the run before the push), [`Session::open`] and
@@ -36,6 +37,7 @@ pub mod api;
 mod calls;
 mod connection;
 mod error;
+mod hints;
 mod listing;
 mod manifest;
 mod preflight;
