@@ -154,3 +154,37 @@ fn role_hint(method: &str, generation: Option<Generation>) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hint(method: &str, details: &str, generation: Option<Generation>) -> String {
+        server_hint(method, Code::InvalidArgument, details, generation).unwrap_or_default()
+    }
+
+    #[test]
+    fn role_hints_name_the_role_the_call_needs() {
+        let denied = "ERROR_PERMISSION_DENIED: Permission denied.";
+        let v2 = Some(Generation::V2);
+        assert!(hint("Plugin.register", denied, v2).contains("needs a DOMAIN_ADMIN token"));
+        assert!(hint("Plugin.get_versions", denied, v2).contains("WORKSPACE_MEMBER"));
+        assert!(hint("Repository.list", denied, v2).contains("USER is refused"));
+        assert!(hint("Plugin.get", denied, v2).contains("USER included"));
+        assert!(hint("Plugin.update", denied, Some(Generation::V1)).contains("DOMAIN-scoped"));
+    }
+
+    #[test]
+    fn tag_sorting_hints_follow_the_generation() {
+        let no_plugin = "ERROR_NO_PLUGIN: Plugin does not exists.";
+        let v1 = hint("Plugin.get_versions", no_plugin, Some(Generation::V1));
+        let v2 = hint("Plugin.get_versions", no_plugin, Some(Generation::V2));
+        assert!(
+            v1.contains("`v1.2.3`") && v1.contains("StrictVersion"),
+            "{v1}"
+        );
+        assert!(v2.contains("`v1.2.3` and `1.2.3rc1` are fine"), "{v2}");
+        let invalid = "ERROR_UNKNOWN: Invalid version: 'latest'";
+        assert!(hint("Plugin.register", invalid, None).contains("PEP 440"));
+    }
+}
