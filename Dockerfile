@@ -27,7 +27,11 @@
 #   cargo build --release --locked --target x86_64-unknown-linux-musl
 #   PUBLISH_OUTPUT=oci:oci-layout target/x86_64-unknown-linux-musl/release/spaceone-publish
 #   docker build -t spaceone-publish .
-FROM alpine:3.20
+#
+# BASE lets a mirror (or the tests, which have no Docker Hub) substitute alpine: any base
+# with /bin/sh and /etc/ssl/certs/ca-certificates.crt will do.
+ARG BASE=alpine:3.20
+FROM ${BASE}
 
 # The prebuilt binary for this image's platform; the release workflow passes the
 # aarch64 one when it builds linux/arm64.

@@ -4,6 +4,7 @@
 //! images pushed by skopeo, the SpaceONE stand-in servers, and a builder that runs the
 //! real `spaceone-publish` binary. `harness` proves those fixtures work.
 
+mod action_image;
 mod build;
 mod ci;
 mod harness;
