@@ -19,6 +19,7 @@ use crate::registry::{self, Credential, RegistryOptions};
 use crate::secret::Secret;
 use crate::{spaceone, tags};
 
+mod checks;
 mod verbs;
 
 pub use verbs::{MergePlan, PluginVerbPlan};
@@ -73,6 +74,12 @@ pub enum PlanError {
         variable: String,
         problem: String,
     },
+    /// A CI variable (not an input) naming a file that cannot be used.
+    #[error("{variable}: {problem}")]
+    Environment {
+        variable: &'static str,
+        problem: String,
+    },
     #[error("cannot read {path}")]
     Read {
         path: PathBuf,
@@ -101,6 +108,7 @@ impl Plan {
     pub fn resolve(inputs: Inputs) -> Result<Plan, PlanError> {
         let mut notes = inputs.unknown.clone();
         let context = checked_context(&inputs)?;
+        checks::check(&inputs)?;
         // `./Dockerfile` → `Dockerfile`: CI annotations match paths relative to the checkout.
         let dockerfile_path: PathBuf = inputs
             .dockerfile
@@ -163,6 +171,12 @@ impl Plan {
             ));
         }
         let mut release = release;
+        if inputs.push_by_digest && inputs.spaceone_endpoint.is_some() {
+            let problem = "cannot be combined with `spaceone-endpoint`: a push by digest is \
+                           one platform of a matrix build and registers nothing; set \
+                           `spaceone-endpoint` on the `merge` job instead";
+            return Err(input_error(&inputs, "push-by-digest", problem.into()));
+        }
         let registration = if inputs.push_by_digest {
             // One platform of a matrix build: `merge` tags the index and registers it.
             release.tags.clear();
@@ -406,6 +420,7 @@ impl Registering {
 
 /// How to reach SpaceONE, checked as far as possible without the network.
 pub fn spaceone_options(inputs: &Inputs) -> Result<spaceone::SpaceOneOptions, PlanError> {
+    checks::spaceone_ca_cert(inputs)?;
     let endpoint = inputs.spaceone_endpoint.clone().ok_or_else(|| {
         input_error(
             inputs,
