@@ -63,6 +63,7 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
         .collect::<Result<Vec<_>, Error>>()?;
     let session = connect(plan.spaceone.as_ref(), plan.registration.as_ref(), reporter).await?;
 
+    output::check_credentials(&plan, &also_push, &registry, reporter).await?;
     build::check_platforms(&plan.build, &plan.platforms, &registry).await?;
     let mut timings = build::timings::Timings::default();
     let mut images = Vec::with_capacity(plan.platforms.len());
