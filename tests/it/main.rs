@@ -7,6 +7,7 @@
 mod build;
 mod ci;
 mod harness;
+mod hostile_inputs;
 mod plugin_repos;
 mod publish;
 mod python_plugin;
