@@ -115,7 +115,6 @@ async fn push_to(
 
 /// Delivers the built images to `destination`, and to every repository in `also` (each
 /// with its own client, so its own credentials) when that is a registry.
-#[allow(clippy::too_many_arguments)]
 /// Tries the push credentials of every repository [`deliver`] will push to, before the
 /// build: a wrong password must not cost a whole build first. A dry run pushes nothing,
 /// so it tries nothing.
@@ -138,6 +137,7 @@ pub async fn check_credentials(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn deliver(
     destination: &Destination,
     also: &[(Reference, registry::Client)],

@@ -551,7 +551,9 @@ mod tests {
         h.set_path("big").unwrap();
         h.set_mode(0o644);
         h.set_size(512);
-        (h.set_uid(0), h.set_gid(0), h.set_mtime(0));
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         let gnu = h.as_gnu_mut().unwrap();
         gnu.set_real_size(claimed);
         gnu.sparse[0].set_offset(claimed - 512);
