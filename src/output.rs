@@ -115,6 +115,28 @@ async fn push_to(
 
 /// Delivers the built images to `destination`, and to every repository in `also` (each
 /// with its own client, so its own credentials) when that is a registry.
+/// Tries the push credentials of every repository [`deliver`] will push to, before the
+/// build: a wrong password must not cost a whole build first. A dry run pushes nothing,
+/// so it tries nothing.
+pub async fn check_credentials(
+    plan: &crate::plan::Plan,
+    also: &[(Reference, registry::Client)],
+    registry: &registry::Client,
+    reporter: &dyn Reporter,
+) -> Result<(), Error> {
+    let Destination::Registry(target) = &plan.destination else {
+        return Ok(());
+    };
+    if plan.dry_run {
+        return Ok(());
+    }
+    let targets = std::iter::once((target, registry)).chain(also.iter().map(|(r, c)| (r, c)));
+    for (target, client) in targets {
+        client.check_push_credentials(target, reporter).await?;
+    }
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn deliver(
     destination: &Destination,

@@ -79,6 +79,7 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
     )
     .await?;
 
+    output::check_credentials(&plan, &also_push, &registry, reporter).await?;
     build::check_platforms(&plan.build, &plan.platforms, &registry).await?;
     let mut timings = build::timings::Timings::default();
     let mut images = Vec::with_capacity(plan.platforms.len());

@@ -101,6 +101,45 @@ fn host_without_port(host: &str) -> &str {
     host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
 }
 
+/// Checks a registry host: `name[:port]` or `[ipv6]:port`, the port 1–65535. A bad port
+/// must be refused here: sent on, it only comes back as a connection or auth error.
+pub fn validate_host(host: &str) -> Result<(), String> {
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((ip, tail)) if ip.parse::<std::net::Ipv6Addr>().is_ok() => {
+                match tail.strip_prefix(':') {
+                    Some(port) => (ip, Some(port)),
+                    None if tail.is_empty() => (ip, None),
+                    None => return Err(format!("`{host}` is not `[ipv6]:port`")),
+                }
+            }
+            _ => return Err(format!("`{host}` is not `[ipv6]:port`")),
+        },
+        None => match host.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        },
+    };
+    let name_ok = !name.is_empty()
+        && (host.starts_with('[')
+            || name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')));
+    if !name_ok {
+        return Err(format!("`{name}` is not a host name"));
+    }
+    match port {
+        None => Ok(()),
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+            match p.parse::<u32>() {
+                Ok(1..=65535) => Ok(()),
+                _ => Err(format!("port `{p}` of `{host}` is out of range (1-65535)")),
+            }
+        }
+        Some(p) => Err(format!("port `{p}` of `{host}` is not a number (1-65535)")),
+    }
+}
+
 fn is_valid_component(c: &str) -> bool {
     // [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
     let b = c.as_bytes();
@@ -189,6 +228,7 @@ impl FromStr for Reference {
             }
             _ => (DOCKER_HUB.to_string(), name.to_string()),
         };
+        validate_host(&registry).map_err(|e| err(&e))?;
         let registry = if is_docker_hub_host(&registry) {
             DOCKER_HUB.to_string()
         } else {
@@ -287,6 +327,10 @@ mod tests {
             ("a/b:-x", None),
             ("https://ghcr.io/a", None),
             ("a/b_/c", None),
+            ("localhost:99999/a", None),
+            ("localhost:abc/a", None),
+            ("localhost:0/a", None),
+            ("[::1]:5000/a", Some(("[::1]:5000", "a", None))),
             ("", None),
         ];
         for (input, expect) in cases {

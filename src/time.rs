@@ -2,6 +2,9 @@
 //! dev-build stamps. Times come from the commit (or `SOURCE_DATE_EPOCH`), never the clock,
 //! so they are reproducible; no time-zone database is needed for fixed offsets.
 
+/// 9999-12-31T23:59:59Z: the last second RFC 3339's four-digit years can write.
+pub const MAX_EPOCH: u64 = 253_402_300_799;
+
 /// RFC 3339 UTC time of a Unix timestamp, as image configs record it.
 pub fn rfc3339(epoch: u64) -> String {
     let (y, m, d, hh, mm, ss) = civil(epoch as i64);
@@ -37,5 +40,6 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(MAX_EPOCH), "9999-12-31T23:59:59Z");
     }
 }

@@ -58,6 +58,8 @@ pub(super) fn apply(
         InstructionKind::Expose(words) => {
             for word in words {
                 for port in state.expand_words(word).map_err(|e| fail(e.to_string()))? {
+                    super::dockerfile::checks::port(&port)
+                        .map_err(|p| fail(format!("EXPOSE {p}")))?;
                     let port = if port.contains('/') {
                         port
                     } else {

@@ -63,10 +63,7 @@ pub fn entries(
     let chmod = match &spec.chmod {
         Some(chmod) => {
             let v = x(chmod)?;
-            Some(
-                u32::from_str_radix(&v, 8)
-                    .map_err(|_| fail(format!("--chmod={v} is not an octal mode")))?,
-            )
+            Some(super::dockerfile::checks::chmod(&v).map_err(fail)?)
         }
         None => None,
     };

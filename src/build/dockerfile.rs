@@ -35,6 +35,7 @@ use std::time::Duration;
 use instructions::{parse_instruction, Parsed};
 use lines::logical_lines;
 
+pub mod checks;
 mod instructions;
 mod lines;
 mod words;
@@ -248,6 +249,13 @@ pub enum ErrorKind {
     DuplicateStage { name: String, first_line: usize },
     #[error("{trigger} isn't allowed as an ONBUILD trigger")]
     OnbuildTrigger { trigger: String },
+    #[error("{instruction} {problem}")]
+    Value {
+        instruction: &'static str,
+        problem: String,
+    },
+    #[error("the instruction is {len} bytes long; at most {} (longer values belong in a file the build copies)", checks::MAX_LINE)]
+    LineTooLong { len: usize },
     #[error("target stage \"{target}\" not found (named stages: {})", list_or_none(.stages))]
     UnknownTarget { target: String, stages: Vec<String> },
 }
@@ -384,6 +392,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Dockerfile, DockerfileError> {
         stages: Vec::new(),
     };
     for raw in logical {
+        if raw.text.len() > checks::MAX_LINE {
+            let len = raw.text.len();
+            return Err(fail(raw.line, ErrorKind::LineTooLong { len }));
+        }
         let parsed = parse_instruction(&raw.text, raw.heredocs, escape, raw.line)
             .map_err(|kind| fail(raw.line, kind))?;
         match parsed {
@@ -432,6 +444,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Dockerfile, DockerfileError> {
     if dockerfile.stages.is_empty() {
         return Err(fail(0, ErrorKind::NoStage));
     }
+    checks::literals(&dockerfile).map_err(|(line, kind)| fail(line, kind))?;
     Ok(dockerfile)
 }
 

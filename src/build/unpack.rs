@@ -31,6 +31,28 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Timespec, Timesta
 
 use super::rootfs::{clean, list, remove_all, Root};
 
+/// Zeros a GNU sparse entry may add to its stored data. The tar reader writes holes out
+/// as real zeros, so 512 bytes claiming 10 GiB would fill the disk; real images are
+/// written without sparse entries (Go's archive/tar cannot write them), so this is ample.
+const MAX_SPARSE_HOLES: u64 = 1 << 30;
+
+/// Why a sparse entry claiming `size` bytes is refused, if it is.
+fn sparse_bomb(header: &tar::Header, size: u64) -> Option<String> {
+    if !header.entry_type().is_gnu_sparse() {
+        return None;
+    }
+    let stored = header.entry_size().unwrap_or(0);
+    let gib = |n: u64| n as f64 / f64::from(1 << 30);
+    (size.saturating_sub(stored) > MAX_SPARSE_HOLES).then(|| {
+        format!(
+            "a sparse file claiming {:.1} GiB from {stored} bytes of data; at most {:.0} GiB \
+             of holes are unpacked",
+            gib(size),
+            gib(MAX_SPARSE_HOLES)
+        )
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
     #[error("layer {layer}: the archive is unreadable")]
@@ -272,6 +294,13 @@ fn apply_tar(root: &Root, stream: impl Read, layer: &str) -> Result<Applied, Unp
             }
             _ => {
                 // Regular files (and unknown kinds, written as files like other tools do).
+                if let Some(problem) = sparse_bomb(&header, entry.size()) {
+                    return Err(UnpackError::Escape {
+                        layer: layer.to_string(),
+                        entry: String::from_utf8_lossy(&raw).into_owned(),
+                        problem,
+                    });
+                }
                 let fd = rfs::openat(
                     &dir,
                     &name,
@@ -510,5 +539,36 @@ mod tests {
             assert!(!dir.path().join(name).exists(), "{name}");
         }
         assert_eq!(std::fs::read(dir.path().join("victim")).unwrap(), b"host");
+    }
+
+    #[test]
+    fn a_sparse_entry_claiming_gigabytes_is_refused_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(&dir.path().join("r")).unwrap();
+        let claimed: u64 = 10 << 30;
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::GNUSparse);
+        h.set_path("big").unwrap();
+        h.set_mode(0o644);
+        h.set_size(512);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.set_real_size(claimed);
+        gnu.sparse[0].set_offset(claimed - 512);
+        gnu.sparse[0].set_length(512);
+        h.set_cksum();
+        let layer = tar_of(|b| b.append(&h, &[7u8; 512][..]).unwrap());
+        let err = apply_layer(&root, &layer[..], "sha256:abc")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "layer sha256:abc: entry `big` is refused: a sparse file claiming 10.0 GiB"
+            ),
+            "{err}"
+        );
+        assert!(!dir.path().join("r/big").exists());
     }
 }

@@ -278,9 +278,28 @@ pub fn plain_variable(name: &str) -> String {
 }
 
 impl Inputs {
-    /// Reads the process environment.
+    /// Reads the process environment. A value that is not UTF-8 text is refused when it
+    /// belongs to an input (naming it), and otherwise left out with a note: nothing else
+    /// we read (CI variables, `HOME`) can be used half-decoded.
     pub fn from_env() -> Result<Inputs, InputError> {
-        Inputs::from_vars(std::env::vars().collect())
+        let mut vars = BTreeMap::new();
+        let mut ignored = Vec::new();
+        for (key, value) in std::env::vars_os() {
+            // A variable whose name is not text is no input and no variable we read.
+            let Ok(key) = key.into_string() else { continue };
+            match value.into_string() {
+                Ok(value) => {
+                    vars.insert(key, value);
+                }
+                Err(value) => match input_of_variable(&key) {
+                    Some(input) => return Err(not_utf8(input, key, value.as_encoded_bytes())),
+                    None => ignored.push(format!("{key} is not valid UTF-8 text and is ignored")),
+                },
+            }
+        }
+        let mut inputs = Inputs::from_vars(vars)?;
+        inputs.unknown.extend(ignored);
+        Ok(inputs)
     }
 
     /// Resolves every input from `vars` (the environment, or a test's map).
@@ -393,7 +412,7 @@ impl Inputs {
                 .map(|v| {
                     split_list(v)
                         .iter()
-                        .map(|p| Platform::parse(p).expect("checked"))
+                        .map(|p| Platform::parse_buildable(p).expect("checked"))
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -449,7 +468,7 @@ impl Inputs {
             secrets_values: raw
                 .secrets
                 .map(|s| {
-                    parse_key_values(s.expose())
+                    values::parse_secrets(s.expose())
                         .expect("checked")
                         .into_iter()
                         .map(|(k, v)| (k, Secret::new(v)))
@@ -518,6 +537,28 @@ impl Inputs {
             .chain(ci)
             .chain(build)
             .collect()
+    }
+}
+
+/// The input `variable` sets (`INPUT_IMAGE`, `PUBLISH_IMAGE` → `image`).
+fn input_of_variable(variable: &str) -> Option<&'static str> {
+    INPUTS
+        .iter()
+        .find(|d| variable == github_variable(d.name) || variable == plain_variable(d.name))
+        .map(|d| d.name)
+}
+
+/// The error for a value that is not UTF-8. It says where decoding stopped, never what
+/// the bytes were: the value may be a secret.
+fn not_utf8(input: &'static str, variable: String, bytes: &[u8]) -> InputError {
+    let at = std::str::from_utf8(bytes)
+        .err()
+        .map(|e| e.valid_up_to())
+        .unwrap_or(0);
+    InputError {
+        input,
+        variable,
+        problem: format!("the value is not valid UTF-8 text (invalid byte at offset {at})"),
     }
 }
 

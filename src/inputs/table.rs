@@ -4,9 +4,9 @@
 
 use super::values::{
     any, check_api, check_bool, check_digests, check_endpoint, check_epoch, check_format,
-    check_image, check_images, check_key_values, check_output, check_platforms,
-    check_registry_logins, check_registry_mirrors, check_registry_type, check_size, check_tags,
-    check_timezone, check_verb,
+    check_image, check_images, check_insecure_registries, check_key_values, check_output,
+    check_platforms, check_registry_logins, check_registry_mirrors, check_registry_type,
+    check_secrets, check_size, check_tags, check_timezone, check_verb,
 };
 
 /// How a value is checked and documented.
@@ -175,7 +175,7 @@ pub static INPUTS: &[InputDef] =
             List,
             "",
             "loopback hosts may use plain HTTP",
-            any,
+            check_insecure_registries,
             "Registry hosts (host:port) allowed over plain HTTP or without TLS verification."
         ),
         input!(
@@ -264,7 +264,7 @@ pub static INPUTS: &[InputDef] =
         input!("cache-repo", Text, "", "<image>/cache; none on Docker Hub", check_image,
             "Repository holding cached layers of RUN steps."),
         input!("no-cache", Bool, "false", "", check_bool, "Build without reading the layer cache."),
-        input!("secrets", Secret, "", "", check_key_values,
+        input!("secrets", Secret, "", "", check_secrets,
             "Build secrets for RUN --mount=type=secret, id=value, one per line; never in a layer or log."),
         input!("registry-chunk-size", Text, "", "ghcr.io: 4MiB; others: 64MiB", check_size,
             "Upload large blobs in chunks of this size (bytes, or KiB/MiB)."),

@@ -69,6 +69,52 @@ fn bad_values_name_the_variable() {
         ("PUBLISH_TAGS", "1.0.0,-x", "`-x` is not a valid tag"),
         ("PUBLISH_OUTPUT", "docker", "`docker` is not an output"),
         ("PUBLISH_SPACEONE_API", "3", "must be auto, 1 or 2"),
+        (
+            "PUBLISH_PLATFORMS",
+            "windows/amd64",
+            "supported: linux/amd64",
+        ),
+        (
+            "PUBLISH_PLATFORMS",
+            "../../etc",
+            "is not a platform this tool builds",
+        ),
+        (
+            "PUBLISH_IMAGE",
+            "localhost:0/a",
+            "port `0` of `localhost:0` is out of range",
+        ),
+        (
+            "PUBLISH_SOURCE_DATE_EPOCH",
+            "253402300800",
+            "after 9999-12-31T23:59:59Z",
+        ),
+        (
+            "PUBLISH_REGISTRY_CHUNK_SIZE",
+            "17592186044416MiB",
+            "is too large",
+        ),
+        (
+            "PUBLISH_REGISTRY_CHUNK_SIZE",
+            "18446744073709551616",
+            "is too large",
+        ),
+        ("PUBLISH_REGISTRY_CHUNK_SIZE", "0KiB", "is zero"),
+        (
+            "PUBLISH_INSECURE_REGISTRIES",
+            "reg.local:5000/v2",
+            "has a path",
+        ),
+        (
+            "PUBLISH_INSECURE_REGISTRIES",
+            "https://reg.local",
+            "has a scheme",
+        ),
+        (
+            "PUBLISH_INSECURE_REGISTRIES",
+            "reg.local:http",
+            "is not a number",
+        ),
     ];
     for (var, value, expected) in cases {
         let err = Inputs::from_vars(vars(&[(var, value)]))
@@ -111,4 +157,29 @@ fn unknown_plain_variables_get_a_suggestion() {
         i.unknown,
         vec!["PUBLISH_IMAGES is not an input (did you mean PUBLISH_IMAGE?)"]
     );
+}
+
+#[test]
+fn a_malformed_secrets_line_is_named_but_never_shown() {
+    for value in ["a=1\nhunter2", "=hunter2", "my id=hunter2"] {
+        let err = Inputs::from_vars(vars(&[("PUBLISH_SECRETS", value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("input `secrets` (PUBLISH_SECRETS): line "),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "the secret leaked: {err}");
+    }
+}
+
+#[test]
+fn a_sane_chunk_size_and_insecure_host_are_accepted() {
+    let i = Inputs::from_vars(vars(&[
+        ("PUBLISH_REGISTRY_CHUNK_SIZE", "1024MiB"),
+        ("PUBLISH_INSECURE_REGISTRIES", "reg.local:5000, [::1]:5000"),
+        ("PUBLISH_SOURCE_DATE_EPOCH", "253402300799"),
+    ]))
+    .unwrap();
+    assert_eq!(i.registry_chunk_size, Some(1 << 30));
 }

@@ -47,6 +47,28 @@ pub fn parse_bool(v: &str) -> Result<bool, String> {
 
 /// `KEY=VALUE` lines; blank lines and `#` comments are skipped.
 pub fn parse_key_values(v: &str) -> Result<Vec<(String, String)>, String> {
+    key_value_lines(v, |n, line| format!("line {n}: `{line}` is not KEY=VALUE"))
+}
+
+/// `id=value` lines of build secrets. An error names the line and the problem, never the
+/// line itself: it holds a secret.
+pub fn parse_secrets(v: &str) -> Result<Vec<(String, String)>, String> {
+    key_value_lines(v, |n, line| {
+        let problem = match line.contains('=') {
+            true => "the id before `=` is empty or has spaces",
+            false => "no `=`",
+        };
+        format!(
+            "line {n}: {problem} (expected `id=value`; the line is not shown, it holds a secret)"
+        )
+    })
+}
+
+/// `KEY=VALUE` lines, with `bad(line number, line)` describing one that is not.
+fn key_value_lines(
+    v: &str,
+    bad: impl Fn(usize, &str) -> String,
+) -> Result<Vec<(String, String)>, String> {
     v.lines()
         .enumerate()
         .map(|(i, line)| (i + 1, line.trim()))
@@ -55,9 +77,28 @@ pub fn parse_key_values(v: &str) -> Result<Vec<(String, String)>, String> {
             Some((k, val)) if !k.trim().is_empty() && !k.contains(char::is_whitespace) => {
                 Ok((k.to_string(), val.to_string()))
             }
-            _ => Err(format!("line {n}: `{line}` is not KEY=VALUE")),
+            _ => Err(bad(n, line)),
         })
         .collect()
+}
+
+pub(super) fn check_secrets(v: &str) -> Result<(), String> {
+    parse_secrets(v).map(|_| ())
+}
+
+/// `host[:port]` entries: the hosts plain HTTP (or an unverified certificate) is allowed
+/// for. They are compared with an image's host, so a URL or a path would never match.
+pub(super) fn check_insecure_registries(v: &str) -> Result<(), String> {
+    split_list(v).iter().try_for_each(|entry| {
+        let expected = "expected `host[:port]`, e.g. registry.local:5000";
+        if entry.contains("://") {
+            return Err(format!("`{entry}` has a scheme; {expected}"));
+        }
+        if entry.contains('/') {
+            return Err(format!("`{entry}` has a path; {expected}"));
+        }
+        crate::reference::validate_host(entry).map_err(|e| format!("{e}; {expected}"))
+    })
 }
 
 pub(super) fn any(_: &str) -> Result<(), String> {
@@ -167,7 +208,7 @@ pub(super) fn check_tags(v: &str) -> Result<(), String> {
 pub(super) fn check_platforms(v: &str) -> Result<(), String> {
     split_list(v)
         .iter()
-        .try_for_each(|p| Platform::parse(p).map(|_| ()))
+        .try_for_each(|p| Platform::parse_buildable(p).map(|_| ()))
 }
 
 pub(super) fn check_output(v: &str) -> Result<(), String> {
@@ -209,9 +250,15 @@ pub(super) fn check_registry_type(v: &str) -> Result<(), String> {
 }
 
 pub(super) fn check_epoch(v: &str) -> Result<(), String> {
-    v.parse::<u64>()
-        .map(|_| ())
-        .map_err(|_| format!("`{v}` is not a Unix timestamp in seconds"))
+    match v.parse::<u64>() {
+        // `created` is RFC 3339, whose years have four digits.
+        Ok(epoch) if epoch > crate::time::MAX_EPOCH => Err(format!(
+            "`{v}` is after 9999-12-31T23:59:59Z (at most {}), which `created` cannot hold",
+            crate::time::MAX_EPOCH
+        )),
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!("`{v}` is not a Unix timestamp in seconds")),
+    }
 }
 
 pub(super) fn check_key_values(v: &str) -> Result<(), String> {
@@ -226,7 +273,10 @@ pub(super) fn check_size(v: &str) -> Result<(), String> {
     parse_size(v).map(|_| ())
 }
 
-/// `4194304`, `4MiB`, `512KiB` → bytes.
+/// The largest chunk: a bigger one is one request in all but name, and a typo.
+pub const MAX_SIZE: u64 = 1 << 30;
+
+/// `4194304`, `4MiB`, `512KiB` → bytes, from 1 byte to [`MAX_SIZE`].
 pub fn parse_size(v: &str) -> Result<u64, String> {
     let v = v.trim();
     let (number, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
@@ -240,8 +290,13 @@ pub fn parse_size(v: &str) -> Result<u64, String> {
             ))
         }
     };
-    match number.parse::<u64>() {
-        Ok(n) if n > 0 => Ok(n * multiplier),
+    match number.parse::<u64>().map(|n| n.checked_mul(multiplier)) {
+        Ok(Some(0)) => Err(format!("`{v}` is zero; a chunk holds at least one byte")),
+        Ok(Some(n)) if n <= MAX_SIZE => Ok(n),
+        // Too big for u64 (or the product is): as absurd as any size over the bound.
+        Ok(_) | Err(_) if !number.is_empty() => {
+            Err(format!("`{v}` is too large (at most 1024MiB)"))
+        }
         _ => Err(format!(
             "`{v}` is not a size (bytes, or a number with KiB or MiB)"
         )),

@@ -118,6 +118,19 @@ impl<'de> Deserialize<'de> for MediaType {
     }
 }
 
+/// Architectures (GOARCH names) and their variants that images are built for.
+const BUILDABLE: &[(&str, &[&str])] = &[
+    ("amd64", &["v2", "v3", "v4"]),
+    ("arm64", &["v8"]),
+    ("arm", &["v5", "v6", "v7"]),
+    ("386", &[]),
+    ("ppc64le", &[]),
+    ("s390x", &[]),
+    ("riscv64", &[]),
+    ("mips64le", &[]),
+    ("loong64", &[]),
+];
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, PartialOrd, Ord)]
 pub struct Platform {
     pub architecture: String,
@@ -161,6 +174,35 @@ impl Platform {
             p.variant = None;
         }
         Ok(p)
+    }
+
+    /// Parses a platform to build for: Linux only (RUN executes Linux programs; a
+    /// `windows/amd64` label on a Linux image would be a lie) and an architecture Go and
+    /// the OCI image spec name, with its variants.
+    pub fn parse_buildable(s: &str) -> Result<Platform, String> {
+        let platform = Platform::parse(s)?;
+        let known = BUILDABLE.iter().any(|(arch, variants)| {
+            *arch == platform.architecture
+                && platform
+                    .variant
+                    .as_deref()
+                    .is_none_or(|v| variants.contains(&v))
+        });
+        if platform.os == "linux" && known {
+            return Ok(platform);
+        }
+        let list: Vec<String> = BUILDABLE
+            .iter()
+            .flat_map(|(arch, variants)| {
+                std::iter::once(format!("linux/{arch}"))
+                    .chain(variants.iter().map(move |v| format!("linux/{arch}/{v}")))
+            })
+            .collect();
+        Err(format!(
+            "`{}` is not a platform this tool builds (supported: {})",
+            s.trim(),
+            list.join(", ")
+        ))
     }
 
     /// The platform of this machine, as Go names it.

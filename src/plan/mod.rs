@@ -8,18 +8,21 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::build::source_times::SourceTimes;
 use crate::build::{dockerfile, dockerignore, BuildPlan};
-use crate::inputs::{strip_v, Inputs, Output};
+use crate::inputs::{Inputs, Output};
 use crate::oci::Platform;
 use crate::reference::Reference;
 use crate::registry::{self, Credential, RegistryOptions};
 use crate::secret::Secret;
 use crate::{spaceone, tags};
 
+mod checks;
+mod git;
 mod verbs;
+
+use git::{commit_time, git, git_tag, source_times, version_file};
 
 pub use verbs::{ListPlan, MergePlan, PluginVerbPlan};
 
@@ -73,6 +76,12 @@ pub enum PlanError {
         variable: String,
         problem: String,
     },
+    /// A CI variable (not an input) naming a file that cannot be used.
+    #[error("{variable}: {problem}")]
+    Environment {
+        variable: &'static str,
+        problem: String,
+    },
     #[error("cannot read {path}")]
     Read {
         path: PathBuf,
@@ -101,6 +110,7 @@ impl Plan {
     pub fn resolve(inputs: Inputs) -> Result<Plan, PlanError> {
         let mut notes = inputs.unknown.clone();
         let context = checked_context(&inputs)?;
+        checks::check(&inputs)?;
         // `./Dockerfile` → `Dockerfile`: CI annotations match paths relative to the checkout.
         let dockerfile_path: PathBuf = inputs
             .dockerfile
@@ -163,6 +173,12 @@ impl Plan {
             ));
         }
         let mut release = release;
+        if inputs.push_by_digest && inputs.spaceone_endpoint.is_some() {
+            let problem = "cannot be combined with `spaceone-endpoint`: a push by digest is \
+                           one platform of a matrix build and registers nothing; set \
+                           `spaceone-endpoint` on the `merge` job instead";
+            return Err(input_error(&inputs, "push-by-digest", problem.into()));
+        }
         let registration = if inputs.push_by_digest {
             // One platform of a matrix build: `merge` tags the index and registers it.
             release.tags.clear();
@@ -406,6 +422,7 @@ impl Registering {
 
 /// How to reach SpaceONE, checked as far as possible without the network.
 pub fn spaceone_options(inputs: &Inputs) -> Result<spaceone::SpaceOneOptions, PlanError> {
+    checks::spaceone_ca_cert(inputs)?;
     let endpoint = inputs.spaceone_endpoint.clone().ok_or_else(|| {
         input_error(
             inputs,
@@ -556,68 +573,6 @@ fn registration_target(
             })
         }
     }
-}
-
-fn git(context: &Path, args: &[&str]) -> Option<String> {
-    git_bytes(context, args)
-        .map(|out| String::from_utf8_lossy(&out).trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
-fn git_bytes(context: &Path, args: &[&str]) -> Option<Vec<u8>> {
-    // A container action runs as root in a checkout owned by the runner's user, which git
-    // refuses as "dubious ownership" unless told the directory is safe.
-    let out = Command::new("git")
-        .args(["-c", "safe.directory=*", "-C"])
-        .arg(context)
-        .args(args)
-        .output()
-        .ok()?;
-    out.status.success().then_some(out.stdout)
-}
-
-/// When each file under `context` last changed in git; empty outside a checkout.
-fn source_times(context: &Path) -> SourceTimes {
-    let log = [
-        "log",
-        "--format=%x00%ct",
-        "--name-only",
-        "-z",
-        "--relative",
-        "HEAD",
-        "--",
-        ".",
-    ];
-    let Some(log) = git_bytes(context, &log) else {
-        return SourceTimes::default();
-    };
-    let mut changed = git_bytes(
-        context,
-        &["diff", "--name-only", "-z", "--relative", "HEAD", "--", "."],
-    )
-    .unwrap_or_default();
-    changed
-        .extend(git_bytes(context, &["ls-files", "-z", "--others", "--", "."]).unwrap_or_default());
-    let shallow =
-        git(context, &["rev-parse", "--is-shallow-repository"]).as_deref() == Some("true");
-    SourceTimes::from_git_log(context, &log, &changed, shallow)
-}
-
-/// The tag at HEAD, `v` stripped (`v1.2.3` → `1.2.3`).
-fn git_tag(context: &Path) -> Option<String> {
-    git(context, &["describe", "--tags", "--exact-match", "HEAD"]).map(|t| strip_v(&t))
-}
-
-/// The committer time of HEAD: reproducible across clones, unlike file mtimes.
-fn commit_time(context: &Path) -> Option<u64> {
-    git(context, &["log", "-1", "--format=%ct"])?.parse().ok()
-}
-
-/// `src/VERSION`, the file SpaceONE plugins keep their version in.
-fn version_file(context: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(context.join("src").join("VERSION")).ok()?;
-    let v = strip_v(text.trim());
-    (!v.is_empty()).then_some(v)
 }
 
 /// The `org.opencontainers.image.*` annotations (and labels) a published image carries.

@@ -36,6 +36,7 @@ impl MergePlan {
     pub fn resolve(inputs: Inputs) -> Result<MergePlan, PlanError> {
         let mut notes = inputs.unknown.clone();
         let context = checked_context(&inputs)?;
+        super::checks::check(&inputs)?;
         let image = inputs.image.clone().ok_or_else(|| {
             input_error(
                 &inputs,

@@ -22,11 +22,12 @@
 use std::sync::Mutex;
 
 use futures_util::{stream, StreamExt as _, TryStreamExt as _};
+use reqwest::Method;
 
 use super::challenge::Scopes;
 use super::error::RegistryError;
 use super::manifest;
-use super::session::Session;
+use super::session::{Request, Session};
 use super::upload::{self, same_registry, BlobJob, UploadState};
 use super::Client;
 use crate::ci::{BlobAction, Event, Reporter};
@@ -65,6 +66,47 @@ impl Pushed {
 }
 
 impl Client {
+    /// Tries the credentials for pushing to `target` before anything is built: a token
+    /// for the push scope (token auth), or `GET /v2/` with them (Basic). A wrong password
+    /// is then found in a second, not after the build. Without credentials there is
+    /// nothing to try: an anonymous push says what the registry wants when it happens.
+    pub async fn check_push_credentials(
+        &self,
+        target: &Reference,
+        reporter: &dyn Reporter,
+    ) -> Result<(), RegistryError> {
+        let session = self
+            .session(target, Scopes::push(&target.repository, []))
+            .await?;
+        if self.inner.auth.credential(session.host()).is_none() {
+            return Ok(());
+        }
+        reporter.event(Event::Debug(&format!(
+            "checking the credentials for {} (push)",
+            target.name()
+        )));
+        let url = session.base_url();
+        self.inner
+            .tuning
+            .run(
+                |_| async {
+                    let response = session.send(Request::new(Method::GET, url.clone())).await?;
+                    match response.status().is_success() {
+                        true => Ok(()),
+                        false => Err(session.fail(&Method::GET, response).await),
+                    }
+                },
+                |err, attempt, wait| {
+                    reporter.event(Event::Note(&format!(
+                        "{}: credential check attempt {attempt} failed ({err}); retrying in {:.1}s",
+                        target.name(),
+                        wait.as_secs_f64()
+                    )))
+                },
+            )
+            .await
+    }
+
     /// Pushes `image` (whose blobs are in `store`, or in the registry each base layer came
     /// from) to `target` under `tags`. See the module docs for the order of things.
     pub async fn push(

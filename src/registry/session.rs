@@ -247,6 +247,13 @@ impl Session {
         &self.endpoint.host
     }
 
+    /// `<base>/v2/`: the version check every client starts with.
+    pub fn base_url(&self) -> Url {
+        let mut url = self.endpoint.base.clone();
+        url.set_path("/v2/");
+        url
+    }
+
     /// `<base>/v2/<repository>/<tail>`.
     pub fn url(&self, repository: &str, tail: &str) -> Url {
         let mut url = self.endpoint.base.clone();

@@ -36,6 +36,12 @@ use serde::Deserialize;
 
 use super::error::SpaceOneError;
 
+mod shape;
+
+/// A larger file is not a plugin manifest; and a request built from it could not pass
+/// gRPC's 4 MiB message limit, which would only say so after the push.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
 /// A JSON object: the model of a `google.protobuf.Struct` field.
 pub type JsonObject = serde_json::Map<String, serde_json::Value>;
 
@@ -129,19 +135,60 @@ enum Failure {
 impl PluginManifest {
     /// Reads and checks a manifest file.
     pub fn load(path: &Path) -> Result<PluginManifest, SpaceOneError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SpaceOneError::ManifestRead {
+        use std::io::Read as _;
+        let read_error = |source| SpaceOneError::ManifestRead {
             path: path.to_path_buf(),
             source,
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(read_error)?;
+        let at = |line, column, message| SpaceOneError::Manifest {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message,
+        };
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            let message = format!(
+                "the file is {:.1} MiB; a plugin manifest is at most 1 MiB (SpaceONE takes \
+                 requests of up to 4 MiB)",
+                size as f64 / f64::from(1 << 20)
+            );
+            return Err(at(1, 1, message));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+            let column = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+            at(line, column, "not UTF-8 text (YAML must be UTF-8)".into())
         })?;
         PluginManifest::parse(&text, path)
     }
 
     /// Parses manifest text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<PluginManifest, SpaceOneError> {
-        // Syntax first: the typed pass below would meet a syntax error half-way through a
-        // value and blame the value.
-        if let Err(err) = serde_yaml::from_str::<de::IgnoredAny>(text) {
-            return Err(manifest_error(path, &err, format!("not valid YAML: {err}")));
+        // Editors on Windows start UTF-8 files with a byte order mark; YAML allows it, and
+        // the parser would read it as content before a second document.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        // Syntax and shape first: the typed pass below would meet a syntax error, an alias
+        // bomb or runaway nesting half-way through a value and blame the value.
+        if let Err((err, exceeded)) = shape::check(text) {
+            let message = match exceeded {
+                Some(shape::Exceeded::Depth) => format!(
+                    "nested deeper than {} levels; a plugin manifest is a few levels deep",
+                    shape::MAX_DEPTH
+                ),
+                Some(shape::Exceeded::Values) => format!(
+                    "more than {} values once aliases are expanded (too many aliases: an \
+                     alias bomb?)",
+                    shape::MAX_VALUES
+                ),
+                None => format!("not valid YAML: {err}"),
+            };
+            return Err(manifest_error(path, &err, message));
         }
         let failure = RefCell::new(None);
         let deserializer = serde_yaml::Deserializer::from_str(text);

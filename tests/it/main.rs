@@ -8,6 +8,7 @@ mod action_image;
 mod build;
 mod ci;
 mod harness;
+mod hostile_inputs;
 mod plugin_repos;
 mod publish;
 mod python_plugin;

@@ -1091,6 +1091,64 @@ fn issue_3_debug_output_of_a_token_push_has_no_secrets() {
     );
 }
 
+/// Wrong push credentials fail with exit 4 before any build step runs, on a token-auth
+/// registry (the token service refuses them) and an htpasswd one (`/v2/` answers 401);
+/// the right ones still push.
+#[test]
+fn wrong_registry_credentials_fail_before_the_build() {
+    let ctx = Context::new()
+        .file("Dockerfile", "FROM scratch\nCOPY a.txt /a.txt\n")
+        .file("a.txt", "hello\n");
+    let token = TokenRegistry::start();
+    let htpasswd = Registry::tls_htpasswd("bob", "hunter2");
+    let ca = htpasswd.ca_cert_path().display().to_string();
+    let runs = [
+        (token.host(), token_auth::USER, "not-the-password", None),
+        (
+            htpasswd.host(),
+            "bob",
+            "not-the-password",
+            Some(ca.as_str()),
+        ),
+    ];
+    for (host, user, password, ca) in runs {
+        let mut publish = ctx
+            .publish()
+            .input("image", format!("{host}/team/early"))
+            .input("version", "1.0.0")
+            .input("registry-username", user)
+            .input("registry-password", password);
+        if let Some(ca) = ca {
+            publish = publish.input("registry-ca-cert", ca);
+        }
+        let run = publish.run();
+        run.assert_exit(4);
+        let output = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            output.contains(&host),
+            "names the registry: {}",
+            run.report()
+        );
+        assert!(
+            !output.contains("COPY a.txt"),
+            "a build step ran: {}",
+            run.report()
+        );
+        assert!(!output.contains(password), "{}", run.report());
+    }
+    assert!(htpasswd.tags("team/early").is_empty());
+    let run = ctx
+        .publish()
+        .input("image", format!("{}/team/early", htpasswd.host()))
+        .input("version", "1.0.0")
+        .input("registry-username", "bob")
+        .input("registry-password", "hunter2")
+        .input("registry-ca-cert", &ca)
+        .run();
+    run.assert_success();
+    assert_eq!(htpasswd.tags("team/early"), vec!["1.0.0"]);
+}
+
 /// Not a test: `bench/push.sh` runs it to push the OCI layout `BENCH_LAYOUT` (its first
 /// manifest) to `BENCH_TARGET` with the default tuning, and prints what it took.
 #[test]

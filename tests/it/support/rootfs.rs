@@ -75,6 +75,20 @@ impl LayerBuilder {
         self
     }
 
+    /// A GNU sparse file of `claimed` bytes whose only data is `data`, at its end: the
+    /// shape of a sparse bomb (a few bytes in the archive, gigabytes once written out).
+    pub fn sparse(mut self, path: &str, claimed: u64, data: &[u8]) -> Self {
+        let mut h = header(EntryType::GNUSparse, 0o644, data.len() as u64);
+        h.set_path(path).unwrap();
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.set_real_size(claimed);
+        gnu.sparse[0].set_offset(claimed - data.len() as u64);
+        gnu.sparse[0].set_length(data.len() as u64);
+        h.set_cksum();
+        self.tar.append(&h, data).unwrap();
+        self
+    }
+
     /// Gzips the tar and computes its digest and diff_id.
     pub fn finish(self) -> Layer {
         let tar = self.tar.into_inner().unwrap();
