@@ -91,4 +91,4 @@ fi
 
 echo
 echo "snapshot benchmark (100k files, release build):"
-cargo test --release --manifest-path "$HERE/Cargo.toml" --test it -- --ignored issue_4_bench_snapshot_100k_files --nocapture 2>/dev/null | grep '^snapshot:'
+cargo test --release --manifest-path "$HERE/Cargo.toml" --test it -- --ignored bench_snapshot_100k_files --nocapture 2>/dev/null | grep '^snapshot:'

@@ -104,7 +104,7 @@ EOT
 "#;
 
 #[test]
-fn issue_4_run_suite_on_busybox_without_cap_sys_admin() {
+fn run_suite_on_busybox_without_cap_sys_admin() {
     let reg = Registry::plain();
     let base = push_busybox(&reg, "library/busybox:1");
     let base_image = read_back(&reg, &base);
@@ -189,7 +189,7 @@ fn issue_4_run_suite_on_busybox_without_cap_sys_admin() {
 }
 
 #[test]
-fn issue_4_two_builds_give_the_same_digest() {
+fn two_builds_give_the_same_digest() {
     let reg = Registry::plain();
     let base = push_busybox(&reg, "library/busybox:1");
     let ctx = context(SUITE);
@@ -201,7 +201,7 @@ fn issue_4_two_builds_give_the_same_digest() {
 }
 
 #[test]
-fn issue_4_failing_run_exits_3_with_command_and_output_and_pushes_nothing() {
+fn failing_run_exits_3_with_command_and_output_and_pushes_nothing() {
     let reg = Registry::plain();
     let base = push_busybox(&reg, "library/busybox:1");
     let ctx = context("ARG BASE\nFROM ${BASE}\nRUN echo preparing && echo broken >&2 && exit 7\n");
@@ -217,7 +217,7 @@ fn issue_4_failing_run_exits_3_with_command_and_output_and_pushes_nothing() {
 }
 
 #[test]
-fn issue_4_multi_stage_copy_from_stage_index_and_image() {
+fn multi_stage_copy_from_stage_index_and_image() {
     let reg = Registry::plain();
     let base = push_busybox(&reg, "library/busybox:1");
     let dockerfile = r#"ARG BASE
@@ -253,7 +253,7 @@ COPY --from=${BASE} /etc/passwd /passwd
 }
 
 #[test]
-fn issue_4_cache_mount_persists_and_secret_stays_out() {
+fn cache_mount_persists_and_secret_stays_out() {
     let reg = Registry::plain();
     let base = push_busybox(&reg, "library/busybox:1");
     let dockerfile = r#"ARG BASE
@@ -313,7 +313,7 @@ fn push_hostile(reg: &Registry) -> String {
 }
 
 #[test]
-fn issue_4_hostile_base_layers_write_nothing_outside_the_rootfs() {
+fn hostile_base_layers_write_nothing_outside_the_rootfs() {
     let reg = Registry::plain();
     let base = push_hostile(&reg);
     let ctx = context("ARG BASE\nFROM ${BASE}\nRUN ls /tmp/pwned-abs /tmp/pwned-rel > /found\n");
@@ -335,7 +335,7 @@ fn issue_4_hostile_base_layers_write_nothing_outside_the_rootfs() {
 /// diff. The goal is ≤ 1 s for the walk and diff.
 #[test]
 #[ignore]
-fn issue_4_bench_snapshot_100k_files() {
+fn bench_snapshot_100k_files() {
     use spaceone_publish::build::{rootfs::Root, snapshot};
     use std::sync::Arc;
     use std::time::Instant;
@@ -376,7 +376,7 @@ fn issue_4_bench_snapshot_100k_files() {
 /// names the config and the layers, every blob's bytes match its digest, the config's
 /// `diff_ids` match the layers uncompressed, and skopeo reads it as a docker archive.
 #[test]
-fn issue_4_docker_archive_output() {
+fn docker_archive_output() {
     use flate2::read::GzDecoder;
     use sha2::{Digest as _, Sha256};
     use std::collections::BTreeMap;
@@ -501,7 +501,7 @@ fn pushed_blobs(run: &Run) -> Vec<String> {
 /// repository; a changed later step reuses the first RUN (fetching its files) and runs
 /// only itself; `no-cache` runs everything.
 #[test]
-fn issue_4_layer_cache_in_the_registry() {
+fn layer_cache_in_the_registry() {
     let reg = Registry::plain();
     let base = push_busybox(&reg, "library/busybox:1");
     let ctx = context(CACHED).file("app.txt", "app\n");

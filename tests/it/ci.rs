@@ -21,7 +21,7 @@ fn context() -> Context {
 }
 
 #[test]
-fn issue_6_github_action_outputs_summary_and_masks() {
+fn github_action_outputs_summary_and_masks() {
     let reg = Registry::plain();
     let base = push_busybox(&reg, "library/busybox:1");
     let ctx = context().git_tag("v1.4.0", EPOCH);
@@ -106,7 +106,7 @@ fn issue_6_github_action_outputs_summary_and_masks() {
 }
 
 #[test]
-fn issue_6_github_errors_are_annotations_on_the_dockerfile_line() {
+fn github_errors_are_annotations_on_the_dockerfile_line() {
     let ctx = Context::new()
         .file("Dockerfile", "FROM scratch\nCOPY missing.txt /\n")
         .file("src/VERSION", "1.0.0");
@@ -125,7 +125,7 @@ fn issue_6_github_errors_are_annotations_on_the_dockerfile_line() {
 }
 
 #[test]
-fn issue_6_gitlab_defaults_sections_and_dotenv() {
+fn gitlab_defaults_sections_and_dotenv() {
     let reg = Registry::plain();
     let ctx = context();
     let dotenv = ctx.join("publish.env");
@@ -177,7 +177,7 @@ fn issue_6_gitlab_defaults_sections_and_dotenv() {
 }
 
 #[test]
-fn issue_6_dev_build_version_and_json_output() {
+fn dev_build_version_and_json_output() {
     let ctx = context();
     let run = ctx
         .publish()
@@ -197,7 +197,7 @@ fn issue_6_dev_build_version_and_json_output() {
 }
 
 #[test]
-fn issue_6_pre_releases_never_get_latest() {
+fn pre_releases_never_get_latest() {
     let ctx = context();
     let run = ctx
         .publish()
@@ -212,7 +212,7 @@ fn issue_6_pre_releases_never_get_latest() {
 }
 
 #[test]
-fn issue_6_matrix_jobs_push_by_digest_and_merge_tags_one_index() {
+fn matrix_jobs_push_by_digest_and_merge_tags_one_index() {
     let reg = Registry::plain();
     let ctx = context();
     let image = format!("{}/cloudforet/plugin-matrix-inven-collector", reg.host());
@@ -267,7 +267,7 @@ fn issue_6_matrix_jobs_push_by_digest_and_merge_tags_one_index() {
 }
 
 #[test]
-fn issue_6_several_platforms_in_one_run_make_an_index() {
+fn several_platforms_in_one_run_make_an_index() {
     let reg = Registry::plain();
     let ctx = context();
     let image = format!("{}/cloudforet/plugin-multi-inven-collector", reg.host());
@@ -291,7 +291,7 @@ fn issue_6_several_platforms_in_one_run_make_an_index() {
 /// Every registry token obtained during the run is masked in the GitHub log before
 /// anything else could print it.
 #[test]
-fn issue_6_github_masks_registry_tokens_obtained() {
+fn github_masks_registry_tokens_obtained() {
     use crate::support::token_auth::{TokenRegistry, PASSWORD, USER};
     let reg = TokenRegistry::start();
     let ctx = context();

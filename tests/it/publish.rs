@@ -62,7 +62,7 @@ fn digest_line(stdout: &str) -> String {
 }
 
 #[test]
-fn issue_2_plugin_is_built_pushed_and_reads_back() {
+fn plugin_is_built_pushed_and_reads_back() {
     let reg = Registry::plain();
     let base = push_busybox(&reg, "library/busybox:1");
     let base_image = read_back(&reg, &base);
@@ -162,7 +162,7 @@ fn issue_2_plugin_is_built_pushed_and_reads_back() {
 }
 
 #[test]
-fn issue_2_same_inputs_give_the_same_digest() {
+fn same_inputs_give_the_same_digest() {
     let reg = Registry::plain();
     let base = push_busybox(&reg, "library/busybox:1");
     let first = plugin_context();
@@ -198,7 +198,7 @@ fn issue_2_same_inputs_give_the_same_digest() {
 }
 
 #[test]
-fn issue_2_run_is_refused_with_its_line_and_nothing_is_pushed() {
+fn run_is_refused_with_its_line_and_nothing_is_pushed() {
     // Since issue 4 RUN executes; on `scratch` there is no shell, so the step fails (exit 3)
     // naming its line and the program, and nothing is pushed.
     let reg = Registry::plain();
@@ -236,7 +236,7 @@ fn issue_2_run_is_refused_with_its_line_and_nothing_is_pushed() {
 }
 
 #[test]
-fn issue_2_bad_inputs_exit_2_naming_the_variable() {
+fn bad_inputs_exit_2_naming_the_variable() {
     let ctx = Context::new()
         .file("Dockerfile", "FROM scratch\n")
         .file("src/VERSION", "1.0.0");
@@ -275,7 +275,7 @@ fn issue_2_bad_inputs_exit_2_naming_the_variable() {
 }
 
 #[test]
-fn issue_2_preflight_refuses_what_spaceone_would_and_pushes_nothing() {
+fn preflight_refuses_what_spaceone_would_and_pushes_nothing() {
     let reg = Registry::plain();
     let ctx = Context::new()
         .file("Dockerfile", "FROM scratch\nCOPY VERSION /\n")
@@ -302,7 +302,7 @@ fn issue_2_preflight_refuses_what_spaceone_would_and_pushes_nothing() {
 }
 
 #[test]
-fn issue_2_tls_and_htpasswd_push_and_secrets_stay_out_of_output() {
+fn tls_and_htpasswd_push_and_secrets_stay_out_of_output() {
     let password = "s3cret-Passw0rd";
     let reg = Registry::tls_htpasswd("ci", password);
     let base = push_busybox(&reg, "library/busybox:1");
@@ -341,7 +341,7 @@ fn issue_2_tls_and_htpasswd_push_and_secrets_stay_out_of_output() {
 }
 
 #[test]
-fn issue_2_registers_with_the_real_1x_service_then_updates() {
+fn registers_with_the_real_1x_service_then_updates() {
     let reg = Registry::plain();
     let base = push_busybox(&reg, "library/busybox:1");
     let server = SpaceOne::v1(&reg);
@@ -396,7 +396,7 @@ fn issue_2_registers_with_the_real_1x_service_then_updates() {
 }
 
 #[test]
-fn issue_2_registers_with_a_2x_server_from_a_1x_manifest() {
+fn registers_with_a_2x_server_from_a_1x_manifest() {
     let reg = Registry::plain();
     let base = push_busybox(&reg, "library/busybox:1");
     let server = SpaceOne::v2_any(&reg, &[]);
@@ -436,7 +436,7 @@ fn issue_2_registers_with_a_2x_server_from_a_1x_manifest() {
 }
 
 #[test]
-fn issue_2_server_errors_exit_5_with_the_server_code() {
+fn server_errors_exit_5_with_the_server_code() {
     // The server lists tags in another registry than the one we push to, so it refuses the
     // registration with its own error, which nothing on our side could have known.
     let watched = Registry::plain();
@@ -483,7 +483,7 @@ fn issue_2_server_errors_exit_5_with_the_server_code() {
 }
 
 #[test]
-fn issue_2_unreachable_spaceone_stops_the_run_before_the_push() {
+fn unreachable_spaceone_stops_the_run_before_the_push() {
     let reg = Registry::plain();
     let ctx = Context::new()
         .file("Dockerfile", "FROM scratch\nCOPY VERSION /\n")
@@ -516,7 +516,7 @@ fn issue_2_unreachable_spaceone_stops_the_run_before_the_push() {
 /// The README's first command: the example plugin builds offline into an OCI layout and
 /// prints the registration request, the same digest every time.
 #[test]
-fn issue_2_example_plugin_builds_offline_and_prints_the_request() {
+fn example_plugin_builds_offline_and_prints_the_request() {
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("examples/plugin-example-inven-collector");
     let out = tempfile::tempdir().unwrap();
@@ -560,7 +560,7 @@ fn issue_2_example_plugin_builds_offline_and_prints_the_request() {
 }
 
 #[test]
-fn issue_2_base_from_an_index_is_resolved_for_the_requested_platform() {
+fn base_from_an_index_is_resolved_for_the_requested_platform() {
     let reg = Registry::plain();
     let base = crate::support::images::push_busybox_multi_platform(&reg, "library/multi:1");
     let arm = crate::support::read_back::read_back_platform(&reg, &base, "linux/arm64");

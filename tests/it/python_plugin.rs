@@ -164,7 +164,7 @@ fn chroot(root: &std::path::Path, env: &[String], cwd: &str, argv: &[String]) ->
 }
 
 #[test]
-fn issue_4_spaceone_python_plugin_on_debootstrapped_debian_builds_and_runs() {
+fn spaceone_python_plugin_on_debootstrapped_debian_builds_and_runs() {
     let started = Instant::now();
     let base_layer = debian_python();
     let fixture_time = started.elapsed();

@@ -126,7 +126,7 @@ fn assert_reads_back(reg: &Registry, repo_tag: &str, image: &SealedImage) {
 }
 
 #[test]
-fn issue_3_pushes_through_resets_500s_429s_and_stalls_with_correct_digests() {
+fn pushes_through_resets_500s_429s_and_stalls_with_correct_digests() {
     let reg = Registry::plain();
     let rules = vec![
         Rule::new(
@@ -268,7 +268,7 @@ fn push_with_reset(resume: bool) -> (u64, u64, Vec<String>) {
 }
 
 #[test]
-fn issue_3_resume_sends_fewer_bytes_than_a_restart() {
+fn a_resumed_upload_sends_fewer_bytes_than_a_restart() {
     let (resumed, resumed_patch, lines) = push_with_reset(true);
     let (restarted, restarted_patch, _) = push_with_reset(false);
     eprintln!(
@@ -287,15 +287,17 @@ fn issue_3_resume_sends_fewer_bytes_than_a_restart() {
     );
     assert!(resumed < restarted);
     // A restart re-sends the five acknowledged chunks; resume does not (it costs one
-    // status request, a few hundred bytes of headers).
+    // status request, a few hundred bytes of headers). How much of the cut chunk got
+    // through before the reset varies with the proxy's reads under load (up to a socket
+    // buffer), hence the margin; five chunks are far more than it.
     assert!(
-        restarted - resumed >= (5 * MIB - 4 * KIB) as u64,
+        restarted - resumed >= (5 * MIB - 256 * KIB) as u64,
         "{restarted} - {resumed}"
     );
 }
 
 #[test]
-fn issue_3_token_auth_scopes_refresh_tokens_and_denials() {
+fn token_auth_scopes_refresh_tokens_and_denials() {
     let reg = TokenRegistry::start();
     let host = reg.host();
     let dir = tempfile::tempdir().unwrap();
@@ -428,7 +430,7 @@ fn issue_3_token_auth_scopes_refresh_tokens_and_denials() {
 /// 400 `unsupported_grant_type` gets the GET with Basic credentials instead, and the push
 /// completes either way.
 #[test]
-fn issue_3_oauth2_password_grant_with_get_fallback() {
+fn oauth2_password_grant_with_get_fallback() {
     let reg = TokenRegistry::start();
     let host = reg.host();
     let dir = tempfile::tempdir().unwrap();
@@ -496,7 +498,7 @@ fn issue_3_oauth2_password_grant_with_get_fallback() {
 /// (upload continues on that session, no second POST), a registry-to-registry copy that
 /// streams, and what fails before anything is sent.
 #[test]
-fn issue_3_resolve_fetch_tags_index_mount_202_and_registry_copy() {
+fn resolve_fetch_tags_index_mount_202_and_registry_copy() {
     let reg = Registry::plain();
     let proxy = FaultProxy::start(reg.port(), Vec::new());
     let host = proxy.host();
@@ -683,7 +685,7 @@ fn issue_3_resolve_fetch_tags_index_mount_202_and_registry_copy() {
 /// HTTP fallback's 400); no credentials and a wrong password get hints; the CA or the
 /// insecure list make it work.
 #[test]
-fn issue_3_htpasswd_over_tls() {
+fn htpasswd_over_tls() {
     let reg = Registry::tls_htpasswd("bob", "hunter2");
     let host = reg.host();
     let target = reference(&format!("{host}/test/tls"));
@@ -767,7 +769,7 @@ fn issue_3_htpasswd_over_tls() {
 /// after one re-authentication with the union of scopes, then a plain upload goes
 /// through; anonymous pulls work.
 #[test]
-fn issue_3_token_auth_refused_mount_falls_back_and_anonymous_pull() {
+fn token_auth_refused_mount_falls_back_and_anonymous_pull() {
     let reg = TokenRegistry::start();
     let host = reg.host();
     let dir = tempfile::tempdir().unwrap();
@@ -835,7 +837,7 @@ fn base64_encode(s: &str) -> String {
 }
 
 #[test]
-fn issue_3_mount_proven_and_unchanged_repush_uploads_nothing() {
+fn mount_proven_and_unchanged_repush_uploads_nothing() {
     let reg = Registry::plain();
     let proxy = FaultProxy::start(reg.port(), Vec::new());
     let dir = tempfile::tempdir().unwrap();
@@ -907,7 +909,7 @@ fn issue_3_mount_proven_and_unchanged_repush_uploads_nothing() {
 }
 
 #[test]
-fn issue_3_index_of_two_platforms_is_pushed_after_its_children() {
+fn index_of_two_platforms_is_pushed_after_its_children() {
     let reg = Registry::plain();
     let dir = tempfile::tempdir().unwrap();
     let store = BlobStore::open(dir.path()).unwrap();
@@ -977,7 +979,7 @@ fn issue_3_index_of_two_platforms_is_pushed_after_its_children() {
 
 /// The binary, killed (SIGKILL, by PID) while its layer upload hangs, then run again.
 #[test]
-fn issue_3_push_killed_mid_upload_then_run_again_completes() {
+fn push_killed_mid_upload_then_run_again_completes() {
     let reg = Registry::plain();
     let proxy = FaultProxy::start(
         reg.port(),
@@ -1045,7 +1047,7 @@ fn issue_3_push_killed_mid_upload_then_run_again_completes() {
 
 /// `--debug` output of a token-auth push holds no password, no Basic header, no token.
 #[test]
-fn issue_3_debug_output_of_a_token_push_has_no_secrets() {
+fn debug_output_of_a_token_push_has_no_secrets() {
     let reg = TokenRegistry::start();
     let ctx = Context::new()
         .file("Dockerfile", "FROM scratch\nCOPY a.txt /a.txt\n")

@@ -332,22 +332,22 @@ fn hostile_steps(wrapper: &[&str], sleeps: u32, isolation: &str) {
 }
 
 #[test]
-fn issue_10_hostile_run_steps_fail_under_docker_default_caps() {
+fn hostile_run_steps_fail_under_docker_default_caps() {
     hostile_steps(DOCKER_DEFAULT_CAPS, 9870, "chroot, capabilities dropped");
 }
 
 #[test]
-fn issue_10_hostile_run_steps_fail_with_all_caps() {
+fn hostile_run_steps_fail_with_all_caps() {
     hostile_steps(&[], 9770, "namespaces");
 }
 
 #[test]
-fn issue_10_sigterm_during_run_cancels_within_5s_and_pushes_nothing() {
+fn sigterm_during_run_cancels_within_5s_and_pushes_nothing() {
     cancel_during_run(DOCKER_DEFAULT_CAPS, 673);
 }
 
 #[test]
-fn issue_10_sigterm_during_run_in_namespaces_cancels_within_5s() {
+fn sigterm_during_run_in_namespaces_cancels_within_5s() {
     cancel_during_run(&[], 674);
 }
 
@@ -410,7 +410,7 @@ fn cancel_during_run(wrapper: &[&str], sleep: u32) {
 }
 
 #[test]
-fn issue_10_whiteout_naming_the_parent_of_the_root_is_refused() {
+fn whiteout_naming_the_parent_of_the_root_is_refused() {
     let reg = Registry::plain();
     let hostile = LayerBuilder::new().file(".wh...", 0o644, b"").finish();
     let layers = vec![busybox_layer(), hostile];
@@ -442,7 +442,7 @@ fn issue_10_whiteout_naming_the_parent_of_the_root_is_refused() {
 }
 
 #[test]
-fn issue_10_chroot_and_mknod_in_run_fail_naming_the_capability() {
+fn chroot_and_mknod_in_run_fail_naming_the_capability() {
     let reg = Registry::plain();
     let base = push_busybox(&reg, "library/busybox:1");
     for (line, capability) in [
@@ -477,7 +477,7 @@ fn issue_10_chroot_and_mknod_in_run_fail_naming_the_capability() {
 }
 
 #[test]
-fn issue_10_sigterm_while_unpacking_the_base_removes_the_build_root() {
+fn sigterm_while_unpacking_the_base_removes_the_build_root() {
     let reg = Registry::plain();
     let mut many = LayerBuilder::new();
     for i in 0..40_000 {
