@@ -41,8 +41,10 @@ impl Error {
                 } => 3,
                 build::BuildError::Layer { .. } => 1,
                 build::BuildError::Step { .. } => 3,
-                build::BuildError::Platform { .. } => 2,
-                _ => 2,
+                build::BuildError::Platform { .. }
+                | build::BuildError::Instruction { .. }
+                | build::BuildError::NotSupported { .. }
+                | build::BuildError::Dockerfile(_) => 2,
             },
             Error::Registry(_) => 4,
             Error::SpaceOne(e) if e.is_preflight() => 2,
