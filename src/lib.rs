@@ -9,13 +9,16 @@
 //! - [`inputs`]: every input (name, variables, default, validation); the only reader of the
 //!   environment.
 //! - [`plan`]: inputs resolved against the checkout (Dockerfile, version, plugin manifest).
+//! - [`digest`]: content digests (`sha256:…`), hashing while streaming; a leaf.
 //! - [`reference`]: image references, parsed and normalised once.
 //! - [`oci`]: digests, descriptors, manifests, the content-addressed blob store and the OCI
 //!   image layout.
 //! - [`build`]: the Dockerfile frontend and the deterministic layer writer.
 //! - [`registry`]: the distribution client behind `registry::push`.
 //! - [`spaceone`]: the Repository API of both server generations and the registration flow.
-//! - [`ci`]: everything the user sees (plain logs, GitHub, GitLab), behind [`ci::Reporter`].
+//! - [`events`]: what the library reports ([`events::Event`]) and to whom
+//!   ([`events::Reporter`]); a leaf, so no library module imports the user layer.
+//! - [`ci`]: everything the user sees (plain logs, GitHub, GitLab): the reporters.
 //! - [`secret`]: values that never print.
 //! - [`tags`]: versions and tag rules; [`time`]: reproducible timestamps.
 //!
@@ -23,7 +26,9 @@
 
 pub mod build;
 pub mod ci;
+pub mod digest;
 mod error;
+pub mod events;
 pub mod inputs;
 pub mod oci;
 pub mod output;

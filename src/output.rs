@@ -22,7 +22,7 @@ use std::fs::File;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::ci::{BlobAction, Event, Reporter};
+use crate::events::{BlobAction, Event, Reporter};
 use crate::oci::{
     layout, BlobStore, Descriptor, Digest, Index, LayerOrigin, MediaType, SealedImage,
 };

@@ -2,7 +2,7 @@
 //! Registration → Report. Each step is one call into the module that owns it; no protocol
 //! detail lives here.
 
-use crate::ci::{Event, Reporter};
+use crate::events::{Event, Reporter};
 use crate::inputs::{Inputs, Verb};
 use crate::oci::{BlobStore, Index, MediaType};
 use crate::output::{self, Delivered};

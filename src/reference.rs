@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::oci::Digest;
+use crate::digest::Digest;
 
 pub const DOCKER_HUB: &str = "docker.io";
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::dockerfile::Stage;
 use super::{expand, instruction_error, BuildError, Builder};
-use crate::ci::Event;
+use crate::events::Event;
 use crate::oci::{Image, ImageConfig, Layer, LayerOrigin};
 use crate::reference::Reference;
 

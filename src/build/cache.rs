@@ -43,7 +43,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::dockerfile::Instruction;
 use super::stage::StageState;
-use crate::ci::{Event, Reporter};
+use crate::events::{Event, Reporter};
 use crate::oci::{BlobStore, DiffId, Image, ImageConfig, Layer, LayerOrigin, Platform};
 use crate::reference::Reference;
 use crate::registry;

@@ -47,7 +47,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::ci::{Event, Reporter};
+use crate::events::{Event, Reporter};
 use crate::oci::{BlobStore, Image, Layer, LayerOrigin, Platform};
 use crate::reference::Reference;
 use crate::registry;
@@ -336,7 +336,7 @@ impl Builder<'_> {
                             self.reporter.event(Event::Note(&format!(
                                 "line {line}: cached, layer {} ({}) reused",
                                 layer.descriptor.digest.short(),
-                                crate::ci::human_size(layer.descriptor.size)
+                                crate::events::human_size(layer.descriptor.size)
                             )));
                             if fs.is_some() {
                                 behind.push(layer.clone());
@@ -499,7 +499,7 @@ impl Builder<'_> {
         self.reporter.event(Event::Note(&format!(
             "unpacking {} layer(s), {} compressed, into {}",
             image.layers.len(),
-            crate::ci::human_size(size),
+            crate::events::human_size(size),
             fs.root.host_path().display()
         )));
         for layer in &image.layers {

@@ -32,7 +32,7 @@ use super::snapshot::{self, Snapshot};
 use super::stage::StageState;
 use super::users;
 use super::{BuildError, BuildPlan, StepError};
-use crate::ci::{Event, Reporter};
+use crate::events::{Event, Reporter};
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// The isolation is the same for every step of the process, so it is said once.

@@ -1,6 +1,7 @@
 //! Everything the user sees: progress events, warnings, phase groups, the final report.
 //!
-//! Library modules never print; they take a `&dyn Reporter` and send [`Event`]s. The
+//! Library modules never print; they take a `&dyn Reporter` and send [`Event`]s (both
+//! defined in the leaf module [`crate::events`], so nothing below imports this layer). The
 //! implementation is chosen once, from [`CiEnv`], in [`from_env`]: plain lines on stderr,
 //! GitHub Actions workflow commands (groups, masks, annotations, outputs), or GitLab's
 //! collapsible sections. Results go to stdout, everything else to stderr.
@@ -14,82 +15,11 @@ use std::path::{Path, PathBuf};
 
 pub use github::GitHubReporter;
 pub use gitlab::GitLabReporter;
-pub use plain::{human_size, PlainReporter, RecordingReporter};
+pub use plain::{PlainReporter, RecordingReporter};
 
+pub use crate::events::{human_size, render_error, BlobAction, Event, Reporter};
 use crate::inputs::{CiEnv, Inputs, OutputFormat};
-use crate::oci::Digest;
 use crate::pipeline::Outcome;
-use crate::secret::Secret;
-
-/// What happened to one blob during a push.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlobAction {
-    /// The registry already had it (HEAD 200).
-    Existing,
-    /// Mounted from another repository of the same registry; no bytes sent.
-    Mounted,
-    /// Uploaded from the local store or streamed from the source registry.
-    Pushed,
-}
-
-#[derive(Debug, Clone)]
-pub enum Event<'a> {
-    /// A phase begins (`build`, `push`, `register`); it ends at the next phase or finish.
-    Phase(&'a str),
-    /// A Dockerfile instruction is being applied.
-    Step {
-        stage: &'a str,
-        line: usize,
-        text: &'a str,
-    },
-    Blob {
-        action: BlobAction,
-        digest: &'a Digest,
-        size: u64,
-    },
-    /// A manifest was written under a tag or digest.
-    Manifest {
-        target: &'a str,
-        digest: &'a Digest,
-    },
-    /// Bytes moved so far for a long transfer (an upload, a RUN's output size, …).
-    Progress {
-        what: &'a str,
-        done: u64,
-        total: u64,
-    },
-    Note(&'a str),
-    Warning(&'a str),
-    /// Shown with `--debug` only. Never carries secrets (they cannot be formatted).
-    Debug(&'a str),
-    /// A secret obtained during the run (a registry token): CI logs must hide it.
-    Mask(&'a Secret),
-}
-
-pub trait Reporter: Send + Sync {
-    fn event(&self, event: Event<'_>);
-
-    /// The run failed: the error chain (outermost first), a hint, and the file and line.
-    fn error(&self, chain: &[String], hint: Option<&str>, location: Option<(&Path, usize)>) {
-        let _ = location;
-        eprintln!("{}", render_error(chain, hint));
-    }
-
-    /// The run succeeded: hand the outputs to the CI (files, summaries).
-    fn outputs(&self, _outputs: &report::Outputs, _summary: &str) {}
-}
-
-/// `error: …`, one `caused by:` line per cause, then the hint.
-pub fn render_error(chain: &[String], hint: Option<&str>) -> String {
-    let mut text = format!("error: {}", chain[0]);
-    for cause in &chain[1..] {
-        text.push_str(&format!("\n  caused by: {cause}"));
-    }
-    if let Some(hint) = hint {
-        text.push_str(&format!("\nhint: {hint}"));
-    }
-    text
-}
 
 /// The reporter and the end-of-run settings for this environment.
 pub struct Console {

@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use super::{BlobAction, Event, Reporter};
+use crate::events::{human_size, BlobAction, Event, Reporter};
 
 pub struct PlainReporter {
     pub debug: bool,
@@ -46,21 +46,6 @@ pub(crate) fn render(event: &Event<'_>, debug: bool) -> Option<String> {
         Event::Debug(text) if debug => format!("debug: {text}"),
         Event::Debug(_) | Event::Mask(_) => return None,
     })
-}
-
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 /// Keeps every rendered line, for tests that assert what a user would see.

@@ -7,13 +7,12 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::plain::human_size;
+use crate::events::human_size;
 use crate::inputs::OutputFormat;
 use crate::pipeline::{Outcome, Report};
 use crate::spaceone::PluginList;
 
-/// Output name → value, in a stable order.
-pub type Outputs = Vec<(&'static str, String)>;
+pub use crate::events::Outputs;
 
 pub fn outputs(outcome: &Outcome) -> Outputs {
     let mut out: Outputs = Vec::new();

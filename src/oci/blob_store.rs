@@ -10,7 +10,7 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::digest::{Digest, HashingWriter};
+use crate::digest::{Digest, HashingWriter};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

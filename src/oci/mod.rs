@@ -6,13 +6,12 @@
 
 mod blob_store;
 mod config;
-mod digest;
 mod image;
 pub mod layout;
 mod manifest;
 
+pub use crate::digest::{Algorithm, DiffId, Digest, DigestError, Hasher, HashingWriter};
 pub use blob_store::{BlobStore, BlobWriter, StoreError, StoredBlob};
 pub use config::{ContainerConfig, History, ImageConfig, RootFs};
-pub use digest::{Algorithm, DiffId, Digest, DigestError, Hasher, HashingWriter};
 pub use image::{Image, Layer, LayerOrigin, SealedImage};
 pub use manifest::{Descriptor, Index, Manifest, MediaType, Platform};

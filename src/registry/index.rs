@@ -14,7 +14,7 @@ use super::manifest;
 use super::pull::{get_small_blob, parse_json, CONFIG_LIMIT};
 use super::push::{unique_tags, without_tag};
 use super::{Client, Pushed};
-use crate::ci::Reporter;
+use crate::events::Reporter;
 use crate::oci::{Descriptor, Digest, ImageConfig, Index, Manifest, MediaType, Platform};
 use crate::reference::Reference;
 

@@ -37,7 +37,7 @@
 //!   `Authorization` header never leaves the registry's own scheme, host and port.
 //! - A manifest is sent as the exact bytes it was hashed from, after all its blobs.
 //! - This module never reads the environment and never prints: it takes
-//!   [`RegistryOptions`] and reports through [`Reporter`](crate::ci::Reporter).
+//!   [`RegistryOptions`] and reports through [`Reporter`](crate::events::Reporter).
 
 mod auth;
 mod challenge;

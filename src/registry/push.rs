@@ -30,7 +30,7 @@ use super::manifest;
 use super::session::{Request, Session};
 use super::upload::{self, same_registry, BlobJob, UploadState};
 use super::Client;
-use crate::ci::{BlobAction, Event, Reporter};
+use crate::events::{BlobAction, Event, Reporter};
 use crate::oci::{BlobStore, Digest, LayerOrigin, MediaType, SealedImage};
 use crate::reference::{validate_tag, Reference};
 

@@ -35,7 +35,7 @@ use super::auth::{HostAuth, TokenRequest};
 use super::challenge::Scopes;
 use super::client::{challenges, Client, Endpoint};
 use super::error::{AuthContext, RedactedUrl, RegistryError};
-use crate::ci::{Event, Reporter};
+use crate::events::{Event, Reporter};
 use crate::oci::{BlobStore, Digest};
 use std::sync::Arc;
 
@@ -189,7 +189,7 @@ impl<'a> Progress<'a> {
         let what = format!(
             "pushing {} ({}/s)",
             self.digest.short(),
-            crate::ci::human_size(rate)
+            crate::events::human_size(rate)
         );
         self.reporter.event(Event::Progress {
             what: &what,

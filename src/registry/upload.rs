@@ -51,7 +51,7 @@ use super::manifest::header_digest;
 use super::pull::get_blob;
 use super::retry::Tuning;
 use super::session::{with_digest, Body, Progress, Request, Session};
-use crate::ci::{BlobAction, Event, Reporter};
+use crate::events::{BlobAction, Event, Reporter};
 use crate::oci::{BlobStore, Descriptor, Digest, LayerOrigin};
 use crate::reference::Reference;
 

@@ -31,7 +31,7 @@
 //! Call order for a caller: [`PluginManifest::load`] and [`prepare`] while planning (a
 //! bad manifest or image name stops the run before the push), [`Session::open`] and
 //! [`Session::preflight`] before building (what only the server's generation and state
-//! can tell), then [`Session::publish`] after the push. Nothing here prints: progress and warnings go to a [`crate::ci::Reporter`].
+//! can tell), then [`Session::publish`] after the push. Nothing here prints: progress and warnings go to a [`crate::events::Reporter`].
 
 pub mod api;
 mod calls;

@@ -44,7 +44,7 @@ use super::reflection;
 use super::request::{Generation, PluginRequest, RegistryType};
 use super::retry::Retry;
 use super::translate::{self, Changes};
-use crate::ci::{Event, Reporter};
+use crate::events::{Event, Reporter};
 
 /// What the server did with the plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use serde_json::{json, Value as Json};
 use super::connection::{SpaceOneOptions, Timeouts};
 use super::error::SpaceOneError;
 use super::register::Session;
-use crate::ci::{Event, Reporter};
+use crate::events::{Event, Reporter};
 
 /// One maintenance verb.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,98 @@
+//! What the library tells the user, as data: [`Event`]s sent to a [`Reporter`]. A leaf
+//! module: `build`, `registry`, `spaceone` and `output` report through it without knowing
+//! who renders (plain lines, GitHub workflow commands, GitLab sections: `ci/`), the way
+//! uv keeps its `Reporter` in the library and renders in the CLI.
+
+use std::path::Path;
+
+use crate::oci::Digest;
+use crate::secret::Secret;
+
+/// Output name → value, in a stable order (GitHub step outputs, a GitLab dotenv file).
+pub type Outputs = Vec<(&'static str, String)>;
+
+/// What happened to one blob during a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobAction {
+    /// The registry already had it (HEAD 200).
+    Existing,
+    /// Mounted from another repository of the same registry; no bytes sent.
+    Mounted,
+    /// Uploaded from the local store or streamed from the source registry.
+    Pushed,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event<'a> {
+    /// A phase begins (`build`, `push`, `register`); it ends at the next phase or finish.
+    Phase(&'a str),
+    /// A Dockerfile instruction is being applied.
+    Step {
+        stage: &'a str,
+        line: usize,
+        text: &'a str,
+    },
+    Blob {
+        action: BlobAction,
+        digest: &'a Digest,
+        size: u64,
+    },
+    /// A manifest was written under a tag or digest.
+    Manifest {
+        target: &'a str,
+        digest: &'a Digest,
+    },
+    /// Bytes moved so far for a long transfer (an upload, a RUN's output size, …).
+    Progress {
+        what: &'a str,
+        done: u64,
+        total: u64,
+    },
+    Note(&'a str),
+    Warning(&'a str),
+    /// Shown with `--debug` only. Never carries secrets (they cannot be formatted).
+    Debug(&'a str),
+    /// A secret obtained during the run (a registry token): CI logs must hide it.
+    Mask(&'a Secret),
+}
+
+pub trait Reporter: Send + Sync {
+    fn event(&self, event: Event<'_>);
+
+    /// The run failed: the error chain (outermost first), a hint, and the file and line.
+    fn error(&self, chain: &[String], hint: Option<&str>, location: Option<(&Path, usize)>) {
+        let _ = location;
+        eprintln!("{}", render_error(chain, hint));
+    }
+
+    /// The run succeeded: hand the outputs to the CI (files, summaries).
+    fn outputs(&self, _outputs: &Outputs, _summary: &str) {}
+}
+
+/// `error: …`, one `caused by:` line per cause, then the hint.
+pub fn render_error(chain: &[String], hint: Option<&str>) -> String {
+    let mut text = format!("error: {}", chain[0]);
+    for cause in &chain[1..] {
+        text.push_str(&format!("\n  caused by: {cause}"));
+    }
+    if let Some(hint) = hint {
+        text.push_str(&format!("\nhint: {hint}"));
+    }
+    text
+}
+
+/// `1.5 MiB`: sizes in messages.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
