@@ -29,6 +29,9 @@ pub mod ci;
 pub mod digest;
 mod error;
 pub mod events;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inputs;
 pub mod oci;
 pub mod output;

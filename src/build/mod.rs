@@ -557,6 +557,13 @@ impl Builder<'_> {
                 applied.devices_skipped
             )));
         }
+        if let Some((first, count)) = &applied.devices_refused {
+            self.reporter.event(Event::Warning(&format!(
+                "layer {digest}: {count} device node(s) not created, `{first}` the first: only \
+                 FIFOs and /dev/null, zero, full, random, urandom and tty are (a RUN could reach \
+                 the host's devices through any other)"
+            )));
+        }
         fs.last = None;
         Ok(())
     }

@@ -458,14 +458,7 @@ fn undo(placed: Vec<mounts::Placed>, injected: Vec<Injected>) {
 }
 
 /// The device nodes a command may expect, made once per rootfs.
-const DEVICES: &[(&str, u32, u32)] = &[
-    ("null", 1, 3),
-    ("zero", 1, 5),
-    ("full", 1, 7),
-    ("random", 1, 8),
-    ("urandom", 1, 9),
-    ("tty", 5, 0),
-];
+use super::unpack::HARMLESS_DEVICES as DEVICES;
 
 fn prepare_dev(root: &Root) -> io::Result<Vec<String>> {
     let dev = root.dir(Path::new("/dev"), true)?;

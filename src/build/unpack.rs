@@ -15,8 +15,10 @@
 //! [`Root`] (see its docs): parents are resolved inside the root, the last component is
 //! never followed, so absolute names, symlinks pointing out and hard links to outside all
 //! stay inside. Ownership, modes
-//! (set after the owner, so setuid bits survive) and mtimes are applied; device nodes are
-//! made when the kernel lets us (`CAP_MKNOD`) and skipped otherwise, which is counted.
+//! (set after the owner, so setuid bits survive) and mtimes are applied. Of device nodes,
+//! only FIFOs and the [`HARMLESS_DEVICES`] are made (when the kernel lets us, `CAP_MKNOD`):
+//! there is no device cgroup around RUN, so a block device `8:0` in a base layer would be
+//! the host's disk, readable by whatever RUN executes; the others are skipped and counted.
 //! Directory modes and times are applied when the layer is done, so a read-only directory
 //! can still receive its entries.
 
@@ -79,12 +81,26 @@ pub enum UnpackError {
 }
 
 /// What applying one layer did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Applied {
     pub entries: u64,
     /// Device nodes that could not be made (no `CAP_MKNOD`).
     pub devices_skipped: u64,
+    /// Device nodes not made because they are not harmless: the first one's path, and how
+    /// many.
+    pub devices_refused: Option<(String, u64)>,
 }
+
+/// The character devices a command may expect and no command can harm the host through:
+/// `(name under /dev, major, minor)`.
+pub const HARMLESS_DEVICES: &[(&str, u32, u32)] = &[
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
 
 /// Applies the layer read from `blob` (`layer` names it in errors) to `root`.
 pub fn apply_layer(root: &Root, blob: impl Read, layer: &str) -> Result<Applied, UnpackError> {
@@ -281,6 +297,18 @@ fn apply_tar(root: &Root, stream: impl Read, layer: &str) -> Result<Applied, Unp
                 };
                 let major = header.device_major().ok().flatten().unwrap_or(0);
                 let minor = header.device_minor().ok().flatten().unwrap_or(0);
+                let harmless = kind == tar::EntryType::Fifo
+                    || (kind == tar::EntryType::Char
+                        && HARMLESS_DEVICES
+                            .iter()
+                            .any(|(_, ma, mi)| (*ma, *mi) == (major, minor)));
+                if !harmless {
+                    let refused = applied
+                        .devices_refused
+                        .get_or_insert_with(|| (String::from_utf8_lossy(&raw).into_owned(), 0));
+                    refused.1 += 1;
+                    continue;
+                }
                 let dev = rfs::makedev(major, minor);
                 match rfs::mknodat(&dir, &name, file_type, Mode::from_raw_mode(mode), dev) {
                     Ok(()) => {

@@ -29,6 +29,13 @@ mod values;
 pub use values::{closest, edit_distance, parse_bool, parse_key_values, split_list};
 use values::{parse_size, parse_timezone};
 
+/// The value parsers, for the fuzz targets only.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz_values {
+    pub use super::values::*;
+}
+
 use serde::Deserialize;
 
 use crate::oci::Platform;

@@ -318,6 +318,38 @@ impl Scopes {
     }
 }
 
+/// For the fuzz target: any header parses or is refused without panicking; schemes and
+/// parameter names come out lower-case; every scope survives being printed (it is sent to
+/// the token service as printed); and a realm quoted with escapes comes back exactly,
+/// followed by its other parameters.
+#[cfg(feature = "fuzzing")]
+pub fn check_invariants(header: &str) {
+    if let Ok(challenges) = parse(header) {
+        for challenge in &challenges {
+            assert!(!challenge.scheme.is_empty(), "an empty scheme");
+            assert_eq!(challenge.scheme, challenge.scheme.to_ascii_lowercase());
+            for (name, _) in &challenge.params {
+                assert_eq!(name, &name.to_ascii_lowercase());
+            }
+            for scope in challenge.scopes().0 {
+                assert_eq!(Scope::parse(&scope.to_string()).as_ref(), Some(&scope));
+            }
+        }
+    }
+    let escaped = header.replace('\\', "\\\\").replace('"', "\\\"");
+    let built =
+        format!("Bearer realm=\"{escaped}\", service=reg,scope=\"repository:a/b:pull,push\"");
+    let challenges = parse(&built).unwrap_or_else(|e| panic!("{built:?} refused: {e}"));
+    assert_eq!(challenges.len(), 1, "{built:?} is one challenge");
+    assert_eq!(
+        challenges[0].param("realm"),
+        Some(header),
+        "the realm of {built:?}"
+    );
+    assert_eq!(challenges[0].param("service"), Some("reg"));
+    assert_eq!(challenges[0].scopes().key(), "repository:a/b:pull,push");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

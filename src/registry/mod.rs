@@ -61,6 +61,21 @@ pub use pull::ResolvedImage;
 pub use push::{Pushed, PushedBlob};
 pub use retry::Tuning;
 
+/// How the puller classifies a manifest response, for the fuzz targets only.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub fn classify_manifest(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<crate::oci::MediaType, RegistryError> {
+    let url = url::Url::parse("https://registry.invalid/v2/a/manifests/b").expect("a URL");
+    manifest::classify(content_type, body, &url)
+}
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use challenge::check_invariants as fuzz_www_authenticate;
+
 use crate::reference::{is_docker_hub_host, Reference};
 use crate::secret::Secret;
 

@@ -11,7 +11,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
 use crate::support::images::{host_arch, image_config, push_image};
-use crate::support::rootfs::LayerBuilder;
+use crate::support::rootfs::{busybox_layer, Layer, LayerBuilder};
 use crate::support::{Context, Registry};
 
 const DOCKERFILE: &str = "FROM scratch\nCOPY a.txt /a.txt\n";
@@ -22,7 +22,8 @@ const KEY_ONLY: &str =
     "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n";
 
 /// One case. Values and files may say `{host}` (the registry), `{ctx}` (the context
-/// directory) and `{base}` (the sparse base image); they are filled in before the run.
+/// directory) and `{base:NAME}` (a hostile base image of [`hostile_bases`]); they are filled
+/// in before the run.
 struct Row {
     name: &'static str,
     env: Vec<(String, OsString)>,
@@ -319,35 +320,182 @@ fn rows() -> Vec<Row> {
             .input("target", "nope")
             .dockerfile("FROM scratch AS one\nCOPY a.txt /a.txt\n")
             .says("target stage \"nope\" not found (named stages: one)"),
-        // Base images.
+        // Base images (see hostile_bases).
         row("a sparse base-layer entry claiming 10 GiB is refused, not written out")
-            .dockerfile("FROM {base}\nRUN true\n")
+            .dockerfile("FROM {base:sparse}\nRUN true\n")
             .exit(3)
             .says("entry `big` is refused: a sparse file claiming 10.0 GiB from 512 bytes"),
+        row("a base-layer entry climbing out with `..` is refused")
+            .dockerfile("FROM {base:dotdot}\nRUN true\n")
+            .exit(3)
+            .says("entry `etc/../../planted` is refused"),
+        row("a base-layer hard link to a file outside the root is refused")
+            .dockerfile("FROM {base:hardlink}\nRUN true\n")
+            .exit(3)
+            .says("entry `passwd`"),
+        row("a base-layer whiteout of `..` is refused")
+            .dockerfile("FROM {base:whiteout}\nRUN true\n")
+            .exit(3)
+            .says("entry `etc/.wh..` is refused"),
+        row("a base-layer header claiming more bytes than the layer holds is refused")
+            .dockerfile("FROM {base:truncated}\nRUN true\n")
+            .exit(3)
+            .says("cannot unpack a layer"),
+        row("a base layer that is not gzip or tar is refused")
+            .dockerfile("FROM {base:garbage}\nRUN true\n")
+            .exit(3)
+            .says("the archive is unreadable"),
+        row("a base-layer symlink to the host's /tmp keeps later entries inside the root")
+            .dockerfile("FROM {base:abs-symlink}\nRUN /bin/true\n")
+            .input("output", "oci:{ctx}/out")
+            .exit(0)
+            .says("to oci:{ctx}/out"),
+        row("a device node of the host's disk in a base layer is not made for RUN")
+            .dockerfile("FROM {base:devices}\nRUN /bin/true\n")
+            .input("output", "oci:{ctx}/out")
+            .exit(0)
+            .says("1 device node(s) not created, `disk` the first"),
     ]
+}
+
+/// The hostile base images the table builds on, by name: each is one layer of the attack
+/// on top of (where a row runs something) a busybox layer. Symlinks and hard links aim at
+/// `outside`, a directory of the host that must stay empty.
+fn hostile_bases(reg: &Registry, outside: &str) -> Vec<(&'static str, String, Layer)> {
+    let disk = std::fs::read_to_string("/sys/block/sda/dev")
+        .or_else(|_| std::fs::read_to_string("/sys/block/vda/dev"))
+        .unwrap_or_else(|_| "8:0".into());
+    let (major, minor) = disk.trim().split_once(':').unwrap_or(("8", "0"));
+    let bases: Vec<(&'static str, Layer)> = vec![
+        (
+            "sparse",
+            LayerBuilder::new()
+                .sparse("big", 10 << 30, &[7; 512])
+                .finish(),
+        ),
+        ("dotdot", raw_layer(&[(b'0', "etc/../../planted", "", 1)])),
+        (
+            "hardlink",
+            raw_layer(&[(
+                b'1',
+                "passwd",
+                &format!("../../../../../../..{outside}/host-file"),
+                0,
+            )]),
+        ),
+        ("whiteout", raw_layer(&[(b'0', "etc/.wh..", "", 0)])),
+        ("truncated", truncated_layer()),
+        (
+            "garbage",
+            Layer::from_gz(b"\x1f\x8b\x08\x00 this is no deflate stream".to_vec()),
+        ),
+        (
+            "abs-symlink",
+            LayerBuilder::new()
+                .symlink("escape", outside)
+                .symlink("escape-rel", &format!("../../../../../../..{outside}"))
+                .file(
+                    "escape/planted",
+                    0o644,
+                    b"planted through an absolute symlink",
+                )
+                .file(
+                    "escape-rel/planted-rel",
+                    0o644,
+                    b"planted through a relative one",
+                )
+                .hardlink("escape/linked", "bin/busybox")
+                .finish(),
+        ),
+        (
+            "devices",
+            LayerBuilder::new()
+                .device(
+                    "disk",
+                    tar::EntryType::Block,
+                    major.parse().unwrap(),
+                    minor.parse().unwrap(),
+                    0o666,
+                )
+                .finish(),
+        ),
+    ];
+    bases
+        .into_iter()
+        .map(|(name, layer)| {
+            let mut layers = vec![layer];
+            if matches!(name, "abs-symlink" | "devices") {
+                layers.insert(0, busybox_layer());
+            }
+            let config = image_config(host_arch(), None, &layers);
+            let repo = format!("hostile/{name}-base:1");
+            let reference = push_image(reg, &repo, &layers, &config, &[]);
+            (name, reference, layers.pop().unwrap())
+        })
+        .collect()
+}
+
+/// A tar whose one entry claims 10 GiB and holds 512 bytes before the archive ends.
+fn truncated_layer() -> Layer {
+    let mut tar = header(b'0', "big", "", 10 << 30).as_bytes().to_vec();
+    tar.extend_from_slice(&[7; 512]);
+    Layer::from_tar(tar)
+}
+
+/// A tar of `(type flag, name, link name, size)` entries written byte by byte, names as
+/// given (the tar crate refuses to write `..`); regular files hold `size` bytes of `x`.
+fn raw_layer(entries: &[(u8, &str, &str, u64)]) -> Layer {
+    let mut tar = Vec::new();
+    for (kind, name, link, size) in entries {
+        tar.extend_from_slice(header(*kind, name, link, *size).as_bytes());
+        let mut data = vec![b'x'; *size as usize];
+        data.resize(size.div_ceil(512) as usize * 512, 0);
+        tar.extend_from_slice(&data);
+    }
+    tar.extend_from_slice(&[0; 1024]);
+    Layer::from_tar(tar)
+}
+
+fn header(kind: u8, name: &str, link: &str, size: u64) -> tar::Header {
+    let mut header = tar::Header::new_gnu();
+    let gnu = header.as_gnu_mut().unwrap();
+    gnu.name[..name.len()].copy_from_slice(name.as_bytes());
+    gnu.linkname[..link.len()].copy_from_slice(link.as_bytes());
+    gnu.typeflag = [kind];
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_cksum();
+    header
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 #[test]
 fn hostile_inputs_fail_clearly_and_push_nothing() {
     let reg = Registry::plain();
     let host = reg.host();
-    let bomb = LayerBuilder::new()
-        .sparse("big", 10 << 30, &[7; 512])
-        .finish();
-    let layer_digest = bomb.digest.clone();
-    let config = image_config(host_arch(), None, std::slice::from_ref(&bomb));
-    let base = push_image(&reg, "hostile/sparse-base:1", &[bomb], &config, &[]);
+    let outside = tempfile::tempdir().unwrap();
+    let outside_path = outside.path().display().to_string();
+    std::fs::write(outside.path().join("host-file"), "the host's\n").unwrap();
+    let bases = hostile_bases(&reg, &outside_path);
 
     let rows = rows();
-    assert!(rows.len() >= 40, "the table has {} rows", rows.len());
+    assert!(rows.len() >= 60, "the table has {} rows", rows.len());
     let mut failures = Vec::new();
     for (i, row) in rows.into_iter().enumerate() {
         let mut ctx = Context::new().file("a.txt", "a\n");
         let dir = ctx.path().display().to_string();
         let fill = |s: &str| {
-            s.replace("{host}", &host)
-                .replace("{ctx}", &dir)
-                .replace("{base}", &base)
+            let mut s = s.replace("{host}", &host).replace("{ctx}", &dir);
+            for (name, reference, _) in &bases {
+                s = s.replace(&format!("{{base:{name}}}"), reference);
+            }
+            s
         };
         for (path, contents) in &row.files {
             let contents = match std::str::from_utf8(contents) {
@@ -385,8 +533,23 @@ fn hostile_inputs_fail_clearly_and_push_nothing() {
         if row.hides.is_some_and(|secret| output.contains(secret)) {
             problems.push("a secret is in the output".into());
         }
-        if row.name.contains("sparse") && !output.contains(&layer_digest) {
-            problems.push(format!("the layer digest {layer_digest} is not named"));
+        let hostile_layer = bases.iter().find(|(name, _, _)| {
+            row.files
+                .iter()
+                .any(|(_, f)| contains(f, &format!("{{base:{name}}}")))
+        });
+        if let Some((_, _, layer)) = hostile_layer.filter(|_| row.exit != 0) {
+            if !output.contains(&layer.digest) {
+                problems.push(format!("the hostile layer {} is not named", layer.digest));
+            }
+        }
+        let planted: Vec<_> = std::fs::read_dir(outside.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|name| name != "host-file")
+            .collect();
+        if !planted.is_empty() {
+            problems.push(format!("written outside the build root: {planted:?}"));
         }
         if !reg.tags(&repo).is_empty() {
             problems.push(format!("{repo} was pushed: {:?}", reg.tags(&repo)));
@@ -402,10 +565,20 @@ fn hostile_inputs_fail_clearly_and_push_nothing() {
     }
     let catalog = reg.get("/v2/_catalog").text();
     let repositories: serde_json::Value = serde_json::from_str(&catalog).unwrap();
+    let mut expected: Vec<String> = bases
+        .iter()
+        .map(|(name, _, _)| format!("hostile/{name}-base"))
+        .collect();
+    expected.sort();
     assert_eq!(
         repositories["repositories"],
-        serde_json::json!(["hostile/sparse-base"]),
-        "only the base image is in the registry"
+        serde_json::json!(expected),
+        "only the base images are in the registry"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("host-file")).unwrap(),
+        "the host's\n",
+        "a file outside the build root changed"
     );
     assert!(
         failures.is_empty(),

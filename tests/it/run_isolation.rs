@@ -441,6 +441,68 @@ fn whiteout_naming_the_parent_of_the_root_is_refused() {
     assert_eq!(reg.tags("test/whiteout"), Vec::<String>::new());
 }
 
+/// RUN cannot `mknod`, but the unpacker can: a base image carrying the host's disk as a
+/// block device (or `/dev/mem`) would hand it to every RUN. Only FIFOs and the harmless
+/// character devices are made.
+#[test]
+fn device_nodes_in_a_base_image_reach_run_only_when_harmless() {
+    let reg = Registry::plain();
+    let disk = host_disk();
+    let (major, minor) = disk.split_once(':').unwrap();
+    let devices = LayerBuilder::new()
+        .dir("devs", 0o755, 0, 0)
+        .device(
+            "devs/disk",
+            tar::EntryType::Block,
+            major.parse().unwrap(),
+            minor.parse().unwrap(),
+            0o666,
+        )
+        .device("devs/mem", tar::EntryType::Char, 1, 1, 0o666)
+        .device("devs/null", tar::EntryType::Char, 1, 3, 0o666)
+        .device("devs/fifo", tar::EntryType::Fifo, 0, 0, 0o644)
+        .finish();
+    let layers = vec![busybox_layer(), devices];
+    let config = image_config(host_arch(), None, &layers);
+    let base = push_image(&reg, "library/devices:1", &layers, &config, &[]);
+    let ctx = Context::new()
+        .file(
+            "Dockerfile",
+            "ARG BASE\nFROM ${BASE}\n\
+             RUN for d in disk mem; do if test -e /devs/$d; then echo READ $d: $(head -c 64 /devs/$d | wc -c); else echo no $d; fi; done; \
+             test -c /devs/null && echo null is there; test -p /devs/fifo && echo fifo is there\n",
+        )
+        .file("src/VERSION", "1.0.0\n");
+    let run = Publish::new(ctx.path())
+        .input("image", format!("{}/test/devices", reg.host()))
+        .input("build-args", format!("BASE={base}"))
+        .run();
+    run.assert_success();
+    let all = format!("{}\n{}", run.stdout, run.stderr);
+    for expected in ["no disk", "no mem", "fifo is there"] {
+        assert!(
+            all.contains(expected),
+            "`{expected}` missing\n{}",
+            run.report()
+        );
+    }
+    let read = all
+        .lines()
+        .any(|l| l.starts_with('#') && l.contains(" READ "));
+    assert!(!read, "{}", run.report());
+    if !all.contains("no CAP_MKNOD") {
+        assert!(all.contains("null is there"), "{}", run.report());
+    }
+    assert!(
+        all.contains(&format!(
+            "layer {}: 2 device node(s) not created, `devs/disk` the first",
+            layers[1].digest
+        )),
+        "{}",
+        run.report()
+    );
+}
+
 #[test]
 fn chroot_and_mknod_in_run_fail_naming_the_capability() {
     let reg = Registry::plain();

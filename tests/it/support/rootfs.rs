@@ -26,6 +26,32 @@ pub struct Layer {
 }
 
 /// Builds an uncompressed tar, then [`LayerBuilder::finish`] gzips it.
+impl Layer {
+    /// A layer from a tar (gzipped here), e.g. one written by hand for entries the tar
+    /// crate will not write.
+    pub fn from_tar(tar: Vec<u8>) -> Layer {
+        let mut gz = GzBuilder::new()
+            .mtime(0)
+            .write(Vec::new(), Compression::default());
+        gz.write_all(&tar).unwrap();
+        let gz = gz.finish().unwrap();
+        Layer {
+            digest: sha256_digest(&gz),
+            diff_id: sha256_digest(&tar),
+            gz,
+        }
+    }
+
+    /// A blob that claims to be a gzip layer and is not one; its diff_id is made up.
+    pub fn from_gz(gz: Vec<u8>) -> Layer {
+        Layer {
+            digest: sha256_digest(&gz),
+            diff_id: sha256_digest(b"not a tar"),
+            gz,
+        }
+    }
+}
+
 pub struct LayerBuilder {
     tar: tar::Builder<Vec<u8>>,
 }
@@ -75,6 +101,22 @@ impl LayerBuilder {
         self
     }
 
+    /// A device node or FIFO (`kind` Char, Block or Fifo) owned by root.
+    pub fn device(
+        mut self,
+        path: &str,
+        kind: EntryType,
+        major: u32,
+        minor: u32,
+        mode: u32,
+    ) -> Self {
+        let mut h = header(kind, mode, 0);
+        h.set_device_major(major).unwrap();
+        h.set_device_minor(minor).unwrap();
+        self.tar.append_data(&mut h, path, &[][..]).unwrap();
+        self
+    }
+
     /// A GNU sparse file of `claimed` bytes whose only data is `data`, at its end: the
     /// shape of a sparse bomb (a few bytes in the archive, gigabytes once written out).
     pub fn sparse(mut self, path: &str, claimed: u64, data: &[u8]) -> Self {
@@ -91,17 +133,7 @@ impl LayerBuilder {
 
     /// Gzips the tar and computes its digest and diff_id.
     pub fn finish(self) -> Layer {
-        let tar = self.tar.into_inner().unwrap();
-        let mut gz = GzBuilder::new()
-            .mtime(0)
-            .write(Vec::new(), Compression::default());
-        gz.write_all(&tar).unwrap();
-        let gz = gz.finish().unwrap();
-        Layer {
-            digest: sha256_digest(&gz),
-            diff_id: sha256_digest(&tar),
-            gz,
-        }
+        Layer::from_tar(self.tar.into_inner().unwrap())
     }
 }
 
