@@ -61,7 +61,11 @@ fn instruction_words(kind: &InstructionKind) -> Vec<String> {
             words
         }
         InstructionKind::Expose(list) | InstructionKind::Volume(list) => list.clone(),
-        InstructionKind::Run(spec) => spec.mounts.clone(),
+        InstructionKind::Run(spec) => spec
+            .mounts
+            .iter()
+            .flat_map(|m| m.fields.iter().filter_map(|(_, v)| v.clone()))
+            .collect(),
         _ => Vec::new(),
     }
 }

@@ -41,7 +41,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest as _, Sha256};
 
-use super::dockerfile::Instruction;
+use super::dockerfile::{Instruction, MountFlag};
 use super::stage::StageState;
 use crate::events::{Event, Reporter};
 use crate::oci::{BlobStore, DiffId, Image, ImageConfig, Layer, LayerOrigin, Platform};
@@ -226,14 +226,10 @@ fn without_tag(repo: &Reference) -> Reference {
 
 /// Whether a RUN can be cached: its mounts bring in no files (a bind, the default type,
 /// or anything `from=` another stage or image).
-pub fn cacheable(mounts: &[String]) -> bool {
-    mounts.iter().all(|m| {
-        let fields: Vec<&str> = m.split(',').map(str::trim).collect();
-        !fields.iter().any(|f| f.starts_with("from="))
-            && fields
-                .iter()
-                .any(|f| matches!(*f, "type=cache" | "type=secret" | "type=tmpfs" | "type=ssh"))
-    })
+pub fn cacheable(mounts: &[MountFlag]) -> bool {
+    mounts
+        .iter()
+        .all(|m| m.from().is_none() && matches!(m.kind(), "cache" | "secret" | "tmpfs"))
 }
 
 #[cfg(test)]
@@ -250,13 +246,17 @@ mod tests {
             (&["target=/src"], false),
             (&["type=bind,target=/src"], false),
             (&["type=cache,target=/c,from=builder"], false),
+            (&["type=cache,target=/c,FROM=builder"], false),
             (
                 &["type=cache,target=/c", "type=bind,source=.,target=/s"],
                 false,
             ),
         ];
         for (mounts, expected) in cases {
-            let mounts: Vec<String> = mounts.iter().map(|m| m.to_string()).collect();
+            let mounts: Vec<MountFlag> = mounts
+                .iter()
+                .map(|m| MountFlag::parse(m).unwrap())
+                .collect();
             assert_eq!(cacheable(&mounts), *expected, "{mounts:?}");
         }
     }

@@ -38,7 +38,10 @@ use lines::logical_lines;
 pub mod checks;
 mod instructions;
 mod lines;
+mod mount_flag;
 mod words;
+
+pub use mount_flag::MountFlag;
 
 /// A parsed Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,8 +137,8 @@ pub struct CopySpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSpec {
     pub command: CommandForm,
-    /// `--mount=` specs, raw (`type=cache,target=/root/.cache`).
-    pub mounts: Vec<String>,
+    /// `--mount=` flags, split and checked; values raw (`type=cache,target=$CACHE`).
+    pub mounts: Vec<MountFlag>,
     pub network: Option<String>,
     pub security: Option<String>,
     pub heredocs: Vec<Heredoc>,
@@ -459,6 +462,10 @@ mod tests {
 
     pub(super) fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()
+    }
+
+    pub(super) fn mounts(items: &[&str]) -> Vec<MountFlag> {
+        items.iter().map(|m| MountFlag::parse(m).unwrap()).collect()
     }
 
     pub(super) fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {

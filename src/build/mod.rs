@@ -258,9 +258,8 @@ fn needed(df: &Dockerfile, globals: &BTreeMap<String, String>, target: &Stage) -
                 InstructionKind::Run(spec) => words.extend(
                     spec.mounts
                         .iter()
-                        .flat_map(|m| m.split(','))
-                        .filter_map(|f| f.trim().strip_prefix("from="))
-                        .map(str::to_string),
+                        .filter_map(|m| m.from())
+                        .map(String::from),
                 ),
                 _ => {}
             }
@@ -347,17 +346,12 @@ impl Builder<'_> {
                         }
                     }
                     let mut roots: HashMap<String, Arc<Root>> = HashMap::new();
-                    for raw in &spec.mounts {
-                        for word in raw
-                            .split(',')
-                            .filter_map(|f| f.trim().strip_prefix("from="))
-                        {
-                            let word = state
-                                .expand(word)
-                                .map_err(|e| instruction_error(df, line, e.to_string()))?;
-                            let root = self.files_of(&word, line).await?;
-                            roots.insert(word, root);
-                        }
+                    for word in spec.mounts.iter().filter_map(|m| m.from()) {
+                        let word = state
+                            .expand(word)
+                            .map_err(|e| instruction_error(df, line, e.to_string()))?;
+                        let root = self.files_of(&word, line).await?;
+                        roots.insert(word, root);
                     }
                     match &mut fs {
                         None => fs = Some(self.unpack(&state.image, line).await?),

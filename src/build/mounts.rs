@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 
+use super::dockerfile::MountFlag;
 use super::rootfs::{clean, list, remove_all, Root};
 use crate::secret::Secret;
 
@@ -54,16 +55,17 @@ pub struct MountSpec {
     pub gid: u32,
 }
 
-/// Parses one raw `--mount=` value (`type=cache,target=/root/.cache`), relative targets
-/// joined to `workdir`.
-pub fn parse(raw: &str, workdir: &str) -> Result<MountSpec, String> {
+/// What a `--mount=` flag means at this RUN: its values expanded with the stage's
+/// variables (`expand`), relative targets joined to `workdir`.
+pub fn resolve(
+    flag: &MountFlag,
+    workdir: &str,
+    expand: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<MountSpec, String> {
+    let raw = &flag.raw;
     let mut fields: Vec<(String, Option<String>)> = Vec::new();
-    for part in raw.split(',') {
-        let (k, v) = match part.split_once('=') {
-            Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim().to_string())),
-            None => (part.trim().to_ascii_lowercase(), None),
-        };
-        fields.push((k, v));
+    for (name, value) in &flag.fields {
+        fields.push((name.clone(), value.as_deref().map(expand).transpose()?));
     }
     let get = |names: &[&str]| {
         fields
@@ -381,8 +383,12 @@ pub fn copy_tree(
 mod tests {
     use super::*;
 
+    fn parse(raw: &str, workdir: &str) -> Result<MountSpec, String> {
+        resolve(&MountFlag::parse(raw)?, workdir, &|v| Ok(v.to_string()))
+    }
+
     #[test]
-    fn parse_table() {
+    fn fields_resolve_to_kind_target_and_owner() {
         let m = parse("type=cache,target=/root/.cache", "/").unwrap();
         assert_eq!(
             m.kind,

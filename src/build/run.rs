@@ -137,10 +137,11 @@ pub fn run(
 
     // Mount specs and what the snapshot must skip.
     let mut specs = Vec::new();
-    for raw in &step.spec.mounts {
-        let raw = state.expand(raw).map_err(|e| fail(e.to_string(), None))?;
-        specs
-            .push(mounts::parse(&raw, &workdir).map_err(|m| fail(format!("`{text}`: {m}"), None))?);
+    for flag in &step.spec.mounts {
+        let expand = |value: &str| state.expand(value).map_err(|e| e.to_string());
+        let spec = mounts::resolve(flag, &workdir, &expand)
+            .map_err(|m| fail(format!("`{text}`: {m}"), None))?;
+        specs.push(spec);
     }
 
     let mut env = state.run_env();

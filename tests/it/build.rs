@@ -297,6 +297,51 @@ RUN --mount=type=secret,id=token cat /run/secrets/token && wc -c < /run/secrets/
     }
 }
 
+/// A bind mount's `from=` is a stage to build whatever the case of the field: the stage is
+/// built only because the mount names it, and its files are seen by the RUN, not kept.
+#[test]
+fn bind_mount_from_a_stage_builds_that_stage_whatever_the_field_case() {
+    let reg = Registry::plain();
+    let base = push_busybox(&reg, "library/busybox:1");
+    let dockerfile = r#"ARG BASE
+FROM ${BASE} AS wheels
+RUN mkdir /out && echo built-in-wheels > /out/marker
+FROM ${BASE}
+RUN --mount=type=bind,FROM=wheels,Source=/out,target=/mnt cat /mnt/marker > /seen
+"#;
+    let ctx = context(dockerfile);
+    let run = publish(&ctx, &reg, "bind-from", &base).run();
+    run.assert_success();
+    let image = pulled(&reg, "bind-from");
+    let last = image.layers.last().unwrap();
+    assert_eq!(file(last, "seen"), "built-in-wheels\n");
+    assert!(
+        last.entry("mnt/marker").is_none(),
+        "the mount's files stayed in the layer"
+    );
+}
+
+/// A mount that cannot mean anything is refused when the Dockerfile is read, before any
+/// stage is built.
+#[test]
+fn an_unknown_mount_field_fails_before_anything_runs() {
+    let reg = Registry::plain();
+    let base = push_busybox(&reg, "library/busybox:1");
+    let ctx = context(
+        "ARG BASE\nFROM ${BASE}\nRUN echo ran > /ran\nRUN --mount=type=cache,taget=/c true\n",
+    );
+    let run = publish(&ctx, &reg, "bad-mount", &base).run();
+    run.assert_exit(2);
+    assert!(run.stderr.contains("Dockerfile:4"), "{}", run.report());
+    assert!(
+        run.stderr.contains("unknown field `taget`"),
+        "{}",
+        run.report()
+    );
+    assert!(!run.stderr.contains("resolving image"), "{}", run.report());
+    assert!(reg.tags("test/bad-mount").is_empty());
+}
+
 /// A base image whose layer tries to write outside the rootfs in every known way.
 fn push_hostile(reg: &Registry) -> String {
     let hostile = LayerBuilder::new()

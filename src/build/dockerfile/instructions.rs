@@ -7,7 +7,9 @@ use std::time::Duration;
 use super::lines::heredoc_marker;
 use super::words::{command_form, exec_form, raw_words, split_command, word_list};
 use super::words::{Bool, FlagKind, Flags, Repeated, Text};
-use super::{ArgDecl, CopySpec, ErrorKind, Healthcheck, Heredoc, InstructionKind, RunSpec};
+use super::{
+    ArgDecl, CopySpec, ErrorKind, Healthcheck, Heredoc, InstructionKind, MountFlag, RunSpec,
+};
 
 const INSTRUCTIONS: &[&str] = &[
     "ADD",
@@ -178,7 +180,12 @@ pub(super) fn parse_instruction(
             }
             InstructionKind::Run(RunSpec {
                 command: command_form(name, args)?,
-                mounts: f.all("mount"),
+                mounts: f
+                    .all("mount")
+                    .iter()
+                    .map(|m| MountFlag::parse(m))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| bad(&e))?,
                 network: f.text("network"),
                 security: f.text("security"),
                 heredocs,
@@ -416,7 +423,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{kinds, pairs, run, strings};
+    use super::super::tests::{kinds, mounts, pairs, run, strings};
     use super::super::*;
     use super::go_duration;
     use CommandForm::{Exec, Shell};
@@ -455,13 +462,13 @@ mod tests {
             (
                 "RUN --mount=type=cache,target=/root/.cache --mount=type=secret,id=t --network=none --security=insecure pip install x",
                 K::Run(RunSpec {
-                    mounts: strings(&["type=cache,target=/root/.cache", "type=secret,id=t"]),
+                    mounts: mounts(&["type=cache,target=/root/.cache", "type=secret,id=t"]),
                     network: Some("none".into()),
                     security: Some("insecure".into()),
                     ..run(Shell("pip install x".into()))
                 }),
             ),
-            ("RUN --mount=\"type=bind,source=a b\" ls", K::Run(RunSpec { mounts: strings(&["type=bind,source=a b"]), ..run(Shell("ls".into())) })),
+            ("RUN --mount=\"type=bind,source=a b\" ls", K::Run(RunSpec { mounts: mounts(&["type=bind,source=a b"]), ..run(Shell("ls".into())) })),
             ("RUN -- --version", K::Run(run(Shell("--version".into())))),
             ("SHELL [\"powershell\", \"-Command\"]", K::Shell(strings(&["powershell", "-Command"]))),
             ("HEALTHCHECK NONE", K::Healthcheck(Healthcheck::Disabled)),
