@@ -27,6 +27,19 @@ pub enum Error {
     Cancelled(&'static str),
 }
 
+/// Each delivery failure keeps the variant (and so the exit code) it had as its own.
+impl From<crate::output::OutputError> for Error {
+    fn from(e: crate::output::OutputError) -> Error {
+        use crate::output::OutputError;
+        match e {
+            OutputError::Registry(e) => Error::Registry(e),
+            OutputError::Layout(e) => Error::Layout(e),
+            OutputError::Archive(e) => Error::Archive(e),
+            OutputError::Store(e) => Error::Store(e),
+        }
+    }
+}
+
 impl Error {
     /// 2 bad input, 3 build failed, 4 registry, 5 SpaceONE, 1 anything unexpected.
     pub fn exit_code(&self) -> u8 {

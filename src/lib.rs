@@ -22,7 +22,18 @@
 //! - [`secret`]: values that never print.
 //! - [`tags`]: versions and tag rules; [`time`]: reproducible timestamps.
 //!
+//! - [`output`]: where the image goes (registry, OCI layout, docker archive).
+//! - [`pipeline`]: the arrows above, in order.
+//!
 //! Errors roll up into [`Error`], whose variant decides the exit code in `main.rs`.
+//!
+//! # Layers
+//!
+//! A module uses only modules below it, lowest first: `digest`, `secret`, `time` →
+//! `reference`, `tags` → `oci` → `events` → `inputs` → `registry` → `build`, `spaceone` →
+//! `plan` → `output` → `error` → `pipeline` → `ci` (and `main.rs`). Library modules report
+//! through [`events::Reporter`] and never see the user layer; `tests/it/module_order.rs`
+//! fails, naming the file and line, on a use that points up or sideways.
 
 pub mod build;
 pub mod ci;

@@ -29,7 +29,6 @@ use crate::oci::{
 use crate::plan::Destination;
 use crate::reference::Reference;
 use crate::registry;
-use crate::Error;
 
 /// The result of delivering an image (or an index of images).
 #[derive(Debug, Clone)]
@@ -91,7 +90,7 @@ async fn push_to(
     store: &BlobStore,
     reporter: &dyn Reporter,
     delivered: &mut Delivered,
-) -> Result<(), Error> {
+) -> Result<(), OutputError> {
     // Children go by digest only when an index will carry the tags.
     let image_tags: &[String] = if index.is_some() { &[] } else { tags };
     for image in images {
@@ -123,7 +122,7 @@ pub async fn check_credentials(
     also: &[(Reference, registry::Client)],
     registry: &registry::Client,
     reporter: &dyn Reporter,
-) -> Result<(), Error> {
+) -> Result<(), OutputError> {
     let Destination::Registry(target) = &plan.destination else {
         return Ok(());
     };
@@ -147,7 +146,7 @@ pub async fn deliver(
     registry: &registry::Client,
     store: &BlobStore,
     reporter: &dyn Reporter,
-) -> Result<Delivered, Error> {
+) -> Result<Delivered, OutputError> {
     let (images, index) = (&built.images, built.index.as_ref());
     let top = match index {
         Some(index) => {
@@ -226,7 +225,7 @@ async fn fetch_remote_layers(
     images: &[SealedImage],
     registry: &registry::Client,
     store: &BlobStore,
-) -> Result<(), Error> {
+) -> Result<(), OutputError> {
     for image in images {
         for layer in &image.image.layers {
             if let LayerOrigin::Remote(source) = &layer.origin {
@@ -239,6 +238,19 @@ async fn fetch_remote_layers(
         }
     }
     Ok(())
+}
+
+/// Why an image could not be delivered; `crate::Error` gives each its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+    #[error("writing the OCI layout failed")]
+    Layout(#[from] layout::LayoutError),
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error("the blob store failed")]
+    Store(#[from] crate::oci::StoreError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -352,7 +364,7 @@ pub async fn deliver_index(
     dry_run: bool,
     registry: &registry::Client,
     reporter: &dyn Reporter,
-) -> Result<Delivered, Error> {
+) -> Result<Delivered, OutputError> {
     let bytes = serde_json::to_vec(index).expect("index serializes");
     let digest = Digest::sha256_of(&bytes);
     if dry_run {

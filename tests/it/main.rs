@@ -9,6 +9,7 @@ mod build;
 mod ci;
 mod harness;
 mod hostile_inputs;
+mod module_order;
 mod plugin_repos;
 mod publish;
 mod python_plugin;
