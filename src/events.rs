@@ -3,9 +3,10 @@
 //! who renders (plain lines, GitHub workflow commands, GitLab sections: `ci/`), the way
 //! uv keeps its `Reporter` in the library and renders in the CLI.
 
+use std::fmt;
 use std::path::Path;
 
-use crate::oci::Digest;
+use crate::oci::{Digest, Platform};
 use crate::secret::Secret;
 
 /// Output name → value, in a stable order (GitHub step outputs, a GitLab dotenv file).
@@ -22,10 +23,43 @@ pub enum BlobAction {
     Pushed,
 }
 
+/// The parts of a run, in the order they happen; each is a group (GitHub) or a section
+/// (GitLab) of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase<'a> {
+    /// Building for one platform (one per platform of a multi-platform image).
+    Build(&'a Platform),
+    Push,
+    /// Pushing an index over images already pushed (the `merge` verb).
+    Merge,
+    Register,
+}
+
+impl Phase<'_> {
+    /// A name of `[a-z0-9_]` only (GitLab section names allow no `/` or space).
+    pub fn slug(&self) -> String {
+        self.to_string()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect()
+    }
+}
+
+impl fmt::Display for Phase<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Phase::Build(platform) => write!(f, "build {platform}"),
+            Phase::Push => f.write_str("push"),
+            Phase::Merge => f.write_str("merge"),
+            Phase::Register => f.write_str("register"),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
-    /// A phase begins (`build`, `push`, `register`); it ends at the next phase or finish.
-    Phase(&'a str),
+    /// A phase begins; it ends at the next phase or finish.
+    Phase(Phase<'a>),
     /// A Dockerfile instruction is being applied.
     Step {
         stage: &'a str,

@@ -2,7 +2,7 @@
 //! Registration → Report. Each step is one call into the module that owns it; no protocol
 //! detail lives here.
 
-use crate::events::{Event, Reporter};
+use crate::events::{Event, Phase, Reporter};
 use crate::inputs::{Inputs, Verb};
 use crate::oci::{BlobStore, Index, MediaType};
 use crate::output::{self, Delivered};
@@ -84,7 +84,7 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
     let mut timings = build::timings::Timings::default();
     let mut images = Vec::with_capacity(plan.platforms.len());
     for platform in &plan.platforms {
-        reporter.event(Event::Phase(&format!("build {platform}")));
+        reporter.event(Event::Phase(Phase::Build(platform)));
         plan.build.platform = platform.clone();
         let (mut image, spent) = build::build(&plan.build, &registry, &store, reporter).await?;
         timings.extend(spent);
@@ -93,7 +93,7 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
     }
     let built = output::Built::new(images, &plan.annotations);
 
-    reporter.event(Event::Phase("push"));
+    reporter.event(Event::Phase(Phase::Push));
     let delivered = output::deliver(
         &plan.destination,
         &also_push,
@@ -138,7 +138,7 @@ pub async fn merge(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, Er
     )
     .await?;
 
-    reporter.event(Event::Phase("merge"));
+    reporter.event(Event::Phase(Phase::Merge));
     let mut manifests = Vec::with_capacity(plan.digests.len());
     for digest in &plan.digests {
         manifests.push(registry.describe(&plan.image, digest).await?);
@@ -266,7 +266,7 @@ async fn register(
 ) -> Result<Option<Registration>, Error> {
     match (request, session) {
         (Some(request), Some(session)) => {
-            reporter.event(Event::Phase("register"));
+            reporter.event(Event::Phase(Phase::Register));
             Ok(Some(session.publish(request, reporter).await?))
         }
         (Some(request), None) => {

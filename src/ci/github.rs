@@ -57,9 +57,11 @@ impl Reporter for GitHubReporter {
     fn event(&self, event: Event<'_>) {
         let mut in_group = self.in_group.lock().unwrap();
         match event {
-            Event::Phase(name) => {
+            Event::Phase(phase) => {
                 self.end_group(&mut in_group);
-                self.stream.line(&format!("::group::{}", escape_data(name)));
+                let name = phase.to_string();
+                self.stream
+                    .line(&format!("::group::{}", escape_data(&name)));
                 *in_group = true;
             }
             Event::Mask(secret) => self.mask(secret),

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::plain::render;
-use super::{Event, Reporter};
+use super::{Event, Phase, Reporter};
 
 pub struct GitLabReporter {
     debug: bool,
@@ -41,24 +41,13 @@ impl Reporter for GitLabReporter {
     fn event(&self, event: Event<'_>) {
         let mut open = self.open.lock().unwrap();
         match event {
-            Event::Phase(name) => {
+            Event::Phase(phase) => {
                 self.close(&mut open);
-                // Section names allow only [A-Za-z0-9_.-] (`build linux/amd64` has a space).
-                let slug: String = name
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
-                let section = format!("spaceone_publish_{slug}");
+                let section = format!("spaceone_publish_{}", phase.slug());
                 // The push and register phases stay open: they hold what people look for.
-                let collapsed = name.starts_with("build");
+                let collapsed = matches!(phase, Phase::Build(_));
                 eprintln!(
-                    "\x1b[0Ksection_start:{}:{section}[collapsed={collapsed}]\r\x1b[0K{name}",
+                    "\x1b[0Ksection_start:{}:{section}[collapsed={collapsed}]\r\x1b[0K{phase}",
                     now()
                 );
                 *open = Some(section);

@@ -17,7 +17,7 @@ pub use github::GitHubReporter;
 pub use gitlab::GitLabReporter;
 pub use plain::{PlainReporter, RecordingReporter};
 
-pub use crate::events::{human_size, render_error, BlobAction, Event, Reporter};
+pub use crate::events::{human_size, render_error, BlobAction, Event, Phase, Reporter};
 use crate::inputs::{CiEnv, Inputs, OutputFormat};
 use crate::pipeline::Outcome;
 
