@@ -19,7 +19,7 @@
 //! - [`events`]: what the library reports ([`events::Event`]) and to whom
 //!   ([`events::Reporter`]); a leaf, so no library module imports the user layer.
 //! - [`ci`]: everything the user sees (plain logs, GitHub, GitLab): the reporters.
-//! - [`secret`]: values that never print.
+//! - [`secret`]: values that never print; [`suggest`]: "did you mean".
 //! - [`tags`]: versions and tag rules; [`time`]: reproducible timestamps.
 //!
 //! - [`output`]: where the image goes (registry, OCI layout, docker archive).
@@ -29,7 +29,7 @@
 //!
 //! # Layers
 //!
-//! A module uses only modules below it, lowest first: `digest`, `secret`, `time` →
+//! A module uses only modules below it, lowest first: `digest`, `secret`, `suggest`, `time` →
 //! `reference`, `tags` → `oci` → `events` → `inputs` → `registry` → `build`, `spaceone` →
 //! `plan` → `output` → `error` → `pipeline` → `ci` (and `main.rs`). Library modules report
 //! through [`events::Reporter`] and never see the user layer; `tests/it/module_order.rs`
@@ -52,6 +52,7 @@ pub mod reference;
 pub mod registry;
 pub mod secret;
 pub mod spaceone;
+pub mod suggest;
 pub mod tags;
 pub mod time;
 

@@ -10,10 +10,11 @@
 //!
 //! Explicit `tags` are taken as given: rules add nothing to them.
 
-/// The version of a dev build: `base` plus the commit time in the given UTC offset.
-pub fn dev_version(base: &str, epoch: u64, offset_seconds: i32) -> String {
-    let (y, m, d, hh, mm, ss) = crate::time::civil(epoch as i64 + i64::from(offset_seconds));
-    format!("{base}.{y:04}{m:02}{d:02}.{hh:02}{mm:02}{ss:02}")
+/// The version of a dev build: `base` plus the commit time in `zone` (the offset in force
+/// at that time, daylight saving included).
+pub fn dev_version(base: &str, epoch: u64, zone: &jiff::tz::TimeZone) -> String {
+    let local = crate::time::timestamp(epoch).to_zoned(zone.clone());
+    format!("{base}.{}", local.strftime("%Y%m%d.%H%M%S"))
 }
 
 /// A parsed semantic version: `MAJOR.MINOR.PATCH[-pre][+build]`.
@@ -126,14 +127,32 @@ mod tests {
     fn dev_versions_use_the_commit_time_in_the_zone() {
         // 2024-01-05T10:30:12Z
         let epoch = 1_704_450_612;
-        assert_eq!(dev_version("1.1.0", epoch, 0), "1.1.0.20240105.103012");
+        let zone = |name: &str| jiff::tz::TimeZone::get(name).unwrap();
+        let fixed = |hours| jiff::tz::TimeZone::fixed(jiff::tz::offset(hours));
         assert_eq!(
-            dev_version("1.1.0", epoch, 9 * 3600),
+            dev_version("1.1.0", epoch, &jiff::tz::TimeZone::UTC),
+            "1.1.0.20240105.103012"
+        );
+        assert_eq!(
+            dev_version("1.1.0", epoch, &fixed(9)),
             "1.1.0.20240105.193012"
         );
         assert_eq!(
-            dev_version("1.1.0", epoch, -11 * 3600),
+            dev_version("1.1.0", epoch, &fixed(-11)),
             "1.1.0.20240104.233012"
+        );
+        assert_eq!(
+            dev_version("1.1.0", epoch, &zone("Asia/Tokyo")),
+            "1.1.0.20240105.193012"
+        );
+        // Berlin is +01:00 in January and +02:00 in July (2024-07-05T10:30:12Z).
+        assert_eq!(
+            dev_version("1.1.0", epoch, &zone("Europe/Berlin")),
+            "1.1.0.20240105.113012"
+        );
+        assert_eq!(
+            dev_version("1.1.0", 1_720_175_412, &zone("Europe/Berlin")),
+            "1.1.0.20240705.123012"
         );
     }
 }

@@ -26,7 +26,7 @@ mod table;
 pub use table::{InputDef, Kind, INPUTS};
 mod values;
 
-pub use values::{closest, edit_distance, parse_bool, parse_key_values, split_list};
+pub use values::{parse_bool, parse_key_values, split_list};
 use values::{parse_size, parse_timezone};
 
 /// The value parsers, for the fuzz targets only.
@@ -156,7 +156,7 @@ pub struct Inputs {
     pub sha_tag: bool,
     pub dev_build: bool,
     /// Offset from UTC in seconds for dev-build stamps.
-    pub timezone_offset: i32,
+    pub timezone: jiff::tz::TimeZone,
     pub labels: Vec<(String, String)>,
     pub cache_repo: Option<Reference>,
     pub no_cache: bool,
@@ -464,7 +464,7 @@ impl Inputs {
             semver_tags: parse_bool(&raw.semver_tags).expect("checked"),
             sha_tag: parse_bool(&raw.sha_tag).expect("checked"),
             dev_build: parse_bool(&raw.dev_build).expect("checked"),
-            timezone_offset: parse_timezone(&raw.timezone).expect("checked"),
+            timezone: parse_timezone(&raw.timezone).expect("checked"),
             labels: raw
                 .labels
                 .as_deref()
@@ -630,9 +630,11 @@ fn unknown_variables(vars: &BTreeMap<String, String>) -> Vec<String> {
     let known: Vec<String> = INPUTS.iter().map(|d| plain_variable(d.name)).collect();
     vars.keys()
         .filter(|k| k.starts_with("PUBLISH_") && !known.contains(k))
-        .map(|k| match closest(k, &known) {
-            Some(s) => format!("{k} is not an input (did you mean {s}?)"),
-            None => format!("{k} is not an input"),
+        .map(|k| {
+            match crate::suggest::closest(k, known.iter().map(String::as_str), |d, _| d <= 3) {
+                Some(s) => format!("{k} is not an input (did you mean {s}?)"),
+                None => format!("{k} is not an input"),
+            }
         })
         .collect()
 }

@@ -258,7 +258,7 @@ pub static INPUTS: &[InputDef] =
         input!("dev-build", Bool, "false", "", check_bool,
             "Version as a SpaceONE dev build: X.Y.Z.YYYYMMDD.HHMMSS from the commit time."),
         input!("timezone", Text, "UTC", "", check_timezone,
-            "Time zone of dev-build stamps: UTC or a fixed offset such as +09:00."),
+            "Time zone of dev-build stamps: UTC, an offset such as +09:00, or an IANA name such as Asia/Seoul."),
         input!("labels", KeyValues, "", "", check_key_values,
             "Extra image labels, KEY=VALUE, one per line (OCI labels are added automatically)."),
         input!("cache-repo", Text, "", "<image>/cache; none on Docker Hub", check_image,

@@ -1,33 +1,8 @@
-//! Parsers for input values: lists, booleans, `KEY=VALUE` lines, and the edit distance
-//! behind "did you mean" suggestions.
+//! Parsers for input values: lists, booleans, `KEY=VALUE` lines.
 
 use super::Output;
 use crate::oci::Platform;
 use crate::reference::{validate_tag, Reference};
-
-pub fn closest<'a>(word: &str, candidates: &'a [String]) -> Option<&'a String> {
-    candidates
-        .iter()
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= 3)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
 
 pub fn split_list(v: &str) -> Vec<String> {
     v.split(['\n', ','])
@@ -253,7 +228,7 @@ pub(super) fn check_epoch(v: &str) -> Result<(), String> {
     match v.parse::<u64>() {
         // `created` is RFC 3339, whose years have four digits.
         Ok(epoch) if epoch > crate::time::MAX_EPOCH => Err(format!(
-            "`{v}` is after 9999-12-31T23:59:59Z (at most {}), which `created` cannot hold",
+            "`{v}` is after 9999 (at most {}, 9999-12-30T22:00:00Z), which `created` cannot hold",
             crate::time::MAX_EPOCH
         )),
         Ok(_) => Ok(()),
@@ -307,21 +282,24 @@ pub(super) fn check_timezone(v: &str) -> Result<(), String> {
     parse_timezone(v).map(|_| ())
 }
 
-/// `UTC`, `Z`, `+09:00`, `-0530` → offset in seconds. Named zones would need a tz
-/// database in the image; fixed offsets are what dev-build stamps need.
-pub fn parse_timezone(v: &str) -> Result<i32, String> {
+/// `UTC`, an offset (`+09:00`, `-0530`) or an IANA name (`Asia/Seoul`, `Europe/Berlin`,
+/// with their daylight-saving rules) from the database built into the binary.
+pub fn parse_timezone(v: &str) -> Result<jiff::tz::TimeZone, String> {
     let err = || {
-        format!("`{v}` is not a time zone (UTC or an offset such as +09:00; Asia/Seoul is +09:00)")
+        format!(
+            "`{v}` is not a time zone (UTC, an offset such as +09:00, or an IANA name such as \
+             Asia/Seoul)"
+        )
     };
     match v {
-        "UTC" | "utc" | "Z" | "GMT" => return Ok(0),
-        "Asia/Seoul" | "KST" => return Ok(9 * 3600),
+        "UTC" | "utc" | "Z" | "GMT" => return Ok(jiff::tz::TimeZone::UTC),
+        "KST" => return jiff::tz::TimeZone::get("Asia/Seoul").map_err(|_| err()),
         _ => {}
     }
     let sign = match v.chars().next() {
         Some('+') => 1,
         Some('-') => -1,
-        _ => return Err(err()),
+        _ => return jiff::tz::TimeZone::get(v).map_err(|_| err()),
     };
     let digits: String = v[1..].chars().filter(|c| *c != ':').collect();
     if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
@@ -332,7 +310,9 @@ pub fn parse_timezone(v: &str) -> Result<i32, String> {
     if hours > 14 || minutes > 59 {
         return Err(err());
     }
-    Ok(sign * (hours * 3600 + minutes * 60))
+    let offset =
+        jiff::tz::Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).map_err(|_| err())?;
+    Ok(jiff::tz::TimeZone::fixed(offset))
 }
 
 pub(super) fn check_digests(v: &str) -> Result<(), String> {

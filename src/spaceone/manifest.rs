@@ -400,35 +400,10 @@ impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Typed<'_, T> {
 /// The closest known key, for "did you mean".
 fn suggest(unknown: &str) -> Option<&'static str> {
     let folded = unknown.to_ascii_lowercase().replace('-', "_");
-    KEYS.iter()
-        .map(|(name, _)| (edit_distance(&folded, name), *name))
-        .filter(|(d, name)| *d <= 2 || (*d <= 3 && name.len() >= 8))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, name)| name)
-}
-
-/// Levenshtein distance with adjacent transpositions counted as one edit.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    d[a.len()][b.len()]
+    let keys = KEYS.iter().map(|(name, _)| *name);
+    crate::suggest::closest(&folded, keys, |d, name| {
+        d <= 2 || (d <= 3 && name.len() >= 8)
+    })
 }
 
 /// Lines of the known top-level keys of a block mapping: lines at the document's base

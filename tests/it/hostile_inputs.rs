@@ -230,9 +230,9 @@ fn rows() -> Vec<Row> {
             .input("spaceone-endpoint", NOWHERE)
             .input("spaceone-ca-cert", "{ctx}/ca.pem")
             .says("input `spaceone-ca-cert` (PUBLISH_SPACEONE_CA_CERT): {ctx}/ca.pem is not PEM"),
-        row("a named time zone is refused with the offset to use")
-            .input("timezone", "Europe/Berlin")
-            .says("input `timezone` (PUBLISH_TIMEZONE): `Europe/Berlin` is not a time zone"),
+        row("an unknown time zone name is refused with what is accepted")
+            .input("timezone", "Mars/Olympus_Mons")
+            .says("input `timezone` (PUBLISH_TIMEZONE): `Mars/Olympus_Mons` is not a time zone"),
         row("an https spaceone-endpoint is refused")
             .input("spaceone-endpoint", "https://{host}")
             .says("input `spaceone-endpoint` (PUBLISH_SPACEONE_ENDPOINT)"),

@@ -396,29 +396,9 @@ fn go_duration(text: &str) -> Option<Duration> {
 
 /// The closest instruction name, if the typo is small (at most two edits).
 fn suggest(word: &str) -> Option<&'static str> {
-    INSTRUCTIONS
-        .iter()
-        .map(|name| (edit_distance(word, name), *name))
-        .filter(|(d, _)| *d <= 2 && *d < word.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, name)| name)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
+    crate::suggest::closest(word, INSTRUCTIONS.iter().copied(), |d, _| {
+        d <= 2 && d < word.len()
+    })
 }
 
 #[cfg(test)]
