@@ -10,7 +10,8 @@
 //!   environment.
 //! - [`plan`]: inputs resolved against the checkout (Dockerfile, version, plugin manifest).
 //! - [`digest`]: content digests (`sha256:…`), hashing while streaming; a leaf.
-//! - [`reference`]: image references, parsed and normalised once.
+//! - [`reference`]: image references, parsed and normalised once; [`host`]: registry
+//!   hosts (`name[:port]`, `[ipv6]:port`), split by one rule.
 //! - [`oci`]: digests, descriptors, manifests, the content-addressed blob store and the OCI
 //!   image layout.
 //! - [`build`]: the Dockerfile frontend and the deterministic layer writer.
@@ -29,7 +30,7 @@
 //!
 //! # Layers
 //!
-//! A module uses only modules below it, lowest first: `digest`, `secret`, `suggest`, `time` →
+//! A module uses only modules below it, lowest first: `digest`, `host`, `secret`, `suggest`, `time` →
 //! `reference`, `tags` → `oci` → `events` → `inputs` → `registry` → `build`, `spaceone` →
 //! `plan` → `output` → `error` → `pipeline` → `ci` (and `main.rs`). Library modules report
 //! through [`events::Reporter`] and never see the user layer; `tests/it/module_order.rs`
@@ -43,6 +44,7 @@ pub mod events;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod host;
 pub mod inputs;
 pub mod oci;
 pub mod output;

@@ -10,6 +10,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::digest::Digest;
+use crate::host::RegistryHost;
 
 pub const DOCKER_HUB: &str = "docker.io";
 
@@ -77,13 +78,12 @@ impl Reference {
 
     /// Whether the host is on this machine (plain HTTP is allowed there).
     pub fn is_loopback(&self) -> bool {
-        let host = host_without_port(&self.registry);
-        host == "localhost"
-            || host.ends_with(".localhost")
-            || host
-                .parse::<std::net::IpAddr>()
-                .map(|ip| ip.is_loopback())
-                .unwrap_or(false)
+        self.host().is_some_and(|h| h.is_loopback())
+    }
+
+    /// The registry host, split (`None` only for a host that never passed [`FromStr`]).
+    pub fn host(&self) -> Option<RegistryHost<'_>> {
+        RegistryHost::parse(&self.registry).ok()
     }
 }
 
@@ -94,50 +94,9 @@ pub fn is_docker_hub_host(host: &str) -> bool {
     )
 }
 
-fn host_without_port(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
-}
-
-/// Checks a registry host: `name[:port]` or `[ipv6]:port`, the port 1–65535. A bad port
-/// must be refused here: sent on, it only comes back as a connection or auth error.
+/// Checks a registry host (see [`RegistryHost::parse`]).
 pub fn validate_host(host: &str) -> Result<(), String> {
-    let (name, port) = match host.strip_prefix('[') {
-        Some(rest) => match rest.split_once(']') {
-            Some((ip, tail)) if ip.parse::<std::net::Ipv6Addr>().is_ok() => {
-                match tail.strip_prefix(':') {
-                    Some(port) => (ip, Some(port)),
-                    None if tail.is_empty() => (ip, None),
-                    None => return Err(format!("`{host}` is not `[ipv6]:port`")),
-                }
-            }
-            _ => return Err(format!("`{host}` is not `[ipv6]:port`")),
-        },
-        None => match host.split_once(':') {
-            Some((name, port)) => (name, Some(port)),
-            None => (host, None),
-        },
-    };
-    let name_ok = !name.is_empty()
-        && (host.starts_with('[')
-            || name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')));
-    if !name_ok {
-        return Err(format!("`{name}` is not a host name"));
-    }
-    match port {
-        None => Ok(()),
-        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
-            match p.parse::<u32>() {
-                Ok(1..=65535) => Ok(()),
-                _ => Err(format!("port `{p}` of `{host}` is out of range (1-65535)")),
-            }
-        }
-        Some(p) => Err(format!("port `{p}` of `{host}` is not a number (1-65535)")),
-    }
+    RegistryHost::parse(host).map(|_| ())
 }
 
 fn is_valid_component(c: &str) -> bool {

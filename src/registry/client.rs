@@ -37,6 +37,7 @@ use super::error::{host_port, RedactedUrl, RegistryError};
 use super::retry::Tuning;
 use super::session::{unsafe_target, Session};
 use super::RegistryOptions;
+use crate::host::RegistryHost;
 use crate::reference::Reference;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -195,13 +196,9 @@ impl Client {
 
     /// Whether credentials may travel to `url` over plain HTTP (loopback or insecure).
     pub(super) fn plain_http_ok(&self, url: &Url) -> bool {
-        let loopback = match url.host() {
-            Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
-        loopback || self.is_insecure(&host_port(url))
+        let host = host_port(url);
+        let loopback = RegistryHost::parse(&host).is_ok_and(|h| h.is_loopback());
+        loopback || self.is_insecure(&host)
     }
 
     /// Refuses `from` → `to` when [`unsafe_target`] does: link-local or unspecified
@@ -312,14 +309,9 @@ fn base_url(scheme: &str, host: &str) -> Result<Url, RegistryError> {
     })
 }
 
+/// `host` without its port (as written when it does not parse).
 fn strip_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host
-            .split_once("]:")
-            .map(|(h, _)| &host[..h.len() + 1])
-            .unwrap_or(host);
-    }
-    host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+    RegistryHost::parse(host).map_or(host, |h| h.name())
 }
 
 /// Reads a whole (small) response body, refusing more than `limit` bytes.

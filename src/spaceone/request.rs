@@ -23,6 +23,7 @@ use std::str::FromStr;
 
 use super::error::SpaceOneError;
 use super::manifest::{JsonObject, PluginManifest};
+use crate::host::RegistryHost;
 use crate::reference::Reference;
 
 /// The longest last image segment the server accepts (`MAX_IMAGE_NAME_LENGTH`, 1.9+ and 2.x).
@@ -111,10 +112,7 @@ impl RegistryType {
     /// [`Session::preflight`]: super::Session::preflight
     pub fn for_host(host: &str) -> RegistryType {
         let host = host.to_ascii_lowercase();
-        let name = match host.rsplit_once(':') {
-            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-            _ => host.as_str(),
-        };
+        let name = RegistryHost::parse(&host).map_or(host.as_str(), |h| h.name());
         if crate::reference::is_docker_hub_host(name) {
             RegistryType::DockerHub
         } else if name == "ghcr.io" {
