@@ -30,6 +30,7 @@ mod copy;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod expand;
+mod file_writers;
 pub mod layer;
 pub mod mounts;
 mod platforms;

@@ -29,8 +29,14 @@ use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode};
+
+use super::file_writers::{
+    fchown, ids, timestamps, write_file, FileJob, FileMeta, FileWriters, MAX_JOB_BYTES,
+};
 use super::rootfs::{clean, list, remove_all, Root};
 
 /// Zeros a GNU sparse entry may add to its stored data. The tar reader writes holes out
@@ -164,6 +170,20 @@ fn apply_tar(root: &Root, stream: impl Read, layer: &str) -> Result<Applied, Unp
     let mut this_layer: HashSet<PathBuf> = HashSet::new();
     let mut opaque: Vec<PathBuf> = Vec::new();
     let mut dirs: Vec<DirMeta> = Vec::new();
+    let writers = FileWriters::for_this_machine();
+    // Paths of files still with the writers, and the last parent handle resolved.
+    let mut in_flight: HashSet<PathBuf> = HashSet::new();
+    let mut last_parent: Option<(PathBuf, Arc<OwnedFd>)> = None;
+    let settle = |in_flight: &mut HashSet<PathBuf>| -> Result<(), UnpackError> {
+        in_flight.clear();
+        writers
+            .settle()
+            .map_err(|(entry, source)| UnpackError::Entry {
+                layer: layer.to_string(),
+                entry,
+                source,
+            })
+    };
     for entry in archive.entries().map_err(archive_err)? {
         // A cancelled publish has already let go of this rootfs and is removing it.
         if super::sandbox::cancelled() {
@@ -198,6 +218,8 @@ fn apply_tar(root: &Root, stream: impl Read, layer: &str) -> Result<Applied, Unp
             continue;
         }
         if let Some(hidden) = name_bytes.strip_prefix(b".wh.") {
+            settle(&mut in_flight)?;
+            last_parent = None;
             let hidden = std::ffi::OsStr::from_bytes(hidden);
             match root.dir(&parent, false) {
                 Ok(dir) => remove_all(dir.as_fd(), hidden).map_err(entry_err)?,
@@ -212,11 +234,22 @@ fn apply_tar(root: &Root, stream: impl Read, layer: &str) -> Result<Applied, Unp
         let uid = header.uid().map_err(entry_err)?;
         let gid = header.gid().map_err(entry_err)?;
         let mtime = header.mtime().map_err(entry_err)?;
-        let slot = root
-            .slot(&path, true)
-            .map_err(entry_err)?
-            .expect("a named path has a parent");
-        let (dir, name) = (slot.parent, slot.name);
+        // A later entry for a file in flight, or for something below it, waits for it.
+        if !in_flight.is_empty() && path.ancestors().any(|p| in_flight.contains(p)) {
+            settle(&mut in_flight)?;
+        }
+        let dir = match &last_parent {
+            Some((cached, dir)) if *cached == parent => Arc::clone(dir),
+            _ => {
+                let slot = root
+                    .slot(&path, true)
+                    .map_err(entry_err)?
+                    .expect("a named path has a parent");
+                let dir = Arc::new(slot.parent);
+                last_parent = Some((parent.clone(), Arc::clone(&dir)));
+                dir
+            }
+        };
         let existing = match rfs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(s) => Some(s),
             Err(rustix::io::Errno::NOENT) => None,
@@ -244,7 +277,14 @@ fn apply_tar(root: &Root, stream: impl Read, layer: &str) -> Result<Applied, Unp
             });
             continue;
         }
+        if existing_is_dir && !kind.is_dir() {
+            // About to be removed: nothing may still be writing into it, and no handle
+            // to it may be reused.
+            settle(&mut in_flight)?;
+            last_parent = None;
+        }
         if kind.is_hard_link() {
+            settle(&mut in_flight)?;
             let target = entry
                 .link_name_bytes()
                 .ok_or_else(|| entry_err(io::Error::other("hard link without a target")))?;
@@ -329,25 +369,39 @@ fn apply_tar(root: &Root, stream: impl Read, layer: &str) -> Result<Applied, Unp
                         problem,
                     });
                 }
-                let fd = rfs::openat(
-                    &dir,
-                    &name,
-                    OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::WRONLY
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(0o600),
-                )
-                .map_err(|e| entry_err(e.into()))?;
-                let mut file = std::fs::File::from(fd);
-                io::copy(&mut entry, &mut file).map_err(entry_err)?;
-                fchown(&file, uid, gid).map_err(entry_err)?;
-                rfs::fchmod(&file, Mode::from_raw_mode(mode)).map_err(|e| entry_err(e.into()))?;
-                rfs::futimens(&file, &times).map_err(|e| entry_err(e.into()))?;
+                let meta = FileMeta {
+                    mode,
+                    uid,
+                    gid,
+                    mtime,
+                };
+                let small = kind == tar::EntryType::Regular && entry.size() <= MAX_JOB_BYTES;
+                if writers.enabled() && small {
+                    let mut content = Vec::with_capacity(entry.size() as usize);
+                    entry.read_to_end(&mut content).map_err(archive_err)?;
+                    let job = FileJob {
+                        dir,
+                        name,
+                        content,
+                        meta,
+                        entry: String::from_utf8_lossy(&raw).into_owned(),
+                    };
+                    in_flight.insert(path);
+                    writers
+                        .send(job)
+                        .map_err(|(entry, source)| UnpackError::Entry {
+                            layer: layer.to_string(),
+                            entry,
+                            source,
+                        })?;
+                } else {
+                    write_file(&dir, &name, &mut entry, meta).map_err(entry_err)?;
+                }
             }
         }
     }
+    settle(&mut in_flight)?;
+    drop(writers);
     for dir in opaque {
         clear_lower(root, &dir, &this_layer).map_err(|source| UnpackError::Entry {
             layer: layer.to_string(),
@@ -391,26 +445,6 @@ fn clear_lower(root: &Root, dir: &Path, keep: &HashSet<PathBuf>) -> io::Result<(
     Ok(())
 }
 
-fn timestamps(mtime: u64) -> Timestamps {
-    let t = Timespec {
-        tv_sec: mtime as _,
-        tv_nsec: 0,
-    };
-    Timestamps {
-        last_access: t,
-        last_modification: t,
-    }
-}
-
-/// Ownership is applied when we may (root); without the privilege it is left as is.
-fn fchown(fd: impl AsFd, uid: u64, gid: u64) -> io::Result<()> {
-    let ids = ids(uid, gid);
-    match rfs::fchown(fd, Some(ids.0), Some(ids.1)) {
-        Ok(()) | Err(rustix::io::Errno::PERM) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
 fn chown_at(dir: impl AsFd, name: &std::ffi::OsStr, uid: u64, gid: u64) -> io::Result<()> {
     let ids = ids(uid, gid);
     match rfs::chownat(
@@ -423,14 +457,6 @@ fn chown_at(dir: impl AsFd, name: &std::ffi::OsStr, uid: u64, gid: u64) -> io::R
         Ok(()) | Err(rustix::io::Errno::PERM) => Ok(()),
         Err(e) => Err(e.into()),
     }
-}
-
-fn ids(uid: u64, gid: u64) -> (rfs::Uid, rfs::Gid) {
-    // SAFETY-free: from_raw is a plain constructor in rustix 1.
-    (
-        rfs::Uid::from_raw(uid as u32),
-        rfs::Gid::from_raw(gid as u32),
-    )
 }
 
 #[cfg(test)]
