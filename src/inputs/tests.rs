@@ -173,6 +173,24 @@ fn a_malformed_secrets_line_is_named_but_never_shown() {
     }
 }
 
+/// Found by the `secret_values` fuzz target: a refusal is the same whatever the lines'
+/// values are, also when a line reads like the refusal's own words.
+#[test]
+fn a_secrets_refusal_depends_only_on_the_shape_of_the_lines() {
+    let tricky = "\n\nB\n\nline 2: no `=` (expected `id=value`; the line is not shown\n";
+    let masked: String = tricky
+        .chars()
+        .map(|c| if c.is_alphanumeric() { 'v' } else { c })
+        .collect();
+    let refusal = |v: &str| values::parse_secrets(v).unwrap_err();
+    assert_eq!(refusal(tricky), refusal(&masked));
+    assert!(
+        refusal(tricky).starts_with("line 3: no `=`"),
+        "{}",
+        refusal(tricky)
+    );
+}
+
 #[test]
 fn a_sane_chunk_size_and_insecure_host_are_accepted() {
     let i = Inputs::from_vars(vars(&[
