@@ -68,12 +68,10 @@ impl Built {
             let mut manifests: Vec<Descriptor> =
                 images.iter().map(|i| i.manifest.clone()).collect();
             manifests.sort_by(|a, b| a.platform.cmp(&b.platform));
-            Index {
-                schema_version: 2,
-                media_type: Some(MediaType::OciIndex),
+            Index::oci(
                 manifests,
-                annotations: (!annotations.is_empty()).then(|| annotations.clone()),
-            }
+                (!annotations.is_empty()).then(|| annotations.clone()),
+            )
         });
         Built { images, index }
     }
@@ -295,12 +293,7 @@ pub fn write_docker_archive(
                 .collect(),
         );
     }
-    let index = Index {
-        schema_version: 2,
-        media_type: Some(MediaType::OciIndex),
-        manifests: vec![top],
-        annotations: None,
-    };
+    let index = Index::oci(vec![top], None);
     let mut blobs: Vec<&Digest> = image
         .image
         .layers

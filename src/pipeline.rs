@@ -3,8 +3,8 @@
 //! detail lives here.
 
 use crate::events::{Event, Phase, Reporter};
-use crate::inputs::{Inputs, Verb};
-use crate::oci::{BlobStore, Index, MediaType};
+use crate::inputs::{Inputs, PluginVerb, Verb};
+use crate::oci::{BlobStore, Index};
 use crate::output::{self, Delivered};
 use crate::plan::{ListPlan, MergePlan, Plan, PluginVerbPlan};
 use crate::reference::Reference;
@@ -35,7 +35,7 @@ pub enum Outcome {
     Published(Box<Report>),
     /// A plugin as the server returned it (`get`, `enable`, `disable`, `deregister`).
     Plugin {
-        verb: Verb,
+        verb: PluginVerb,
         plugin_id: String,
         info: serde_json::Value,
     },
@@ -55,7 +55,7 @@ pub async fn run(inputs: Inputs, reporter: &dyn Reporter) -> Result<Outcome, Err
             .map(|r| Outcome::Published(Box::new(r))),
         Verb::List => list(inputs, reporter).await.map(Outcome::Listed),
         Verb::Versions => versions(inputs, reporter).await.map(Outcome::Versions),
-        verb => plugin(inputs, verb, reporter).await,
+        Verb::Plugin(verb) => plugin(inputs, verb, reporter).await,
     }
 }
 
@@ -144,12 +144,8 @@ pub async fn merge(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, Er
         manifests.push(registry.describe(&plan.image, digest).await?);
     }
     manifests.sort_by(|a, b| a.platform.cmp(&b.platform));
-    let index = Index {
-        schema_version: 2,
-        media_type: Some(MediaType::OciIndex),
-        manifests,
-        annotations: (!plan.annotations.is_empty()).then(|| plan.annotations.clone()),
-    };
+    let annotations = (!plan.annotations.is_empty()).then(|| plan.annotations.clone());
+    let index = Index::oci(manifests, annotations);
     let mut delivered = output::deliver_index(
         &plan.image,
         &index,
@@ -182,17 +178,13 @@ pub async fn merge(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, Er
 }
 
 /// `deregister`, `enable`, `disable`, `get`: one call on the plugin.
-pub async fn plugin(inputs: Inputs, verb: Verb, reporter: &dyn Reporter) -> Result<Outcome, Error> {
+pub async fn plugin(
+    inputs: Inputs,
+    verb: PluginVerb,
+    reporter: &dyn Reporter,
+) -> Result<Outcome, Error> {
     let plan = PluginVerbPlan::resolve(inputs)?;
-    let action = match verb {
-        Verb::Deregister => spaceone::Verb::Deregister,
-        Verb::Enable => spaceone::Verb::Enable,
-        Verb::Disable => spaceone::Verb::Disable,
-        Verb::Get | Verb::Publish | Verb::Merge | Verb::List | Verb::Versions => {
-            spaceone::Verb::Get
-        }
-    };
-    let info = spaceone::manage(&plan.options, action, &plan.plugin_id, reporter).await?;
+    let info = spaceone::manage(&plan.options, verb, &plan.plugin_id, reporter).await?;
     Ok(Outcome::Plugin {
         verb,
         plugin_id: plan.plugin_id,

@@ -75,7 +75,7 @@ pub fn result_json(outcome: &Outcome) -> Value {
             plugin_id,
             info,
         } => {
-            json!({"verb": format!("{verb:?}").to_lowercase(), "plugin_id": plugin_id, "plugin": info})
+            json!({"verb": verb.as_str(), "plugin_id": plugin_id, "plugin": info})
         }
         Outcome::Listed(list) => {
             let mut value = list.to_json();
@@ -273,7 +273,7 @@ pub fn summary(outcome: &Outcome) -> String {
             verb, plugin_id, ..
         } => {
             row("plugin_id", format!("`{plugin_id}`"));
-            row("verb", format!("{verb:?}").to_lowercase());
+            row("verb", verb.to_string());
         }
         Outcome::Listed(list) => {
             row("repository", format!("`{}`", list.repository_id));

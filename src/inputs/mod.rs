@@ -71,22 +71,46 @@ impl Output {
 pub enum Verb {
     Publish,
     Merge,
+    List,
+    Versions,
+    /// One call on one registered plugin.
+    Plugin(PluginVerb),
+}
+
+/// The verbs that act on one registered plugin (`plugin-id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginVerb {
     Deregister,
     Enable,
     Disable,
     Get,
-    List,
-    Versions,
+}
+
+impl PluginVerb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginVerb::Deregister => "deregister",
+            PluginVerb::Enable => "enable",
+            PluginVerb::Disable => "disable",
+            PluginVerb::Get => "get",
+        }
+    }
+}
+
+impl std::fmt::Display for PluginVerb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Verb {
     pub const ALL: [(&'static str, Verb); 8] = [
         ("publish", Verb::Publish),
         ("merge", Verb::Merge),
-        ("deregister", Verb::Deregister),
-        ("enable", Verb::Enable),
-        ("disable", Verb::Disable),
-        ("get", Verb::Get),
+        ("deregister", Verb::Plugin(PluginVerb::Deregister)),
+        ("enable", Verb::Plugin(PluginVerb::Enable)),
+        ("disable", Verb::Plugin(PluginVerb::Disable)),
+        ("get", Verb::Plugin(PluginVerb::Get)),
         ("list", Verb::List),
         ("versions", Verb::Versions),
     ];

@@ -201,3 +201,14 @@ fn a_sane_chunk_size_and_insecure_host_are_accepted() {
     .unwrap();
     assert_eq!(i.registry_chunk_size, Some(1 << 30));
 }
+
+#[test]
+fn every_verb_parses_by_its_name_and_plugin_verbs_print_it() {
+    for (name, verb) in Verb::ALL {
+        assert_eq!(Verb::parse(name), Ok(verb));
+        if let Verb::Plugin(plugin_verb) = verb {
+            assert_eq!(plugin_verb.to_string(), name);
+        }
+    }
+    assert!(Verb::parse("publsh").unwrap_err().contains("not a verb"));
+}

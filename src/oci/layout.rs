@@ -9,7 +9,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{BlobStore, Descriptor, Digest, Index, LayerOrigin, MediaType, SealedImage};
+use super::{BlobStore, Descriptor, Digest, Index, LayerOrigin, SealedImage};
 
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
@@ -77,12 +77,7 @@ pub fn write(
             path: index_path.clone(),
             source: io::Error::new(io::ErrorKind::InvalidData, e),
         })?,
-        Err(_) => Index {
-            schema_version: 2,
-            media_type: Some(MediaType::OciIndex),
-            manifests: vec![],
-            annotations: None,
-        },
+        Err(_) => Index::oci(vec![], None),
     };
     let names: Vec<String> = if tags.is_empty() {
         vec![String::new()]

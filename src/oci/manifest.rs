@@ -303,6 +303,16 @@ pub struct Index {
 }
 
 impl Index {
+    /// An OCI image index over `manifests`.
+    pub fn oci(manifests: Vec<Descriptor>, annotations: Option<BTreeMap<String, String>>) -> Index {
+        Index {
+            schema_version: 2,
+            media_type: Some(MediaType::OciIndex),
+            manifests,
+            annotations,
+        }
+    }
+
     /// The entry for `platform`, skipping attestations.
     pub fn select(&self, platform: &Platform) -> Option<&Descriptor> {
         self.manifests

@@ -354,12 +354,7 @@ mod tests {
         send(client.fetch_blob(target, digest, store));
         send(client.list_tags(target));
         send(client.describe(target, digest));
-        let index = crate::oci::Index {
-            schema_version: 2,
-            media_type: None,
-            manifests: Vec::new(),
-            annotations: None,
-        };
+        let index = crate::oci::Index::oci(Vec::new(), None);
         send(client.push_index(&index, target, &[], reporter));
     }
 }

@@ -10,9 +10,6 @@
 //! The answer is JSON: the PluginInfo in protobuf's JSON form for `get`, `enable` and
 //! `disable`; `{"plugin_id": …, "deregistered": true}` for `deregister`.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde_json::{json, Value as Json};
 
 use super::connection::{SpaceOneOptions, Timeouts};
@@ -20,47 +17,7 @@ use super::error::SpaceOneError;
 use super::register::Session;
 use crate::events::{Event, Reporter};
 
-/// One maintenance verb.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
-    Deregister,
-    Enable,
-    Disable,
-    Get,
-}
-
-impl Verb {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verb::Deregister => "deregister",
-            Verb::Enable => "enable",
-            Verb::Disable => "disable",
-            Verb::Get => "get",
-        }
-    }
-}
-
-impl fmt::Display for Verb {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Verb {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Verb, String> {
-        match s {
-            "deregister" => Ok(Verb::Deregister),
-            "enable" => Ok(Verb::Enable),
-            "disable" => Ok(Verb::Disable),
-            "get" => Ok(Verb::Get),
-            other => Err(format!(
-                "`{other}` is not a plugin verb (deregister, enable, disable, get)"
-            )),
-        }
-    }
-}
+pub use crate::inputs::PluginVerb as Verb;
 
 /// Opens a session with the default timeouts and retries, and applies `verb`.
 pub async fn manage(
@@ -118,21 +75,5 @@ impl Session {
             Verb::Deregister => format!("deregistered plugin {plugin_id}"),
         }));
         Ok(answer)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn verbs_parse_by_their_cli_names() {
-        for verb in [Verb::Deregister, Verb::Enable, Verb::Disable, Verb::Get] {
-            assert_eq!(verb.as_str().parse::<Verb>(), Ok(verb));
-        }
-        assert!("publish"
-            .parse::<Verb>()
-            .unwrap_err()
-            .contains("deregister, enable"));
     }
 }
