@@ -31,7 +31,8 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::dockerignore::{clean, has_wildcards, DockerIgnore, Glob};
+use super::dockerignore::{has_wildcards, DockerIgnore, Glob};
+use super::paths::clean;
 
 /// One path to put in the layer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,6 +26,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::paths::clean;
+
 /// Why the ignore file could not be used. Pattern errors name the file and line.
 #[derive(Debug, thiserror::Error)]
 pub enum IgnoreError {
@@ -173,31 +175,6 @@ impl DockerIgnore {
             .iter()
             .filter(|p| p.exception)
             .any(|p| p.glob.may_match_under(&prefix))
-    }
-}
-
-/// Go's `path.Clean` for slash-separated paths: no empty or `.` segments, `..` resolved where
-/// possible, no trailing slash; the empty path becomes `.`.
-pub(crate) fn clean(path: &str) -> String {
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for segment in path.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => match parts.last() {
-                Some(&last) if last != ".." => {
-                    parts.pop();
-                }
-                _ if rooted => {}
-                _ => parts.push(".."),
-            },
-            other => parts.push(other),
-        }
-    }
-    match (rooted, parts.is_empty()) {
-        (true, _) => format!("/{}", parts.join("/")),
-        (false, true) => ".".to_string(),
-        (false, false) => parts.join("/"),
     }
 }
 
@@ -405,6 +382,29 @@ fn class_char(chars: &[char], i: usize) -> Result<(char, usize), &'static str> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn loads_the_file_beside_the_dockerfile_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = dir.path();
+        std::fs::create_dir(ctx.join("docker")).unwrap();
+        let dockerfile = ctx.join("docker/app.Dockerfile");
+
+        assert!(load(ctx, &dockerfile).unwrap().is_empty());
+
+        std::fs::write(ctx.join(".dockerignore"), "# comment\n*.log\n").unwrap();
+        let ignore = load(ctx, &dockerfile).unwrap();
+        assert!(ignore.is_excluded("x.log"));
+        assert_eq!(ignore.file(), Some(ctx.join(".dockerignore").as_path()));
+
+        std::fs::write(ctx.join("docker/app.Dockerfile.dockerignore"), "secret\n").unwrap();
+        let ignore = load(ctx, &dockerfile).unwrap();
+        assert!(ignore.is_excluded("secret") && !ignore.is_excluded("x.log"));
+
+        std::fs::write(ctx.join("docker/app.Dockerfile.dockerignore"), "ok\n[\n").unwrap();
+        let err = load(ctx, &dockerfile).unwrap_err().to_string();
+        assert!(err.ends_with("app.Dockerfile.dockerignore:2: bad pattern \"[\": a character class [ is not closed or is empty"), "{err}");
+    }
+
     /// (patterns, path, excluded?)
     const CASES: &[(&[&str], &str, bool)] = &[
         (&["foo"], "foo", true),
@@ -539,43 +539,5 @@ mod tests {
             assert_eq!(glob.matches(name), *want, "{pattern:?} vs {name:?}");
         }
         assert!(has_wildcards("a/*.txt") && !has_wildcards("a\\*b") && !has_wildcards("plain"));
-    }
-
-    #[test]
-    fn cleans_like_go() {
-        let cases = [
-            ("", "."),
-            ("./", "."),
-            ("a//b/./c/", "a/b/c"),
-            ("a/../../b", "../b"),
-            ("/../a", "/a"),
-            ("/", "/"),
-        ];
-        for (input, want) in cases {
-            assert_eq!(clean(input), want, "{input:?}");
-        }
-    }
-
-    #[test]
-    fn loads_the_file_beside_the_dockerfile_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let ctx = dir.path();
-        std::fs::create_dir(ctx.join("docker")).unwrap();
-        let dockerfile = ctx.join("docker/app.Dockerfile");
-
-        assert!(load(ctx, &dockerfile).unwrap().is_empty());
-
-        std::fs::write(ctx.join(".dockerignore"), "# comment\n*.log\n").unwrap();
-        let ignore = load(ctx, &dockerfile).unwrap();
-        assert!(ignore.is_excluded("x.log"));
-        assert_eq!(ignore.file(), Some(ctx.join(".dockerignore").as_path()));
-
-        std::fs::write(ctx.join("docker/app.Dockerfile.dockerignore"), "secret\n").unwrap();
-        let ignore = load(ctx, &dockerfile).unwrap();
-        assert!(ignore.is_excluded("secret") && !ignore.is_excluded("x.log"));
-
-        std::fs::write(ctx.join("docker/app.Dockerfile.dockerignore"), "ok\n[\n").unwrap();
-        let err = load(ctx, &dockerfile).unwrap_err().to_string();
-        assert!(err.ends_with("app.Dockerfile.dockerignore:2: bad pattern \"[\": a character class [ is not closed or is empty"), "{err}");
     }
 }

@@ -33,7 +33,9 @@ pub mod expand;
 mod file_writers;
 pub mod layer;
 pub mod mounts;
+mod paths;
 mod platforms;
+pub use paths::join_path;
 pub mod rootfs;
 pub mod run;
 pub mod sandbox;
@@ -578,38 +580,5 @@ fn instruction_error(df: &Dockerfile, line: usize, message: String) -> BuildErro
         path: df.path.clone(),
         line,
         message,
-    }
-}
-
-/// Joins an image path onto a directory, lexically (`..` cannot climb above `/`).
-pub fn join_path(base: &str, path: &str) -> String {
-    let joined = if path.starts_with('/') {
-        path.to_string()
-    } else {
-        format!("{base}/{path}")
-    };
-    let mut parts: Vec<&str> = Vec::new();
-    for part in joined.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn join_path_table() {
-        assert_eq!(join_path("/", "app"), "/app");
-        assert_eq!(join_path("/app", "src/"), "/app/src");
-        assert_eq!(join_path("/app", "/opt"), "/opt");
-        assert_eq!(join_path("/app", "../../.."), "/");
     }
 }
