@@ -124,7 +124,7 @@ pub async fn check_credentials(
     let Destination::Registry(target) = &plan.destination else {
         return Ok(());
     };
-    if plan.dry_run {
+    if plan.publication.dry_run {
         return Ok(());
     }
     let targets = std::iter::once((target, registry)).chain(also.iter().map(|(r, c)| (r, c)));

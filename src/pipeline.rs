@@ -62,17 +62,18 @@ pub async fn run(inputs: Inputs, reporter: &dyn Reporter) -> Result<Outcome, Err
 pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, Error> {
     let started = std::time::Instant::now();
     let mut plan = Plan::resolve(inputs)?;
-    warn_all(reporter, &plan.notes);
+    warn_all(reporter, &plan.publication.notes);
     let store = BlobStore::open(&plan.store_dir)?;
-    let registry = registry::Client::new(plan.registry.clone())?;
+    let registry = registry::Client::new(plan.publication.registry.clone())?;
     let also_push = plan
+        .publication
         .also_push
         .iter()
         .map(|(image, options)| Ok((image.clone(), registry::Client::new(options.clone())?)))
         .collect::<Result<Vec<_>, Error>>()?;
     let session = connect(
-        plan.spaceone.as_ref(),
-        plan.registration.as_ref(),
+        plan.publication.spaceone.as_ref(),
+        plan.publication.registration.as_ref(),
         plan.destination.repository(),
         &registry,
         reporter,
@@ -88,32 +89,36 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
         plan.build.platform = platform.clone();
         let (mut image, spent) = build::build(&plan.build, &registry, &store, reporter).await?;
         timings.extend(spent);
-        image.annotations.extend(plan.annotations.clone());
+        image
+            .annotations
+            .extend(plan.publication.annotations.clone());
         images.push(image.seal(&store)?);
     }
-    let built = output::Built::new(images, &plan.annotations);
+    let built = output::Built::new(images, &plan.publication.annotations);
 
     reporter.event(Event::Phase(Phase::Push));
     let delivered = output::deliver(
         &plan.destination,
         &also_push,
         &built,
-        &plan.tags,
-        plan.dry_run,
+        &plan.publication.tags,
+        plan.publication.dry_run,
         &registry,
         &store,
         reporter,
     )
     .await?;
 
-    let request = plan
-        .registration
-        .as_ref()
-        .map(|r| r.to_json_with_domain(plan.generation, plan.domain_id.as_deref()));
-    let registration = register(plan.registration.as_ref(), session.as_ref(), reporter).await?;
+    let request = plan.publication.request_json();
+    let registration = register(
+        plan.publication.registration.as_ref(),
+        session.as_ref(),
+        reporter,
+    )
+    .await?;
     Ok(Report {
         delivered,
-        version: plan.version,
+        version: plan.publication.version,
         request,
         registration,
         timings: Some(Timings {
@@ -127,11 +132,11 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
 /// registers it once.
 pub async fn merge(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, Error> {
     let plan = MergePlan::resolve(inputs)?;
-    warn_all(reporter, &plan.notes);
-    let registry = registry::Client::new(plan.registry.clone())?;
+    warn_all(reporter, &plan.publication.notes);
+    let registry = registry::Client::new(plan.publication.registry.clone())?;
     let session = connect(
-        plan.spaceone.as_ref(),
-        plan.registration.as_ref(),
+        plan.publication.spaceone.as_ref(),
+        plan.publication.registration.as_ref(),
         Some(&plan.image),
         &registry,
         reporter,
@@ -144,33 +149,42 @@ pub async fn merge(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, Er
         manifests.push(registry.describe(&plan.image, digest).await?);
     }
     manifests.sort_by(|a, b| a.platform.cmp(&b.platform));
-    let annotations = (!plan.annotations.is_empty()).then(|| plan.annotations.clone());
+    let annotations =
+        (!plan.publication.annotations.is_empty()).then(|| plan.publication.annotations.clone());
     let index = Index::oci(manifests, annotations);
     let mut delivered = output::deliver_index(
         &plan.image,
         &index,
-        &plan.tags,
-        plan.dry_run,
+        &plan.publication.tags,
+        plan.publication.dry_run,
         &registry,
         reporter,
     )
     .await?;
-    for (image, options) in &plan.also_push {
+    for (image, options) in &plan.publication.also_push {
         let client = registry::Client::new(options.clone())?;
-        let more =
-            output::deliver_index(image, &index, &plan.tags, plan.dry_run, &client, reporter)
-                .await?;
+        let more = output::deliver_index(
+            image,
+            &index,
+            &plan.publication.tags,
+            plan.publication.dry_run,
+            &client,
+            reporter,
+        )
+        .await?;
         delivered.repositories.extend(more.repositories);
     }
 
-    let request = plan
-        .registration
-        .as_ref()
-        .map(|r| r.to_json_with_domain(plan.generation, plan.domain_id.as_deref()));
-    let registration = register(plan.registration.as_ref(), session.as_ref(), reporter).await?;
+    let request = plan.publication.request_json();
+    let registration = register(
+        plan.publication.registration.as_ref(),
+        session.as_ref(),
+        reporter,
+    )
+    .await?;
     Ok(Report {
         delivered,
-        version: plan.version,
+        version: plan.publication.version,
         request,
         registration,
         timings: None,

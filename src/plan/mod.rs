@@ -46,16 +46,23 @@ pub struct Plan {
     pub build: BuildPlan,
     /// One image per platform; several make an index.
     pub platforms: Vec<Platform>,
-    /// OCI annotations for the manifest (the same keys are image labels).
-    pub annotations: BTreeMap<String, String>,
+    pub destination: Destination,
+    pub store_dir: PathBuf,
+    pub publication: Publication,
+}
+
+/// What `publish` and `merge` share: the release, where it is pushed, and its
+/// registration.
+#[derive(Debug, Clone)]
+pub struct Publication {
     pub version: String,
     pub tags: Vec<String>,
-    pub destination: Destination,
+    /// OCI annotations for the manifest or index (the same keys are image labels).
+    pub annotations: BTreeMap<String, String>,
     pub registry: RegistryOptions,
     /// Further repositories that get the same images and tags, each with its own
     /// registry options (credentials for that repository).
     pub also_push: Vec<(Reference, RegistryOptions)>,
-    pub store_dir: PathBuf,
     /// The registration request, checked; `None` when there is nothing to register.
     pub registration: Option<spaceone::PluginRequest>,
     /// Where to send it; `None` prints it instead (dry run, local output, no endpoint).
@@ -66,6 +73,42 @@ pub struct Plan {
     pub domain_id: Option<String>,
     /// Non-fatal findings to show the user (unknown variables, skipped registration).
     pub notes: Vec<String>,
+}
+
+impl Publication {
+    fn new(
+        inputs: &Inputs,
+        release: Release,
+        main: Option<&Reference>,
+        registration: Registering,
+        annotations: BTreeMap<String, String>,
+        notes: Vec<String>,
+    ) -> Publication {
+        Publication {
+            version: release.version.clone().unwrap_or_else(|| "latest".into()),
+            tags: release.tags,
+            annotations,
+            registry: registry_options(inputs, main),
+            also_push: inputs
+                .also_push
+                .iter()
+                .map(|image| (image.clone(), registry_options(inputs, Some(image))))
+                .collect(),
+            registration: registration.request,
+            spaceone: registration.options,
+            dry_run: inputs.dry_run,
+            generation: inputs.spaceone_api.into(),
+            domain_id: inputs.spaceone_domain_id.clone(),
+            notes,
+        }
+    }
+
+    /// The registration request as the report shows it.
+    pub fn request_json(&self) -> Option<serde_json::Value> {
+        self.registration
+            .as_ref()
+            .map(|r| r.to_json_with_domain(self.generation, self.domain_id.as_deref()))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -235,23 +278,16 @@ impl Plan {
                     .clone()
                     .unwrap_or_else(|| inputs.cache_dir.join("build")),
             },
-            annotations,
-            version: release.version.clone().unwrap_or_else(|| "latest".into()),
-            tags: release.tags,
-            registry: registry_options(&inputs, destination.repository()),
-            also_push: inputs
-                .also_push
-                .iter()
-                .map(|image| (image.clone(), registry_options(&inputs, Some(image))))
-                .collect(),
+            publication: Publication::new(
+                &inputs,
+                release,
+                destination.repository(),
+                registration,
+                annotations,
+                notes,
+            ),
             destination,
             store_dir: inputs.cache_dir.join("blobs"),
-            registration: registration.request,
-            spaceone: registration.options,
-            dry_run: inputs.dry_run,
-            generation: inputs.spaceone_api.into(),
-            domain_id: inputs.spaceone_domain_id.clone(),
-            notes,
         })
     }
 }

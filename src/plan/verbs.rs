@@ -1,16 +1,14 @@
 //! Plans of the verbs other than `publish`: `merge` (an index over per-platform images
 //! pushed by matrix jobs) and the plugin verbs (`get`, `enable`, `disable`, `deregister`).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{
-    checked_context, input_error, oci_annotations, registry_options, spaceone_options, Destination,
-    PlanError, Registering, Release,
+    checked_context, input_error, oci_annotations, spaceone_options, Destination, PlanError,
+    Publication, Registering, Release,
 };
 use crate::inputs::Inputs;
 use crate::reference::Reference;
-use crate::registry::RegistryOptions;
 use crate::spaceone;
 
 /// The `merge` verb's plan: per-platform images pushed by matrix jobs become one index.
@@ -18,18 +16,7 @@ pub struct MergePlan {
     pub image: Reference,
     /// Per-platform manifest digests, from `digests` and the files in `digests-dir`.
     pub digests: Vec<crate::oci::Digest>,
-    pub version: String,
-    pub tags: Vec<String>,
-    pub annotations: BTreeMap<String, String>,
-    pub registry: RegistryOptions,
-    /// Further repositories the matrix jobs pushed the same digests to: each gets the index.
-    pub also_push: Vec<(Reference, RegistryOptions)>,
-    pub registration: Option<spaceone::PluginRequest>,
-    pub spaceone: Option<spaceone::SpaceOneOptions>,
-    pub dry_run: bool,
-    pub generation: spaceone::Generation,
-    pub domain_id: Option<String>,
-    pub notes: Vec<String>,
+    pub publication: Publication,
 }
 
 impl MergePlan {
@@ -59,24 +46,18 @@ impl MergePlan {
         let registration =
             Registering::resolve(&inputs, &context, &destination, &release, &mut notes)?;
         let annotations = oci_annotations(&inputs, &destination, &release);
+        let publication = Publication::new(
+            &inputs,
+            release,
+            Some(&image),
+            registration,
+            annotations,
+            notes,
+        );
         Ok(MergePlan {
-            registry: registry_options(&inputs, Some(&image)),
-            also_push: inputs
-                .also_push
-                .iter()
-                .map(|other| (other.clone(), registry_options(&inputs, Some(other))))
-                .collect(),
             image,
             digests,
-            version: release.version.clone().unwrap_or_else(|| "latest".into()),
-            tags: release.tags,
-            annotations,
-            registration: registration.request,
-            spaceone: registration.options,
-            dry_run: inputs.dry_run,
-            generation: inputs.spaceone_api.into(),
-            domain_id: inputs.spaceone_domain_id.clone(),
-            notes,
+            publication,
         })
     }
 }
