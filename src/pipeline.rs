@@ -6,7 +6,7 @@ use crate::events::{Event, Phase, Reporter};
 use crate::inputs::{Inputs, PluginVerb, Verb};
 use crate::oci::{BlobStore, Index};
 use crate::output::{self, Delivered};
-use crate::plan::{ListPlan, MergePlan, Plan, PluginVerbPlan};
+use crate::plan::{ListPlan, MergePlan, Plan, PluginVerbPlan, Publication};
 use crate::reference::Reference;
 use crate::spaceone::{
     self, PluginRequest, Registration, RegistryType, Session, SpaceOneOptions, Timeouts,
@@ -109,23 +109,15 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
     )
     .await?;
 
-    let request = plan.publication.request_json();
-    let registration = register(
-        plan.publication.registration.as_ref(),
+    let timings = Some((started, timings));
+    finish(
+        plan.publication,
+        delivered,
         session.as_ref(),
+        timings,
         reporter,
     )
-    .await?;
-    Ok(Report {
-        delivered,
-        version: plan.publication.version,
-        request,
-        registration,
-        timings: Some(Timings {
-            total_seconds: started.elapsed().as_secs_f64(),
-            build: timings,
-        }),
-    })
+    .await
 }
 
 /// Assembles the per-platform images of a matrix build into one tagged index, then
@@ -175,19 +167,36 @@ pub async fn merge(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, Er
         delivered.repositories.extend(more.repositories);
     }
 
-    let request = plan.publication.request_json();
-    let registration = register(
-        plan.publication.registration.as_ref(),
+    finish(
+        plan.publication,
+        delivered,
         session.as_ref(),
+        None,
         reporter,
     )
-    .await?;
+    .await
+}
+
+/// The last arrow of `publish` and `merge`: what was delivered is registered, and
+/// reported; `timings` (when the build was timed) are its start and the build's figures.
+async fn finish(
+    publication: Publication,
+    delivered: output::Delivered,
+    session: Option<&Session>,
+    timings: Option<(std::time::Instant, build::timings::Timings)>,
+    reporter: &dyn Reporter,
+) -> Result<Report, Error> {
+    let request = publication.request_json();
+    let registration = register(publication.registration.as_ref(), session, reporter).await?;
     Ok(Report {
         delivered,
-        version: plan.publication.version,
+        version: publication.version,
         request,
         registration,
-        timings: None,
+        timings: timings.map(|(started, build)| Timings {
+            total_seconds: started.elapsed().as_secs_f64(),
+            build,
+        }),
     })
 }
 
