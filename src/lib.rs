@@ -20,7 +20,8 @@
 //! - [`events`]: what the library reports ([`events::Event`]) and to whom
 //!   ([`events::Reporter`]); a leaf, so no library module imports the user layer.
 //! - [`ci`]: everything the user sees (plain logs, GitHub, GitLab): the reporters.
-//! - [`secret`]: values that never print; [`suggest`]: "did you mean".
+//! - [`secret`]: values that never print; [`suggest`]: "did you mean"; [`backoff`]: the
+//!   one retry loop.
 //! - [`tags`]: versions and tag rules; [`time`]: reproducible timestamps.
 //!
 //! - [`output`]: where the image goes (registry, OCI layout, docker archive).
@@ -30,12 +31,13 @@
 //!
 //! # Layers
 //!
-//! A module uses only modules below it, lowest first: `digest`, `host`, `secret`, `suggest`, `time` →
+//! A module uses only modules below it, lowest first: `backoff`, `digest`, `host`, `secret`, `suggest`, `time` →
 //! `reference`, `tags` → `oci` → `events` → `inputs` → `registry` → `build`, `spaceone` →
 //! `plan` → `output` → `error` → `pipeline` → `ci` (and `main.rs`). Library modules report
 //! through [`events::Reporter`] and never see the user layer; `tests/it/module_order.rs`
 //! fails, naming the file and line, on a use that points up or sideways.
 
+pub mod backoff;
 pub mod build;
 pub mod ci;
 pub mod digest;

@@ -12,12 +12,14 @@
 //! The wait before attempt *n + 1* is `backoff × 2ⁿ⁻¹` with ±10 % jitter, at least what a
 //! `Retry-After` header asked for, at most [`Tuning::max_wait`]; attempts stop at
 //! [`Tuning::attempts`] or once [`Tuning::max_elapsed`] has passed. Tests set `backoff`
-//! to zero (go-containerregistry's `fastBackoff`, youki's `cfg(test)` 0 ms).
+//! to zero (go-containerregistry's `fastBackoff`, youki's `cfg(test)` 0 ms). The loop
+//! itself is [`crate::backoff`]'s, shared with the SpaceONE client.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::error::RegistryError;
+use crate::backoff::Backoff;
 
 /// How hard the client tries, and how long it waits. Not an input: the defaults suit
 /// every registry; tests and the benchmark set their own.
@@ -65,60 +67,37 @@ impl Tuning {
         }
     }
 
+    fn backoff(&self) -> Backoff {
+        Backoff {
+            attempts: self.attempts,
+            first: self.backoff,
+            max_wait: self.max_wait,
+            max_elapsed: Some(self.max_elapsed),
+            jitter: true,
+        }
+    }
+
     /// Runs `operation` (given the attempt number, from 1) until it succeeds, fails with
     /// an error that is not retryable, or runs out of attempts or time. `on_retry` hears
     /// about each failure that will be retried, and the wait before the next attempt.
     pub(super) async fn run<T, F, Fut>(
         &self,
-        mut operation: F,
+        operation: F,
         on_retry: impl Fn(&RegistryError, u32, Duration),
     ) -> Result<T, RegistryError>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T, RegistryError>>,
     {
-        let started = Instant::now();
-        let mut attempt = 1;
-        loop {
-            match operation(attempt).await {
-                Err(err)
-                    if attempt < self.attempts.max(1)
-                        && err.is_retryable()
-                        && started.elapsed() < self.max_elapsed =>
-                {
-                    let wait = self.wait(attempt, err.retry_after());
-                    on_retry(&err, attempt, wait);
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                result => return result,
-            }
-        }
+        let retry = |e: &RegistryError| e.is_retryable().then(|| e.retry_after());
+        self.backoff().run(operation, retry, on_retry).await.0
     }
 
     /// The wait after failed attempt `attempt` (from 1).
+    #[cfg(test)]
     pub(super) fn wait(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let exponential = self
-            .backoff
-            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
-        let jittered = jitter(exponential);
-        jittered
-            .max(retry_after.unwrap_or_default())
-            .min(self.max_wait)
+        self.backoff().wait(attempt, retry_after)
     }
-}
-
-/// ±10 %, from the clock's nanoseconds (no RNG needed for spreading retries).
-fn jitter(d: Duration) -> Duration {
-    if d.is_zero() {
-        return d;
-    }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|t| t.subsec_nanos())
-        .unwrap_or(0);
-    let factor = 0.9 + f64::from(nanos % 1000) / 1000.0 * 0.2;
-    d.mul_f64(factor)
 }
 
 #[cfg(test)]

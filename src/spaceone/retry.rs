@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use tonic::Code;
 
+use crate::backoff::Backoff;
+
 /// How often, and how patiently, a transient failure is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retry {
@@ -68,10 +70,17 @@ impl Retry {
 
     /// The wait after failed attempt number `attempt` (1-based).
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        self.first_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
+        self.policy().wait(attempt, None)
+    }
+
+    fn policy(&self) -> Backoff {
+        Backoff {
+            attempts: self.attempts,
+            first: self.first_backoff,
+            max_wait: self.max_backoff,
+            max_elapsed: None,
+            jitter: false,
+        }
     }
 
     /// Runs `op` until it succeeds, fails with a status that is not transient, or the
@@ -85,20 +94,8 @@ impl Retry {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let attempts = self.attempts.max(1);
-        let mut attempt = 1;
-        loop {
-            match op().await {
-                Err(e) if attempt < attempts && transient(&e) => {
-                    let wait = self.backoff(attempt);
-                    if !wait.is_zero() {
-                        tokio::time::sleep(wait).await;
-                    }
-                    attempt += 1;
-                }
-                result => return (result, attempt),
-            }
-        }
+        let retry = |e: &E| transient(e).then_some(None);
+        self.policy().run(|_| op(), retry, |_, _, _| {}).await
     }
 
     /// [`Retry::run`] for a gRPC call: retries UNAVAILABLE and DEADLINE_EXCEEDED (a

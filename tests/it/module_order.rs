@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Lowest first; modules on one line are peers and may not use each other.
 const LAYERS: &[&[&str]] = &[
-    &["digest", "host", "secret", "suggest", "time"],
+    &["backoff", "digest", "host", "secret", "suggest", "time"],
     &["reference", "tags"],
     &["oci"],
     &["events"],
