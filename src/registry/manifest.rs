@@ -14,9 +14,10 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
+use super::body::Body;
 use super::client::read_capped;
 use super::error::{RedactedUrl, RegistryError};
-use super::session::{Body, Request, Session};
+use super::session::{Request, Session};
 use crate::oci::{Digest, MediaType};
 
 /// Distribution refuses manifests over 4 MiB; so do we.

@@ -40,6 +40,7 @@
 //!   [`RegistryOptions`] and reports through [`Reporter`](crate::events::Reporter).
 
 mod auth;
+mod body;
 mod challenge;
 mod client;
 mod credentials;
@@ -50,6 +51,7 @@ mod pull;
 mod push;
 mod retry;
 mod session;
+mod targets;
 mod upload;
 
 use std::path::PathBuf;

@@ -16,7 +16,8 @@ use super::challenge::Scopes;
 use super::client::read_capped;
 use super::error::{RedactedUrl, RegistryError};
 use super::manifest;
-use super::session::{resolve_location, Request, Session};
+use super::session::{Request, Session};
+use super::targets::resolve_location;
 use super::Client;
 use crate::oci::{
     BlobStore, Descriptor, Digest, ImageConfig, Index, Manifest, Platform, StoreError, StoredBlob,

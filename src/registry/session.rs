@@ -10,43 +10,29 @@
 //! - follows redirects of bodiless GET/HEAD requests itself (at most [`MAX_REDIRECTS`]);
 //! - refuses to follow a redirect or an upload `Location` to a link-local or unspecified
 //!   address, or from https down to http on a host that is neither loopback nor listed
-//!   insecure ([`unsafe_target`], also applied to a token `realm`).
+//!   insecure (`targets.rs`, whose rule also applies to a token `realm`);
+//! - stops a request whose body or response stalls (the watchdog, fed by `body.rs`).
 //!
-//! A request body is a [`Body`] *recipe* rather than bytes: a file body is re-opened
-//! from the blob store for each send, so the 401 retry (and the retry policy above it)
-//! can replay it. Only a body streamed from another registry is one-shot.
-//!
-//! Upload sessions hand out their next URL in `Location` headers: [`location`] resolves
-//! one (relative or absolute) against the URL of the request that got it, keeping its
-//! query (distribution's signed `_state`), and [`with_digest`] adds `digest=` properly
-//! encoded — never string concatenation.
+//! Bodies (replayable recipes, progress) are `body.rs`'s; where a request may go
+//! (`Location` resolution, `digest=`, unsafe targets) is `targets.rs`'s.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::StreamExt as _;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, LOCATION, WARNING};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, WARNING};
 use reqwest::{Method, Response, StatusCode};
-use tokio_util::io::ReaderStream;
 use url::Url;
 
 use super::auth::{HostAuth, TokenRequest};
+use super::body::{Activity, Body, Progress};
 use super::challenge::Scopes;
 use super::client::{challenges, Client, Endpoint};
 use super::error::{AuthContext, RedactedUrl, RegistryError};
-use crate::events::{Event, Reporter};
-use crate::oci::{BlobStore, Digest};
+use super::targets::{location, same_origin};
 use std::sync::Arc;
 
 pub(super) const MAX_REDIRECTS: usize = 5;
-
-/// A one-shot body: bytes streamed from another registry.
-pub(super) type ByteStream = std::pin::Pin<
-    Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, reqwest::Error>> + Send>,
->;
-/// Read size when streaming a file body.
-const FILE_CHUNK: usize = 256 * 1024;
 
 pub(super) struct Session {
     client: Client,
@@ -54,149 +40,6 @@ pub(super) struct Session {
     scopes: Mutex<Scopes>,
     /// What the last Bearer token we sent grants, for error hints.
     granted: Mutex<Option<Vec<String>>>,
-}
-
-/// How to produce a request body, possibly more than once.
-pub(super) enum Body {
-    Empty,
-    Bytes(bytes::Bytes),
-    /// `len` bytes of a blob in the local store from `offset`, re-opened for every send.
-    Blob {
-        store: BlobStore,
-        digest: Digest,
-        offset: u64,
-        len: u64,
-    },
-    /// A one-shot stream of known length (a blob streamed from another registry).
-    Stream(Option<ByteStream>, u64),
-}
-
-impl Body {
-    fn replayable(&self) -> bool {
-        !matches!(self, Body::Stream(..))
-    }
-
-    /// The body for one send, counted by `activity`, and its length.
-    async fn open(
-        &mut self,
-        activity: &Arc<Activity>,
-    ) -> Result<(Option<reqwest::Body>, u64), RegistryError> {
-        Ok(match self {
-            Body::Empty => (None, 0),
-            Body::Bytes(bytes) => (Some(bytes.clone().into()), bytes.len() as u64),
-            Body::Blob {
-                store,
-                digest,
-                offset,
-                len,
-            } => {
-                use std::io::Seek as _;
-                use tokio::io::AsyncReadExt as _;
-                let mut file = store.open_blob(digest).map_err(RegistryError::Store)?;
-                file.seek(std::io::SeekFrom::Start(*offset))
-                    .map_err(|source| {
-                        RegistryError::Store(crate::oci::StoreError::Write {
-                            path: store.path(digest),
-                            source,
-                        })
-                    })?;
-                let file = tokio::fs::File::from_std(file).take(*len);
-                let stream = ReaderStream::with_capacity(file, FILE_CHUNK);
-                (Some(activity.watch(stream)), *len)
-            }
-            Body::Stream(stream, len) => (stream.take().map(|s| activity.watch(s)), *len),
-        })
-    }
-}
-
-/// What a request in flight has done: body bytes sent and when anything last moved.
-/// The stall watchdog and progress reports read it.
-struct Activity {
-    sent: AtomicU64,
-    last: Mutex<Instant>,
-}
-
-impl Activity {
-    fn new() -> Arc<Activity> {
-        Arc::new(Activity {
-            sent: AtomicU64::new(0),
-            last: Mutex::new(Instant::now()),
-        })
-    }
-
-    fn idle(&self) -> Duration {
-        self.last.lock().expect("activity lock").elapsed()
-    }
-
-    /// A request body from `stream`, counting what goes out.
-    fn watch<S, E>(self: &Arc<Self>, stream: S) -> reqwest::Body
-    where
-        S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Send + 'static,
-        E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
-    {
-        let me = self.clone();
-        let stream = stream.map(move |chunk| {
-            if let Ok(bytes) = &chunk {
-                me.sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                *me.last.lock().expect("activity lock") = Instant::now();
-            }
-            chunk
-        });
-        reqwest::Body::wrap_stream(stream)
-    }
-}
-
-/// Progress of one long upload, reported at most every second and only when it moved
-/// by a tenth of the blob (or 10 s passed): a 1 GiB layer makes about ten lines.
-pub(super) struct Progress<'a> {
-    reporter: &'a dyn Reporter,
-    digest: &'a Digest,
-    total: u64,
-    /// Bytes the registry held before the current request (the chunk's start).
-    pub base: AtomicU64,
-    started: Instant,
-    last: Mutex<(Instant, u64)>,
-}
-
-impl<'a> Progress<'a> {
-    pub fn new(reporter: &'a dyn Reporter, digest: &'a Digest, total: u64) -> Progress<'a> {
-        let now = Instant::now();
-        Progress {
-            reporter,
-            digest,
-            total,
-            base: AtomicU64::new(0),
-            started: now,
-            last: Mutex::new((now, 0)),
-        }
-    }
-
-    fn update(&self, sent: u64) {
-        let done = (self.base.load(Ordering::Relaxed) + sent).min(self.total);
-        let mut last = self.last.lock().expect("progress lock");
-        let since = last.0.elapsed();
-        let moved = done.saturating_sub(last.1);
-        let due = since >= Duration::from_secs(1)
-            && (moved >= self.total / 10 || since >= Duration::from_secs(10))
-            && moved > 0;
-        if !due {
-            return;
-        }
-        *last = (Instant::now(), done);
-        drop(last);
-        let secs = self.started.elapsed().as_secs_f64().max(0.001);
-        let rate = (done as f64 / secs) as u64;
-        let what = format!(
-            "pushing {} ({}/s)",
-            self.digest.short(),
-            crate::events::human_size(rate)
-        );
-        self.reporter.event(Event::Progress {
-            what: &what,
-            done,
-            total: self.total,
-        });
-    }
 }
 
 pub(super) struct Request {
@@ -501,133 +344,11 @@ impl Session {
     }
 }
 
-fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host_str() == b.host_str()
-        && a.port_or_known_default() == b.port_or_known_default()
-}
-
-/// Why following `from` → `to` (a redirect, an upload `Location`, a token realm) is
-/// refused, if it is: a link-local (169.254.0.0/16, fe80::/10) or unspecified address —
-/// cloud metadata services live there (ggcr's SSRF guard) — or https → http unless
-/// `plain_ok` (the target is loopback or listed insecure).
-pub(super) fn unsafe_target(from: &Url, to: &Url, plain_ok: bool) -> Option<String> {
-    use std::net::IpAddr;
-    let ip = match to.host() {
-        Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => Some(match ip.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(ip),
-        }),
-        _ => None,
-    };
-    match ip {
-        Some(ip) if ip.is_unspecified() => return Some(format!("{ip} is unspecified")),
-        Some(IpAddr::V4(v4)) if v4.is_link_local() => return Some(format!("{v4} is link-local")),
-        Some(IpAddr::V6(v6)) if v6.segments()[0] & 0xffc0 == 0xfe80 => {
-            return Some(format!("{v6} is link-local"))
-        }
-        _ => {}
-    }
-    if from.scheme() == "https" && to.scheme() == "http" && !plain_ok {
-        return Some("it downgrades https to http on a host not listed insecure".into());
-    }
-    None
-}
-
-/// The response's `Location`, resolved against the URL of the request that got it
-/// (unchecked: [`Session::location`] is the checked one).
-fn location(response: &Response, method: &Method) -> Result<Url, RegistryError> {
-    response
-        .headers()
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| resolve_location(response.url(), v))
-        .ok_or_else(|| RegistryError::Location {
-            method: method.clone(),
-            url: RedactedUrl::new(response.url()),
-            status: response.status(),
-        })
-}
-
-pub(super) fn resolve_location(request_url: &Url, location: &str) -> Option<Url> {
-    let location = location.trim();
-    if location.is_empty() {
-        return None;
-    }
-    request_url.join(location).ok()
-}
-
-/// `url` with `digest=<d>` appended to whatever query it already has.
-pub(super) fn with_digest(mut url: Url, digest: &Digest) -> Url {
-    url.query_pairs_mut()
-        .append_pair("digest", &digest.to_string());
-    url
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::targets::with_digest;
     use super::*;
-
-    #[test]
-    fn location_table() {
-        let base = Url::parse("http://127.0.0.1:5000/v2/a/b/blobs/uploads/").unwrap();
-        let cases = [
-            (
-                "/v2/a/b/blobs/uploads/1f2e?_state=xYz%2B%3D%3D",
-                "http://127.0.0.1:5000/v2/a/b/blobs/uploads/1f2e?_state=xYz%2B%3D%3D",
-            ),
-            (
-                "1f2e?_state=s",
-                "http://127.0.0.1:5000/v2/a/b/blobs/uploads/1f2e?_state=s",
-            ),
-            (
-                "https://storage.example.com/upload/1f2e?sig=abc",
-                "https://storage.example.com/upload/1f2e?sig=abc",
-            ),
-            ("//cdn.example.com/x", "http://cdn.example.com/x"),
-            (
-                "  /v2/a/b/blobs/uploads/9  ",
-                "http://127.0.0.1:5000/v2/a/b/blobs/uploads/9",
-            ),
-        ];
-        for (location, expected) in cases {
-            assert_eq!(
-                resolve_location(&base, location).unwrap().as_str(),
-                expected,
-                "{location}"
-            );
-        }
-        assert!(resolve_location(&base, "").is_none());
-    }
-
-    #[test]
-    fn digest_is_appended_and_encoded() {
-        let d: Digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-            .parse()
-            .unwrap();
-        let enc = "sha256%3Ae3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        let cases = [
-            (
-                "http://h/v2/a/blobs/uploads/1",
-                format!("http://h/v2/a/blobs/uploads/1?digest={enc}"),
-            ),
-            (
-                "http://h/v2/a/blobs/uploads/1?_state=xYz%2B%3D%3D",
-                format!("http://h/v2/a/blobs/uploads/1?_state=xYz%2B%3D%3D&digest={enc}"),
-            ),
-            (
-                "https://s3/x?a=1&b=2",
-                format!("https://s3/x?a=1&b=2&digest={enc}"),
-            ),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(
-                with_digest(Url::parse(input).unwrap(), &d).as_str(),
-                expected
-            );
-        }
-    }
+    use crate::oci::BlobStore;
 
     /// Framing only (not the registry protocol): a streamed file body must go out with
     /// `Content-Length`, never `Transfer-Encoding: chunked`, which some registries and
@@ -704,50 +425,6 @@ mod tests {
         );
         assert!(!put.contains("transfer-encoding"), "{put}");
         assert!(!put.contains("authorization"), "{put}");
-    }
-
-    #[test]
-    fn unsafe_targets_are_refused() {
-        let url = |s: &str| Url::parse(s).unwrap();
-        let from = url("https://registry.example/v2/a/blobs/uploads/x");
-        let cases = [
-            ("https://s3.example/bucket/blob?sig=1", false, None),
-            ("https://10.0.0.5/upload", false, None),
-            (
-                "http://169.254.169.254/latest/meta-data/",
-                true,
-                Some("link-local"),
-            ),
-            ("https://169.254.1.1/x", false, Some("link-local")),
-            ("https://[fe80::1]/x", false, Some("link-local")),
-            ("https://[febf::1]/x", false, Some("link-local")),
-            ("https://[fec0::1]/x", false, None),
-            (
-                "https://[::ffff:169.254.169.254]/x",
-                false,
-                Some("link-local"),
-            ),
-            ("https://0.0.0.0/x", false, Some("unspecified")),
-            ("https://[::]/x", false, Some("unspecified")),
-            ("http://registry.example/v2/", false, Some("downgrades")),
-            ("http://registry.example/v2/", true, None),
-        ];
-        for (to, plain_ok, expected) in cases {
-            let got = unsafe_target(&from, &url(to), plain_ok);
-            match expected {
-                None => assert_eq!(got, None, "{to}"),
-                Some(word) => assert!(
-                    got.as_deref().is_some_and(|g| g.contains(word)),
-                    "{to}: {got:?}"
-                ),
-            }
-        }
-        // http → http is no downgrade (a plain-HTTP registry's own Locations).
-        let plain = url("http://127.0.0.1:5000/v2/");
-        assert_eq!(
-            unsafe_target(&plain, &url("http://other:5000/x"), false),
-            None
-        );
     }
 
     #[tokio::test]

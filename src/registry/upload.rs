@@ -45,12 +45,14 @@ use reqwest::header::{HeaderName, CONTENT_RANGE, CONTENT_TYPE, RANGE};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
+use super::body::{Body, Progress};
 use super::challenge::Scopes;
 use super::error::{RedactedUrl, RegistryError};
 use super::manifest::header_digest;
 use super::pull::get_blob;
 use super::retry::Tuning;
-use super::session::{with_digest, Body, Progress, Request, Session};
+use super::session::{Request, Session};
+use super::targets::with_digest;
 use crate::events::{BlobAction, Event, Reporter};
 use crate::oci::{BlobStore, Descriptor, Digest, LayerOrigin};
 use crate::reference::Reference;
