@@ -8,7 +8,8 @@
 # fuzz/corpus/<target> and the new inputs are merged into a minimal corpus, which replaces
 # fuzz/corpus/<target>, so the committed corpus stays small. A crash leaves its input in
 # fuzz/artifacts/<target>/ and stops the script with a non-zero status: turn it into a
-# regression test (tests/it/fuzz_regressions.rs) before fixing it.
+# regression test next to the parser, and its input goes to fuzz/regressions/<target>/ (run
+# with every fuzzing, never merged away).
 #
 # JOBS (default: the number of cores) targets run at once, one process each.
 set -euo pipefail
@@ -32,8 +33,8 @@ cargo +nightly fuzz build -O
 mkdir -p work logs
 run_one() {
   local t=$1
-  mkdir -p "work/$t" "corpus/$t"
-  cargo +nightly fuzz run -O "$t" "work/$t" "corpus/$t" -- \
+  mkdir -p "work/$t" "corpus/$t" "regressions/$t"
+  cargo +nightly fuzz run -O "$t" "work/$t" "corpus/$t" "regressions/$t" -- \
     -max_total_time="$seconds" -max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 >"logs/$t.log" 2>&1
 }
