@@ -24,6 +24,12 @@ trap cleanup EXIT
 
 cargo build --release --manifest-path "$HERE/Cargo.toml" --bin spaceone-publish >/dev/null 2>&1
 BIN="$HERE/target/release/spaceone-publish"
+# The unpack alone: the ignored test bench_unpack_layer of the release test binary.
+ITBIN=$(cargo test --release --manifest-path "$HERE/Cargo.toml" --test it --no-run --message-format=json 2>/dev/null |
+  python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "it": print(m["executable"])' | tail -1)
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$WORK/registry"
@@ -114,22 +120,28 @@ buildah_bud() { # $1: storage root
     bud --isolation chroot --tls-verify=false --layers=false -t "$REG/bench/buildah:1.0.0" "$CTX" &&
   buildah --root "$1" --runroot "$1-run" --storage-driver vfs push --tls-verify=false "$REG/bench/buildah:1.0.0"
 }
-export WORK REG BIN CTX
+export WORK REG BIN CTX ITBIN LAYER
 export -f ours buildah_bud
 
 for i in $(seq "$RUNS"); do
-  # Cold: empty cache directory and a cache repository never written.
+  # Cold: empty cache directory and a cache repository never written. Each timed step
+  # starts with the previous one's writes on disk (sync), so none pays for another's.
+  sync
   timed ours-cold "ours $WORK/home-cold-$i $REG/cache/cold-$i"
   grep -o '"unpack_seconds":[0-9.e-]*' "$WORK/out.log" | cut -d: -f2 >> "$WORK/unpack"
   # Warm: the same cache directory and repository (every RUN a layer-cache hit).
   timed ours-warm "ours $WORK/home-cold-$i $REG/cache/cold-$i"
   if command -v buildah >/dev/null; then
+    sync
     timed buildah-cold "buildah_bud $WORK/buildah-$i"
     buildah --root "$WORK/buildah-$i" --runroot "$WORK/buildah-$i-run" --storage-driver vfs \
       rmi "$REG/bench/buildah:1.0.0" >/dev/null 2>&1 || true
     timed buildah-warm "buildah_bud $WORK/buildah-$i"
     rm -rf "$WORK/buildah-$i" "$WORK/buildah-$i-run"
   fi
+  sync
+  timed unpack-alone "BENCH_LAYER=$LAYER BENCH_DIR=$WORK $ITBIN --ignored --exact build::bench_unpack_layer --nocapture"
+  sync
   mkdir -p "$WORK/tar-$i"
   timed tar "tar -xzf $LAYER -C $WORK/tar-$i"
   rm -rf "$WORK/tar-$i" "$WORK/home-cold-$i"
@@ -143,7 +155,7 @@ def col(name, i):
     return [float(l.split()[i]) for l in open(p)] if os.path.exists(p) else []
 med = lambda xs: statistics.median(xs) if xs else float("nan")
 print(f"plugin on the debootstrapped python base, {runs} runs, {cores} cores, median (min-max), peak RSS")
-for name in ["ours-cold", "ours-warm", "buildah-cold", "buildah-warm", "tar"]:
+for name in ["ours-cold", "ours-warm", "buildah-cold", "buildah-warm", "unpack-alone", "tar"]:
     s, r = col(name, 0), col(name, 1)
     if s:
         print(f"  {name:13} {med(s):6.2f} s ({min(s):.2f}-{max(s):.2f})  {med(r)/1024:6.0f} MiB")
@@ -155,4 +167,7 @@ u = [float(l) for l in open(os.path.join(work, "unpack")) if l.strip()] if os.pa
 t = col("tar", 0)
 if u and t:
     print(f"  base unpack (download included) {med(u):.2f} s vs tar -xzf {med(t):.2f} s: {med(u)/med(t):.2f}x")
+a = col("unpack-alone", 0)
+if a and t:
+    print(f"  base unpack alone (local blob) {med(a):.2f} s vs tar -xzf {med(t):.2f} s: {med(a)/med(t):.2f}x")
 PY

@@ -375,6 +375,31 @@ fn hostile_base_layers_write_nothing_outside_the_rootfs() {
     assert_eq!(found, "/tmp/pwned-abs\n/tmp/pwned-rel\n");
 }
 
+/// The base unpack alone, for bench/plugin.sh (`BENCH_LAYER=<layer.tar.gz> cargo test
+/// --release --test it -- --ignored bench_unpack_layer --nocapture`): the layer file read,
+/// decompressed and applied to an empty root, as a build does with a base layer.
+#[test]
+#[ignore]
+fn bench_unpack_layer() {
+    use spaceone_publish::build::{rootfs::Root, unpack};
+    let Some(layer) = std::env::var_os("BENCH_LAYER") else {
+        eprintln!("set BENCH_LAYER to a layer.tar.gz");
+        return;
+    };
+    let dir = tempfile::tempdir_in(std::env::var_os("BENCH_DIR").unwrap_or_else(|| "/tmp".into()))
+        .unwrap();
+    std::fs::create_dir(dir.path().join("root")).unwrap();
+    let root = Root::open(&dir.path().join("root")).unwrap();
+    let started = std::time::Instant::now();
+    let blob = std::fs::File::open(&layer).unwrap();
+    let applied = unpack::apply_layer(&root, blob, "bench").unwrap();
+    println!(
+        "unpack: {} entries in {:.2} s",
+        applied.entries,
+        started.elapsed().as_secs_f64()
+    );
+}
+
 /// The snapshot benchmark of issue 4 (`cargo test --release --test it -- --ignored
 /// snapshot_100k --nocapture`): walk a 100k-file rootfs, change 1,000 files, walk again and
 /// diff. The goal is ≤ 1 s for the walk and diff.
