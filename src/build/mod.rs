@@ -6,7 +6,8 @@
 //! writes deterministic layers; [`stage`] holds a stage's configuration and variables while
 //! its instructions are applied, `config` applies the configuration-only instructions, and
 //! `base` resolves where a stage starts. `platforms` checks, before any build, that every
-//! base has every requested platform; [`timings`] says where the time went.
+//! base has every requested platform; [`timings`] says where the time went; `error` is why
+//! a build failed, with the Dockerfile line.
 //!
 //! A stage starts from its base image *by reference*: the base's manifest and config are
 //! read from its registry, and its layers stay there ([`LayerOrigin::Remote`]) until the
@@ -19,7 +20,7 @@
 //! directory handle all of that goes through.
 //!
 //! Stages: only the target and the stages it depends on (`FROM <stage>`, `COPY --from`,
-//! `--mount from=`) are built, in file order; a stage used as a base passes its image
+//! `--mount from=`: `stage_graph`) are built, in file order; a stage used as a base passes its image
 //! (its layers) on, and its files are unpacked again only if the next stage runs something.
 
 mod base;
@@ -29,12 +30,14 @@ pub mod context;
 mod copy;
 pub mod dockerfile;
 pub mod dockerignore;
+mod error;
 pub mod expand;
 mod file_writers;
 pub mod layer;
 pub mod mounts;
 mod paths;
 mod platforms;
+mod stage_graph;
 pub use paths::join_path;
 pub mod rootfs;
 pub mod run;
@@ -46,8 +49,8 @@ pub mod timings;
 pub mod unpack;
 pub mod users;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::events::{Event, Reporter};
@@ -59,7 +62,10 @@ use rootfs::Root;
 use run::Rootfs;
 use stage::StageState;
 
+pub(crate) use error::instruction_error;
+pub use error::{BuildError, StepError};
 pub use platforms::check_platforms;
+use stage_graph::needed;
 
 /// Everything a build needs, resolved from the inputs.
 pub struct BuildPlan {
@@ -87,92 +93,6 @@ pub struct BuildPlan {
     pub cache_write: bool,
     /// Local working directory for rootfs unpacking and `RUN --mount=type=cache` contents.
     pub work_dir: PathBuf,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error("{path}:{line}: {message}")]
-    Instruction {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
-    #[error("{path}:{line}: {message}")]
-    NotSupported {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
-    #[error("{path}:{line}: cannot read the base image {reference}")]
-    Base {
-        path: PathBuf,
-        line: usize,
-        reference: String,
-        #[source]
-        source: Box<registry::RegistryError>,
-    },
-    #[error("{path}:{line}: writing the layer failed")]
-    Layer {
-        path: PathBuf,
-        line: usize,
-        #[source]
-        source: layer::LayerError,
-    },
-    /// A step ran and failed (a RUN exited non-zero, its files could not be prepared or
-    /// read): the build failed, exit code 3.
-    #[error("{path}:{line}: {message}")]
-    Step {
-        path: PathBuf,
-        line: usize,
-        message: String,
-        #[source]
-        source: Option<Box<StepError>>,
-    },
-    /// A base image without the requested platform: bad input, found before any build.
-    #[error("{path}:{line}: {reference} has no {platform} image (it has: {available})")]
-    Platform {
-        path: PathBuf,
-        line: usize,
-        reference: String,
-        platform: String,
-        available: String,
-    },
-    #[error(transparent)]
-    Dockerfile(#[from] dockerfile::DockerfileError),
-}
-
-/// What went wrong underneath a failed step.
-#[derive(Debug, thiserror::Error)]
-pub enum StepError {
-    #[error(transparent)]
-    Unpack(#[from] unpack::UnpackError),
-    #[error(transparent)]
-    Sandbox(#[from] sandbox::SandboxError),
-    #[error(transparent)]
-    Snapshot(#[from] snapshot::SnapshotError),
-    #[error(transparent)]
-    User(#[from] users::UserError),
-    #[error(transparent)]
-    Registry(Box<registry::RegistryError>),
-    #[error(transparent)]
-    Store(#[from] crate::oci::StoreError),
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-}
-
-impl BuildError {
-    /// The Dockerfile line the error is about, for CI annotations.
-    pub fn location(&self) -> Option<(&Path, usize)> {
-        match self {
-            BuildError::Instruction { path, line, .. }
-            | BuildError::NotSupported { path, line, .. }
-            | BuildError::Base { path, line, .. }
-            | BuildError::Layer { path, line, .. }
-            | BuildError::Platform { path, line, .. }
-            | BuildError::Step { path, line, .. } => Some((path, *line)),
-            BuildError::Dockerfile(e) => Some((e.path(), e.line())),
-        }
-    }
 }
 
 /// Builds the target stage into an image whose new layers are in `store`, and says where
@@ -240,42 +160,6 @@ pub async fn build(
     let mut timings = builder.timings;
     timings.unpack_seconds = builder.unpack_nanos.into_inner() as f64 / 1e9;
     Ok((image, timings))
-}
-
-/// The stages `target` needs, itself included, in file order: its base and every stage a
-/// `COPY --from` or `RUN --mount=from=` names, transitively.
-fn needed(df: &Dockerfile, globals: &BTreeMap<String, String>, target: &Stage) -> Vec<usize> {
-    let mut todo = vec![target.index];
-    let mut seen = BTreeSet::new();
-    while let Some(index) = todo.pop() {
-        if !seen.insert(index) {
-            continue;
-        }
-        let stage = &df.stages[index];
-        let mut words = vec![stage.base.clone()];
-        for instruction in &stage.instructions {
-            match &instruction.kind {
-                InstructionKind::Copy(spec) | InstructionKind::Add(spec) => {
-                    words.extend(spec.from.clone())
-                }
-                InstructionKind::Run(spec) => words.extend(
-                    spec.mounts
-                        .iter()
-                        .filter_map(|m| m.from())
-                        .map(String::from),
-                ),
-                _ => {}
-            }
-        }
-        for word in words {
-            let word =
-                expand::expand(&word, df.escape, &|n| globals.get(n).cloned()).unwrap_or(word);
-            if let Some(dep) = df.stage_by_name_or_index(&word).filter(|s| s.index < index) {
-                todo.push(dep.index);
-            }
-        }
-    }
-    seen.into_iter().collect()
 }
 
 /// A finished stage: its image, and its files if something unpacked them.
@@ -572,13 +456,5 @@ impl Builder<'_> {
             message: message.to_string(),
             source: Some(Box::new(source)),
         }
-    }
-}
-
-fn instruction_error(df: &Dockerfile, line: usize, message: String) -> BuildError {
-    BuildError::Instruction {
-        path: df.path.clone(),
-        line,
-        message,
     }
 }
