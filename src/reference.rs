@@ -94,11 +94,6 @@ pub fn is_docker_hub_host(host: &str) -> bool {
     )
 }
 
-/// Checks a registry host (see [`RegistryHost::parse`]).
-pub fn validate_host(host: &str) -> Result<(), String> {
-    RegistryHost::parse(host).map(|_| ())
-}
-
 fn is_valid_component(c: &str) -> bool {
     // [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
     let b = c.as_bytes();
@@ -187,7 +182,7 @@ impl FromStr for Reference {
             }
             _ => (DOCKER_HUB.to_string(), name.to_string()),
         };
-        validate_host(&registry).map_err(|e| err(&e))?;
+        RegistryHost::parse(&registry).map_err(|e| err(&e))?;
         let registry = if is_docker_hub_host(&registry) {
             DOCKER_HUB.to_string()
         } else {

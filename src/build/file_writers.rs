@@ -1,8 +1,8 @@
 //! Regular files of a layer, created by a few threads while the tar reader goes on.
 //!
-//! Unpacking a base image is bound by file creation in the kernel (about 0.4 ms per file
-//! on the runners measured), not by decompression, and creations in different files run
-//! in parallel. So the reader keeps every decision (order, whiteouts, hard links, what
+//! Unpacking a base image is bound by file creation in the kernel, not by decompression,
+//! and creations overlap across threads (in one directory they share its lock, so the
+//! reader must not add lookups of its own: see `unpack`'s fresh-root rule). So the reader keeps every decision (order, whiteouts, hard links, what
 //! replaces what) and hands small regular files, content read, to [`FileWriters`]: each
 //! job is one `openat(O_CREAT|O_EXCL|O_NOFOLLOW)` in a directory handle the reader
 //! resolved inside the root, then the content, owner, mode and times. A job never walks a
@@ -16,6 +16,7 @@
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -54,6 +55,9 @@ struct Shared {
     in_flight: Mutex<usize>,
     done: Condvar,
     failed: Mutex<Option<JobError>>,
+    /// Set at the first failure and never cleared (the failure itself is handed out once):
+    /// the layer is abandoned, so the jobs after it are skipped.
+    stopped: AtomicBool,
 }
 
 pub struct FileWriters {
@@ -147,9 +151,10 @@ fn work(queue: &Mutex<Receiver<FileJob>>, shared: &Shared) {
             Err(_) => return,
         };
         // After a failure the layer is abandoned: skip the rest, but count them done.
-        if shared.failed.lock().unwrap().is_none() {
+        if !shared.stopped.load(Ordering::Acquire) {
             if let Err(e) = write_file(&job.dir, &job.name, &mut &job.content[..], job.meta) {
                 shared.failed.lock().unwrap().get_or_insert((job.entry, e));
+                shared.stopped.store(true, Ordering::Release);
             }
         }
         let mut in_flight = shared.in_flight.lock().unwrap();

@@ -72,7 +72,9 @@ pub(super) fn check_insecure_registries(v: &str) -> Result<(), String> {
         if entry.contains('/') {
             return Err(format!("`{entry}` has a path; {expected}"));
         }
-        crate::reference::validate_host(entry).map_err(|e| format!("{e}; {expected}"))
+        crate::host::RegistryHost::parse(entry)
+            .map(|_| ())
+            .map_err(|e| format!("{e}; {expected}"))
     })
 }
 

@@ -59,7 +59,7 @@ pub use request::{
 };
 pub use retry::Retry;
 pub use translate::dropped_fields;
-pub use verbs::{manage, Verb};
+pub use verbs::{manage, PluginVerb};
 
 impl From<crate::inputs::ApiGeneration> for Generation {
     fn from(g: crate::inputs::ApiGeneration) -> Self {

@@ -17,12 +17,12 @@ use super::error::SpaceOneError;
 use super::register::Session;
 use crate::events::{Event, Reporter};
 
-pub use crate::inputs::PluginVerb as Verb;
+pub use crate::inputs::PluginVerb;
 
 /// Opens a session with the default timeouts and retries, and applies `verb`.
 pub async fn manage(
     opts: &SpaceOneOptions,
-    verb: Verb,
+    verb: PluginVerb,
     plugin_id: &str,
     reporter: &dyn Reporter,
 ) -> Result<Json, SpaceOneError> {
@@ -36,7 +36,7 @@ impl Session {
     /// Applies `verb` to the plugin `plugin_id` (see the module doc).
     pub async fn manage(
         &self,
-        verb: Verb,
+        verb: PluginVerb,
         plugin_id: &str,
         reporter: &dyn Reporter,
     ) -> Result<Json, SpaceOneError> {
@@ -49,30 +49,30 @@ impl Session {
         }
         let api = self.api();
         let answer = match verb {
-            Verb::Get => {
+            PluginVerb::Get => {
                 let repository_id = self.local_repository_of(&api, plugin_id).await?;
                 api.get_or_status(plugin_id, &repository_id)
                     .await
                     .map_err(|(_, e)| e)?
                     .to_json()
             }
-            Verb::Enable | Verb::Disable => api
-                .set_enabled(plugin_id, verb == Verb::Enable)
+            PluginVerb::Enable | PluginVerb::Disable => api
+                .set_enabled(plugin_id, verb == PluginVerb::Enable)
                 .await?
                 .to_json(),
-            Verb::Deregister => {
+            PluginVerb::Deregister => {
                 api.deregister(plugin_id).await?;
                 json!({"plugin_id": plugin_id, "deregistered": true})
             }
         };
         reporter.event(Event::Note(&match verb {
-            Verb::Get => format!(
+            PluginVerb::Get => format!(
                 "plugin {plugin_id}: {}",
                 answer["state"].as_str().unwrap_or("?")
             ),
-            Verb::Enable => format!("enabled plugin {plugin_id}"),
-            Verb::Disable => format!("disabled plugin {plugin_id}"),
-            Verb::Deregister => format!("deregistered plugin {plugin_id}"),
+            PluginVerb::Enable => format!("enabled plugin {plugin_id}"),
+            PluginVerb::Disable => format!("disabled plugin {plugin_id}"),
+            PluginVerb::Deregister => format!("deregistered plugin {plugin_id}"),
         }));
         Ok(answer)
     }

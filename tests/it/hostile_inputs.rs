@@ -11,7 +11,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
 use crate::support::images::{host_arch, image_config, push_image};
-use crate::support::rootfs::{busybox_layer, Layer, LayerBuilder};
+use crate::support::rootfs::{busybox_layer, host_disk, Layer, LayerBuilder};
 use crate::support::{Context, Registry};
 
 const DOCKERFILE: &str = "FROM scratch\nCOPY a.txt /a.txt\n";
@@ -362,10 +362,8 @@ fn rows() -> Vec<Row> {
 /// on top of (where a row runs something) a busybox layer. Symlinks and hard links aim at
 /// `outside`, a directory of the host that must stay empty.
 fn hostile_bases(reg: &Registry, outside: &str) -> Vec<(&'static str, String, Layer)> {
-    let disk = std::fs::read_to_string("/sys/block/sda/dev")
-        .or_else(|_| std::fs::read_to_string("/sys/block/vda/dev"))
-        .unwrap_or_else(|_| "8:0".into());
-    let (major, minor) = disk.trim().split_once(':').unwrap_or(("8", "0"));
+    let disk = host_disk();
+    let (major, minor) = disk.split_once(':').unwrap_or(("8", "0"));
     let bases: Vec<(&'static str, Layer)> = vec![
         (
             "sparse",

@@ -18,7 +18,7 @@ use crate::support::process::{poll, run_tool};
 use crate::support::publish::Publish;
 use crate::support::read_back::read_back;
 use crate::support::registry::Registry;
-use crate::support::rootfs::{busybox_layer, LayerBuilder};
+use crate::support::rootfs::{busybox_layer, host_disk, LayerBuilder};
 
 /// `setpriv` arguments that give the binary Docker's default capability set.
 const DOCKER_DEFAULT_CAPS: &[&str] = &[
@@ -175,19 +175,6 @@ fn compile_hostile(dir: &Path) {
             .arg(&source),
     );
     std::fs::remove_file(source).unwrap();
-}
-
-/// `major:minor` of a real block device of this machine (the disk a RUN must not open).
-fn host_disk() -> String {
-    std::fs::read_dir("/sys/block")
-        .ok()
-        .and_then(|dir| {
-            dir.filter_map(|e| e.ok())
-                .filter(|e| !e.file_name().to_string_lossy().starts_with("loop"))
-                .find_map(|e| std::fs::read_to_string(e.path().join("dev")).ok())
-        })
-        .map(|d| d.trim().to_string())
-        .unwrap_or_else(|| "8:0".into())
 }
 
 /// Processes of this machine whose command line is exactly `cmdline` (args joined by spaces).

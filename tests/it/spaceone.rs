@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 use spaceone_publish::ci::RecordingReporter;
 use spaceone_publish::secret::Secret;
 use spaceone_publish::spaceone::{
-    self, Action, Generation, PluginManifest, PluginRequest, Registration, RequestOverrides, Retry,
-    Session, SpaceOneError, SpaceOneOptions, Timeouts, Verb,
+    self, Action, Generation, PluginManifest, PluginRequest, PluginVerb, Registration,
+    RequestOverrides, Retry, Session, SpaceOneError, SpaceOneOptions, Timeouts,
 };
 
 use crate::support::{jwt_v2, push_busybox, Registry, SpaceOne};
@@ -105,7 +105,11 @@ fn publish_checked(
     (result, reporter.lines())
 }
 
-fn manage(opts: &SpaceOneOptions, verb: Verb, plugin_id: &str) -> Result<Value, SpaceOneError> {
+fn manage(
+    opts: &SpaceOneOptions,
+    verb: PluginVerb,
+    plugin_id: &str,
+) -> Result<Value, SpaceOneError> {
     let reporter = RecordingReporter::default();
     block_on(async {
         session(opts)
@@ -481,7 +485,7 @@ fn verbs_round_trip_on_both_generations() {
             .0
             .unwrap_or_else(|e| panic!("{what}: {e}\n{}", server.log()));
 
-        let got = manage(&opts, Verb::Get, id).unwrap();
+        let got = manage(&opts, PluginVerb::Get, id).unwrap();
         assert_eq!(
             (got["plugin_id"].as_str(), got["state"].as_str()),
             (Some(id), Some("ENABLED")),
@@ -491,17 +495,20 @@ fn verbs_round_trip_on_both_generations() {
         assert_eq!(got["registry_type"], "HARBOR", "{what}");
         assert_eq!(got["labels"], json!(["AWS", "Demo"]), "{what}");
 
-        let disabled = manage(&opts, Verb::Disable, id).unwrap();
+        let disabled = manage(&opts, PluginVerb::Disable, id).unwrap();
         assert_eq!(disabled["state"], "DISABLED", "{what}");
-        assert_eq!(manage(&opts, Verb::Get, id).unwrap()["state"], "DISABLED");
-        let enabled = manage(&opts, Verb::Enable, id).unwrap();
+        assert_eq!(
+            manage(&opts, PluginVerb::Get, id).unwrap()["state"],
+            "DISABLED"
+        );
+        let enabled = manage(&opts, PluginVerb::Enable, id).unwrap();
         assert_eq!(enabled["state"], "ENABLED", "{what}");
 
         assert_eq!(
-            manage(&opts, Verb::Deregister, id).unwrap(),
+            manage(&opts, PluginVerb::Deregister, id).unwrap(),
             json!({"plugin_id": id, "deregistered": true})
         );
-        let e = manage(&opts, Verb::Get, id).unwrap_err();
+        let e = manage(&opts, PluginVerb::Get, id).unwrap_err();
         assert!(
             e.to_string().starts_with(
                 "Plugin.get failed: INVALID_ARGUMENT ERROR_NO_PLUGIN: Plugin does not exists."
@@ -511,7 +518,7 @@ fn verbs_round_trip_on_both_generations() {
         assert!(!e.is_preflight());
         assert_eq!(spaceone_publish::Error::from(e).exit_code(), 5);
         // A second deregister is the server's NOT_FOUND, not a silent success.
-        let e = manage(&opts, Verb::Deregister, id).unwrap_err();
+        let e = manage(&opts, PluginVerb::Deregister, id).unwrap_err();
         assert_eq!(e.error_code(), Some(gone), "{what}: {e}");
 
         // The 1.x calls carry the domain and get names the local repository.
@@ -633,7 +640,7 @@ fn replace_re_registers_a_plugin_whose_fixed_fields_changed() {
     publish_checked(&opts, &prepare(&reg, MANIFEST, "1.0.0"))
         .0
         .unwrap();
-    manage(&opts, Verb::Disable, "plugin-demo-inven-collector").unwrap();
+    manage(&opts, PluginVerb::Disable, "plugin-demo-inven-collector").unwrap();
 
     let moved = prepare(
         &reg,
@@ -653,7 +660,7 @@ fn replace_re_registers_a_plugin_whose_fixed_fields_changed() {
             .any(|l| l.contains("replacing plugin plugin-demo-inven-collector: provider `aws`")),
         "{lines:?}"
     );
-    let got = manage(&opts, Verb::Get, "plugin-demo-inven-collector").unwrap();
+    let got = manage(&opts, PluginVerb::Get, "plugin-demo-inven-collector").unwrap();
     assert_eq!(
         (got["provider"].as_str(), got["state"].as_str()),
         (Some("azure"), Some("DISABLED"))
@@ -731,7 +738,7 @@ fn server_down_retries_then_exits_5() {
     let e = block_on(async {
         let s = session(&opts).await.unwrap();
         drop(v2);
-        s.manage(Verb::Get, "plugin-x", &reporter).await
+        s.manage(PluginVerb::Get, "plugin-x", &reporter).await
     })
     .unwrap_err();
     let text = e.to_string();

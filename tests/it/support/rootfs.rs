@@ -244,3 +244,16 @@ pub fn platform_marker_layer(platform: &str) -> Layer {
         .file("etc/platform", 0o644, format!("{platform}\n").as_bytes())
         .finish()
 }
+
+/// `major:minor` of a real block device of this machine (the disk a RUN must not open).
+pub fn host_disk() -> String {
+    std::fs::read_dir("/sys/block")
+        .ok()
+        .and_then(|dir| {
+            dir.filter_map(|e| e.ok())
+                .filter(|e| !e.file_name().to_string_lossy().starts_with("loop"))
+                .find_map(|e| std::fs::read_to_string(e.path().join("dev")).ok())
+        })
+        .map(|d| d.trim().to_string())
+        .unwrap_or_else(|| "8:0".into())
+}
