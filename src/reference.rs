@@ -33,6 +33,11 @@ pub struct ReferenceError {
 }
 
 impl Reference {
+    /// Whether both name the same registry (a blob can be mounted from one to the other).
+    pub fn same_registry(&self, other: &Reference) -> bool {
+        self.api_host().eq_ignore_ascii_case(other.api_host())
+    }
+
     /// The host to talk HTTP to (`registry-1.docker.io` for Docker Hub).
     pub fn api_host(&self) -> &str {
         if self.registry == DOCKER_HUB {

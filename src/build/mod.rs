@@ -13,9 +13,9 @@
 //! read from its registry, and its layers stay there ([`LayerOrigin::Remote`]) until the
 //! push mounts or copies them. A build without RUN therefore never downloads base layers.
 //!
-//! Files are needed only for RUN (and for `COPY --from`, `RUN --mount=from=`): then the
-//! stage's layers are downloaded into the blob store and [`unpack`]ed into a rootfs under
-//! the work dir, every later COPY layer is applied to it too, and each RUN goes through
+//! Files are needed only for RUN (and for `COPY --from`, `RUN --mount=from=`): then
+//! `materialise` unpacks the stage's layers into a rootfs under the work dir ([`unpack`],
+//! while they download), every later COPY layer is applied to it too, and each RUN goes through
 //! [`run`] ([`sandbox`] to execute, [`snapshot`] to find what changed). [`rootfs`] is the
 //! directory handle all of that goes through.
 //!
@@ -34,6 +34,7 @@ mod error;
 pub mod expand;
 mod file_writers;
 pub mod layer;
+mod materialise;
 pub mod mounts;
 mod paths;
 mod platforms;
@@ -54,7 +55,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::events::{Event, Reporter};
-use crate::oci::{BlobStore, Image, Layer, LayerOrigin, Platform};
+use crate::oci::{BlobStore, Image, Layer, Platform};
 use crate::reference::Reference;
 use crate::registry;
 use dockerfile::{Dockerfile, Instruction, InstructionKind, Stage};
@@ -93,6 +94,9 @@ pub struct BuildPlan {
     pub cache_write: bool,
     /// Local working directory for rootfs unpacking and `RUN --mount=type=cache` contents.
     pub work_dir: PathBuf,
+    /// The repositories the image is pushed to (none for a local output). A base layer
+    /// unpacked for a RUN is kept in the blob store unless all of them can mount it.
+    pub delivered_to: Vec<Reference>,
 }
 
 /// Builds the target stage into an image whose new layers are in `store`, and says where
@@ -136,8 +140,11 @@ pub async fn build(
         ),
         timings: timings::Timings::default(),
         unpack_nanos: std::sync::atomic::AtomicU64::new(0),
+        several_stages: false,
     };
-    for index in needed(df, &builder.globals, target) {
+    let stages = needed(df, &builder.globals, target);
+    builder.several_stages = stages.len() > 1;
+    for index in stages {
         let stage = &df.stages[index];
         let built = builder.stage(stage).await?;
         builder.built.insert(index, built);
@@ -183,6 +190,8 @@ struct Builder<'a> {
     timings: timings::Timings,
     /// Nanoseconds spent downloading and unpacking layers (methods that take `&self`).
     unpack_nanos: std::sync::atomic::AtomicU64,
+    /// More than one stage is built, so a base's layers may be unpacked more than once.
+    several_stages: bool,
 }
 
 impl Builder<'_> {
@@ -332,121 +341,6 @@ impl Builder<'_> {
             seconds,
             cached,
         });
-    }
-
-    /// Applies the cached layers `fs` has not got yet (downloading them), in order.
-    async fn catch_up(
-        &self,
-        fs: &mut Rootfs,
-        behind: &mut Vec<Layer>,
-        line: usize,
-    ) -> Result<(), BuildError> {
-        for layer in std::mem::take(behind) {
-            self.apply_to(fs, &layer, line).await?;
-        }
-        Ok(())
-    }
-
-    /// The files of an earlier stage (named or by index) or of an image, unpacked once.
-    async fn files_of(&mut self, word: &str, line: usize) -> Result<Arc<Root>, BuildError> {
-        let df = &self.plan.dockerfile;
-        if let Some(stage) = df.stage_by_name_or_index(word) {
-            if let Some(built) = self.built.get(&stage.index) {
-                if let Some(fs) = &built.fs {
-                    return Ok(fs.root.clone());
-                }
-                let image = built.image.clone();
-                let fs = self.unpack(&image, line).await?;
-                let root = fs.root.clone();
-                self.built.get_mut(&stage.index).expect("present").fs = Some(fs);
-                return Ok(root);
-            }
-        }
-        if let Some(fs) = self.images.get(word) {
-            return Ok(fs.root.clone());
-        }
-        let image = self.resolve(word, line).await?;
-        let fs = self.unpack(&image, line).await?;
-        let root = fs.root.clone();
-        self.images.insert(word.to_string(), fs);
-        Ok(root)
-    }
-
-    /// Downloads (if needed) and unpacks every layer of `image` into a new rootfs.
-    async fn unpack(&self, image: &Image, line: usize) -> Result<Rootfs, BuildError> {
-        let mut fs = Rootfs::create(&self.plan.work_dir)
-            .map_err(|e| self.step_error(line, "cannot create a rootfs", e.into()))?;
-        let size: u64 = image.layers.iter().map(|l| l.descriptor.size).sum();
-        self.reporter.event(Event::Note(&format!(
-            "unpacking {} layer(s), {} compressed, into {}",
-            image.layers.len(),
-            crate::events::human_size(size),
-            fs.root.host_path().display()
-        )));
-        for layer in &image.layers {
-            self.apply_to(&mut fs, layer, line).await?;
-        }
-        Ok(fs)
-    }
-
-    async fn apply_to(
-        &self,
-        fs: &mut Rootfs,
-        layer: &Layer,
-        line: usize,
-    ) -> Result<(), BuildError> {
-        let started = std::time::Instant::now();
-        let result = self.apply_layer_to(fs, layer, line).await;
-        let nanos = started.elapsed().as_nanos() as u64;
-        self.unpack_nanos
-            .fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
-        result
-    }
-
-    async fn apply_layer_to(
-        &self,
-        fs: &mut Rootfs,
-        layer: &Layer,
-        line: usize,
-    ) -> Result<(), BuildError> {
-        let digest = &layer.descriptor.digest;
-        if let LayerOrigin::Remote(reference) = &layer.origin {
-            self.registry
-                .fetch_blob(reference, digest, self.store)
-                .await
-                .map_err(|e| {
-                    self.step_error(
-                        line,
-                        &format!("cannot download layer {digest} of {reference}"),
-                        StepError::Registry(Box::new(e)),
-                    )
-                })?;
-        }
-        let blob = self
-            .store
-            .open_blob(digest)
-            .map_err(|e| self.step_error(line, "cannot read a layer", e.into()))?;
-        let root = fs.root.clone();
-        let name = digest.to_string();
-        let applied = tokio::task::spawn_blocking(move || unpack::apply_layer(&root, blob, &name))
-            .await
-            .expect("unpacking panicked")
-            .map_err(|e| self.step_error(line, "cannot unpack a layer", e.into()))?;
-        if applied.devices_skipped > 0 {
-            self.reporter.event(Event::Warning(&format!(
-                "layer {digest}: {} device node(s) not created (no CAP_MKNOD)",
-                applied.devices_skipped
-            )));
-        }
-        if let Some((first, count)) = &applied.devices_refused {
-            self.reporter.event(Event::Warning(&format!(
-                "layer {digest}: {count} device node(s) not created, `{first}` the first: only \
-                 FIFOs and /dev/null, zero, full, random, urandom and tty are (a RUN could reach \
-                 the host's devices through any other)"
-            )));
-        }
-        fs.last = None;
-        Ok(())
     }
 
     fn step_error(&self, line: usize, message: &str, source: StepError) -> BuildError {

@@ -277,6 +277,12 @@ impl Plan {
                     .work_dir
                     .clone()
                     .unwrap_or_else(|| inputs.cache_dir.join("build")),
+                delivered_to: destination
+                    .repository()
+                    .into_iter()
+                    .chain(inputs.also_push.iter())
+                    .cloned()
+                    .collect(),
             },
             publication: Publication::new(
                 &inputs,

@@ -59,7 +59,7 @@ use std::path::PathBuf;
 pub use client::Client;
 pub use credentials::scope_fit;
 pub use error::{AuthContext, RedactedUrl, RegistryError, ResponseBody, ServerError};
-pub use pull::ResolvedImage;
+pub use pull::{BlobDownload, ResolvedImage};
 pub use push::{Pushed, PushedBlob};
 pub use retry::Tuning;
 

@@ -3,9 +3,10 @@
 //! [`Client::resolve`] turns `FROM python:3.12` into content: the manifest (via the index
 //! entry for the wanted platform, skipping attestation entries) and the config. It never
 //! downloads layers — a build that does not need a base's files pushes them by mount or
-//! registry-to-registry copy. [`Client::fetch_blob`] is for when the files are needed: it
-//! streams the blob into the [`BlobStore`], hashing on a blocking thread, and the store
-//! refuses it unless the digest matches.
+//! registry-to-registry copy. When the files are needed, [`Client::download_blob`] hands
+//! a layer's chunks over as they arrive (the builder unpacks them on the way) and says at
+//! the end whether the bytes had the digest; [`Client::fetch_blob`] streams a blob into
+//! the [`BlobStore`] instead, which refuses it unless the digest matches.
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
@@ -19,6 +20,7 @@ use super::manifest;
 use super::session::{Request, Session};
 use super::targets::resolve_location;
 use super::Client;
+use crate::digest::Hasher;
 use crate::oci::{
     BlobStore, Descriptor, Digest, ImageConfig, Index, Manifest, Platform, StoreError, StoredBlob,
 };
@@ -44,6 +46,40 @@ pub struct ResolvedImage {
     /// The image's own platform, from its config. For a single-platform image this may
     /// differ from the one asked for; the caller decides whether that is acceptable.
     pub platform: Platform,
+}
+
+/// A blob on its way from a registry: its chunks in order, hashed as they pass.
+pub struct BlobDownload {
+    url: url::Url,
+    expected: Digest,
+    hasher: Hasher,
+    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>,
+}
+
+impl BlobDownload {
+    /// The next chunk, or `None` at the end of a blob whose bytes had the digest asked for;
+    /// a blob that ends with other bytes is [`RegistryError::DigestMismatch`].
+    pub async fn next(&mut self) -> Result<Option<Bytes>, RegistryError> {
+        match self.body.next().await {
+            Some(Ok(chunk)) => {
+                self.hasher.update(&chunk);
+                Ok(Some(chunk))
+            }
+            Some(Err(e)) => Err(RegistryError::transport(&Method::GET, &self.url, e)),
+            None => {
+                let actual = std::mem::take(&mut self.hasher).finish();
+                if actual == self.expected {
+                    return Ok(None);
+                }
+                Err(RegistryError::DigestMismatch {
+                    what: "blob",
+                    url: RedactedUrl::new(&self.url),
+                    expected: self.expected.clone(),
+                    actual,
+                })
+            }
+        }
+    }
 }
 
 impl Client {
@@ -136,11 +172,9 @@ impl Client {
                 size,
             });
         }
-        let session = self.session(repo, Scopes::pull(&repo.repository)).await?;
-        let response = get_blob(&session, &repo.repository, digest).await?;
-        let url = response.url().clone();
+        let mut download = self.download_blob(repo, digest).await?;
 
-        // Hashing and disk writes run on a blocking thread, fed through a bounded queue.
+        // Disk writes run on a blocking thread, fed through a bounded queue.
         let mut writer = store.writer().map_err(RegistryError::Store)?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(WRITE_QUEUE);
         let expected = digest.clone();
@@ -157,27 +191,40 @@ impl Client {
             }
             writer.commit_expecting(&expected)
         });
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| RegistryError::transport(&Method::GET, &url, e))?;
-            if tx.send(chunk).await.is_err() {
-                break; // the writer failed; its error is reported below
+        let downloaded = async {
+            while let Some(chunk) = download.next().await? {
+                if tx.send(chunk).await.is_err() {
+                    break; // the writer failed; its error is reported below
+                }
             }
+            Ok::<(), RegistryError>(())
         }
+        .await;
         drop(tx);
-        match write.await {
-            Ok(Ok(blob)) => Ok(blob),
-            Ok(Err(StoreError::Mismatch {
-                expected, actual, ..
-            })) => Err(RegistryError::DigestMismatch {
-                what: "blob",
-                url: RedactedUrl::new(&url),
-                expected,
-                actual,
-            }),
-            Ok(Err(e)) => Err(RegistryError::Store(e)),
+        let written = write.await;
+        downloaded?;
+        match written {
+            Ok(result) => result.map_err(RegistryError::Store),
             Err(join) => std::panic::resume_unwind(join.into_panic()),
         }
+    }
+
+    /// Starts downloading blob `digest` of `repo`; the caller takes the chunks as they
+    /// come (to unpack them while they arrive) and learns at the end whether the bytes had
+    /// that digest.
+    pub async fn download_blob(
+        &self,
+        repo: &Reference,
+        digest: &Digest,
+    ) -> Result<BlobDownload, RegistryError> {
+        let session = self.session(repo, Scopes::pull(&repo.repository)).await?;
+        let response = get_blob(&session, &repo.repository, digest).await?;
+        Ok(BlobDownload {
+            url: response.url().clone(),
+            expected: digest.clone(),
+            hasher: Hasher::default(),
+            body: Box::pin(response.bytes_stream()),
+        })
     }
 
     /// Every tag of `repo`, following `Link: <…>; rel="next"` pages. A repository that

@@ -28,7 +28,7 @@ use super::challenge::Scopes;
 use super::error::RegistryError;
 use super::manifest;
 use super::session::{Request, Session};
-use super::upload::{self, same_registry, BlobJob, UploadState};
+use super::upload::{self, BlobJob, UploadState};
 use super::Client;
 use crate::events::{BlobAction, Event, Reporter};
 use crate::oci::{BlobStore, Digest, LayerOrigin, MediaType, SealedImage};
@@ -136,7 +136,7 @@ impl Client {
             }
         }
         let mount_sources = jobs.iter().filter_map(|j| match j.origin {
-            LayerOrigin::Remote(src) if same_registry(src, target) => Some(src.repository.as_str()),
+            LayerOrigin::Remote(src) if src.same_registry(target) => Some(src.repository.as_str()),
             _ => None,
         });
         let scopes = Scopes::push(repository, mount_sources);

@@ -120,10 +120,6 @@ enum Source<'a> {
 }
 
 /// Whether two references live on the same registry (so a mount can work).
-pub(super) fn same_registry(a: &Reference, b: &Reference) -> bool {
-    a.api_host().eq_ignore_ascii_case(b.api_host())
-}
-
 /// Everything one blob upload needs besides the blob.
 pub(super) struct Ctx<'a> {
     pub session: &'a Session,
@@ -174,7 +170,7 @@ pub(super) async fn push_blob(
         LayerOrigin::Local => None,
     };
     let mount_from = remote
-        .filter(|s| same_registry(s, ctx.target) && s.repository != ctx.target.repository)
+        .filter(|s| s.same_registry(ctx.target) && s.repository != ctx.target.repository)
         .map(|s| s.repository.as_str());
     let (location, chunk_min) = match mount_from {
         Some(from) => match mount(session, repository, digest, from).await {
@@ -215,7 +211,7 @@ pub(super) async fn push_blob(
         return Ok(BlobAction::Pushed);
     }
     let source = match remote {
-        Some(s) if same_registry(s, ctx.target) => Source::SameRegistry(&s.repository),
+        Some(s) if s.same_registry(ctx.target) => Source::SameRegistry(&s.repository),
         Some(s) => Source::OtherRegistry(s),
         None => {
             return Err(RegistryError::NoSource {

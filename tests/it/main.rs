@@ -5,6 +5,7 @@
 //! real `spaceone-publish` binary. `harness` proves those fixtures work.
 
 mod action_image;
+mod base_unpack;
 mod build;
 mod ci;
 mod harness;

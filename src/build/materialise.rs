@@ -1,0 +1,288 @@
+//! An image's files made real: its layers applied, in order, to a rootfs under the work
+//! dir, for RUN and for `COPY --from` / `RUN --mount=from=`.
+//!
+//! A layer still in its registry is unpacked *while it downloads*: the chunks go from the
+//! registry's [`BlobDownload`] through a bounded queue to the extractor on a blocking
+//! thread, so the decompression and the file creation overlap the transfer instead of
+//! following it. The download checks the digest when the stream ends, after the extractor
+//! has read everything; a mismatch fails the step, and the rootfs (which holds files from
+//! bytes nobody vouched for) is dropped with the build. The bytes are kept in the blob
+//! store on the way only when something later needs them ([`Builder::keeps`]): a push to
+//! another registry, a local output, another stage that may unpack the same base.
+//! A push to the base's own registry mounts the layer and never needs its bytes here.
+
+use std::io::{self, Read};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Buf as _, Bytes};
+
+use super::rootfs::Root;
+use super::run::Rootfs;
+use super::{unpack, BuildError, Builder, StepError};
+use crate::events::Event;
+use crate::oci::{BlobWriter, Image, Layer, LayerOrigin};
+use crate::reference::Reference;
+use crate::registry::RegistryError;
+
+/// Chunks in flight between a download and the extractor (reqwest's are ≤ 16 KiB or so).
+const QUEUE: usize = 64;
+
+impl Builder<'_> {
+    /// The files of an earlier stage (named or by index) or of an image, unpacked once.
+    pub(super) async fn files_of(
+        &mut self,
+        word: &str,
+        line: usize,
+    ) -> Result<Arc<Root>, BuildError> {
+        let df = &self.plan.dockerfile;
+        if let Some(stage) = df.stage_by_name_or_index(word) {
+            if let Some(built) = self.built.get(&stage.index) {
+                if let Some(fs) = &built.fs {
+                    return Ok(fs.root.clone());
+                }
+                let image = built.image.clone();
+                let fs = self.unpack(&image, line).await?;
+                let root = fs.root.clone();
+                self.built.get_mut(&stage.index).expect("present").fs = Some(fs);
+                return Ok(root);
+            }
+        }
+        if let Some(fs) = self.images.get(word) {
+            return Ok(fs.root.clone());
+        }
+        let image = self.resolve(word, line).await?;
+        let fs = self.unpack(&image, line).await?;
+        let root = fs.root.clone();
+        self.images.insert(word.to_string(), fs);
+        Ok(root)
+    }
+
+    /// Downloads (if needed) and unpacks every layer of `image` into a new rootfs.
+    pub(super) async fn unpack(&self, image: &Image, line: usize) -> Result<Rootfs, BuildError> {
+        let mut fs = Rootfs::create(&self.plan.work_dir)
+            .map_err(|e| self.step_error(line, "cannot create a rootfs", e.into()))?;
+        let size: u64 = image.layers.iter().map(|l| l.descriptor.size).sum();
+        self.reporter.event(Event::Note(&format!(
+            "unpacking {} layer(s), {} compressed, into {}",
+            image.layers.len(),
+            crate::events::human_size(size),
+            fs.root.host_path().display()
+        )));
+        for layer in &image.layers {
+            self.apply_to(&mut fs, layer, line).await?;
+        }
+        Ok(fs)
+    }
+
+    /// Applies the cached layers `fs` has not got yet (downloading them), in order.
+    pub(super) async fn catch_up(
+        &self,
+        fs: &mut Rootfs,
+        behind: &mut Vec<Layer>,
+        line: usize,
+    ) -> Result<(), BuildError> {
+        for layer in std::mem::take(behind) {
+            self.apply_to(fs, &layer, line).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies one layer to `fs`, its time counted as unpacking.
+    pub(super) async fn apply_to(
+        &self,
+        fs: &mut Rootfs,
+        layer: &Layer,
+        line: usize,
+    ) -> Result<(), BuildError> {
+        let started = std::time::Instant::now();
+        let result = self.apply_layer_to(fs, layer, line).await;
+        let nanos = started.elapsed().as_nanos() as u64;
+        self.unpack_nanos.fetch_add(nanos, Ordering::Relaxed);
+        fs.last = None;
+        result
+    }
+
+    async fn apply_layer_to(
+        &self,
+        fs: &mut Rootfs,
+        layer: &Layer,
+        line: usize,
+    ) -> Result<(), BuildError> {
+        let digest = &layer.descriptor.digest;
+        let source = match &layer.origin {
+            LayerOrigin::Remote(reference) if !self.store.contains(digest) => Some(reference),
+            _ => None,
+        };
+        let applied = match source {
+            Some(reference) => self.stream_into(fs, reference, layer, line).await?,
+            None => {
+                let blob = self
+                    .store
+                    .open_blob(digest)
+                    .map_err(|e| self.step_error(line, "cannot read a layer", e.into()))?;
+                let root = fs.root.clone();
+                let name = digest.to_string();
+                tokio::task::spawn_blocking(move || unpack::apply_layer(&root, blob, &name))
+                    .await
+                    .expect("unpacking panicked")
+                    .map_err(|e| self.step_error(line, "cannot unpack a layer", e.into()))?
+            }
+        };
+        self.warn_devices(layer, &applied);
+        Ok(())
+    }
+
+    /// Unpacks a layer while it downloads from `reference`, keeping its bytes in the blob
+    /// store when [`Builder::keeps`] says so.
+    async fn stream_into(
+        &self,
+        fs: &Rootfs,
+        reference: &Reference,
+        layer: &Layer,
+        line: usize,
+    ) -> Result<unpack::Applied, BuildError> {
+        let digest = &layer.descriptor.digest;
+        let download_error = |e: RegistryError| {
+            self.step_error(
+                line,
+                &format!("cannot download layer {digest} of {reference}"),
+                StepError::Registry(Box::new(e)),
+            )
+        };
+        let mut download = self
+            .registry
+            .download_blob(reference, digest)
+            .await
+            .map_err(download_error)?;
+        let copy = match self.keeps(reference) {
+            true => Some(
+                self.store
+                    .writer()
+                    .map_err(|e| self.step_error(line, "cannot keep a layer", e.into()))?,
+            ),
+            false => None,
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(QUEUE);
+        let root: Arc<Root> = fs.root.clone();
+        let name = digest.to_string();
+        let unpacking = tokio::task::spawn_blocking(move || {
+            let mut reader = ChunkReader::new(rx, copy);
+            let applied = unpack::apply_layer(&root, &mut reader, &name)?;
+            // The digest covers the whole blob: whatever follows the archive's end is read too.
+            io::copy(&mut reader, &mut io::sink()).map_err(|source| {
+                unpack::UnpackError::Archive {
+                    layer: name.clone(),
+                    source,
+                }
+            })?;
+            Ok::<_, unpack::UnpackError>((applied, reader.copy))
+        });
+        let downloaded = async {
+            while let Some(chunk) = download.next().await? {
+                if tx.send(Chunk::Data(chunk)).await.is_err() {
+                    return Ok(()); // the extractor stopped; its error says why
+                }
+            }
+            let _ = tx.send(Chunk::End).await;
+            Ok(())
+        }
+        .await;
+        drop(tx);
+        let unpacked = unpacking.await.expect("unpacking panicked");
+        // A failed or wrong download explains a failed unpack, never the other way round.
+        downloaded.map_err(download_error)?;
+        let (applied, copy) =
+            unpacked.map_err(|e| self.step_error(line, "cannot unpack a layer", e.into()))?;
+        if let Some(copy) = copy {
+            copy.commit_expecting(digest)
+                .map_err(|e| self.step_error(line, "cannot keep a layer", e.into()))?;
+        }
+        Ok(applied)
+    }
+
+    /// Whether a layer from `source` is needed again after its unpack: by a push to
+    /// another registry (it cannot mount it), a local output, or another stage.
+    fn keeps(&self, source: &Reference) -> bool {
+        self.several_stages
+            || self.plan.delivered_to.is_empty()
+            || self
+                .plan
+                .delivered_to
+                .iter()
+                .any(|target| !target.same_registry(source))
+    }
+
+    fn warn_devices(&self, layer: &Layer, applied: &unpack::Applied) {
+        let digest = &layer.descriptor.digest;
+        if applied.devices_skipped > 0 {
+            self.reporter.event(Event::Warning(&format!(
+                "layer {digest}: {} device node(s) not created (no CAP_MKNOD)",
+                applied.devices_skipped
+            )));
+        }
+        if let Some((first, count)) = &applied.devices_refused {
+            self.reporter.event(Event::Warning(&format!(
+                "layer {digest}: {count} device node(s) not created, `{first}` the first: only \
+                 FIFOs and /dev/null, zero, full, random, urandom and tty are (a RUN could reach \
+                 the host's devices through any other)"
+            )));
+        }
+    }
+}
+
+/// What the download hands the extractor: bytes, then `End` once every byte was sent.
+enum Chunk {
+    Data(Bytes),
+    End,
+}
+
+/// The extractor's side of the queue, as a `Read`: a queue closed without `End` (the
+/// download failed) is an error, never a short archive that looks complete.
+struct ChunkReader {
+    rx: tokio::sync::mpsc::Receiver<Chunk>,
+    current: Bytes,
+    ended: bool,
+    /// The blob store's copy, written as the bytes are read.
+    copy: Option<BlobWriter>,
+}
+
+impl ChunkReader {
+    fn new(rx: tokio::sync::mpsc::Receiver<Chunk>, copy: Option<BlobWriter>) -> ChunkReader {
+        ChunkReader {
+            rx,
+            current: Bytes::new(),
+            ended: false,
+            copy,
+        }
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            if self.ended {
+                return Ok(0);
+            }
+            match self.rx.blocking_recv() {
+                Some(Chunk::Data(chunk)) => {
+                    if let Some(copy) = &mut self.copy {
+                        io::Write::write_all(copy, &chunk)?;
+                    }
+                    self.current = chunk;
+                }
+                Some(Chunk::End) => self.ended = true,
+                None => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the download stopped before the end of the layer",
+                    ))
+                }
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current.advance(n);
+        Ok(n)
+    }
+}
