@@ -71,17 +71,22 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
         .iter()
         .map(|(image, options)| Ok((image.clone(), registry::Client::new(options.clone())?)))
         .collect::<Result<Vec<_>, Error>>()?;
-    let session = connect(
-        plan.publication.spaceone.as_ref(),
-        plan.publication.registration.as_ref(),
-        plan.destination.repository(),
-        &registry,
-        reporter,
-    )
-    .await?;
-
-    output::check_credentials(&plan, &also_push, &registry, reporter).await?;
-    build::check_platforms(&plan.build, &plan.platforms, &registry).await?;
+    // The pre-flight checks are independent round trips to different servers: they run
+    // at once, and their errors are reported in this order, whichever came first.
+    let (session, credentials, platforms) = tokio::join!(
+        connect(
+            plan.publication.spaceone.as_ref(),
+            plan.publication.registration.as_ref(),
+            plan.destination.repository(),
+            &registry,
+            reporter,
+        ),
+        output::check_credentials(&plan, &also_push, &registry, reporter),
+        build::check_platforms(&plan.build, &plan.platforms, &registry),
+    );
+    let session = session?;
+    credentials?;
+    platforms?;
     let mut timings = build::timings::Timings::default();
     let mut images = Vec::with_capacity(plan.platforms.len());
     for platform in &plan.platforms {

@@ -17,35 +17,6 @@ pub fn dev_version(base: &str, epoch: u64, zone: &jiff::tz::TimeZone) -> String 
     format!("{base}.{}", local.strftime("%Y%m%d.%H%M%S"))
 }
 
-/// A parsed semantic version: `MAJOR.MINOR.PATCH[-pre][+build]`.
-#[derive(Debug, PartialEq, Eq)]
-struct SemVer<'a> {
-    major: &'a str,
-    minor: &'a str,
-    pre_release: bool,
-}
-
-fn semver(version: &str) -> Option<SemVer<'_>> {
-    let core = version.split('+').next()?;
-    let (core, pre) = match core.split_once('-') {
-        Some((c, p)) if !p.is_empty() => (c, true),
-        Some(_) => return None,
-        None => (core, false),
-    };
-    let parts: Vec<&str> = core.split('.').collect();
-    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    match parts.as_slice() {
-        [major, minor, patch] if numeric(major) && numeric(minor) && numeric(patch) => {
-            Some(SemVer {
-                major,
-                minor,
-                pre_release: pre,
-            })
-        }
-        _ => None,
-    }
-}
-
 /// What the rules add to a version.
 #[derive(Debug, Clone, Default)]
 pub struct TagRules {
@@ -61,9 +32,13 @@ pub fn tags_for(version: &str, explicit: &[String], rules: &TagRules) -> Vec<Str
     }
     let mut tags = vec![version.to_string()];
     if rules.semver {
-        if let Some(v) = semver(version).filter(|v| !v.pre_release) {
+        // SemVer 2.0 as the `semver` crate reads it: no leading zeros, no `v`.
+        if let Some(v) = semver::Version::parse(version)
+            .ok()
+            .filter(|v| v.pre.is_empty())
+        {
             tags.push(format!("{}.{}", v.major, v.minor));
-            if v.major != "0" {
+            if v.major != 0 {
                 tags.push(v.major.to_string());
             }
             tags.push("latest".into());
@@ -110,6 +85,8 @@ mod tests {
                 &["1.1.0.20240105.193012"],
             ),
             ("1.2", &[], &semver, &["1.2"]),
+            ("01.2.3", &[], &semver, &["01.2.3"]),
+            ("v1.2.3", &[], &semver, &["v1.2.3"]),
             ("1.2.3", &[], &sha, &["1.2.3", "sha-0123456"]),
             ("1.2.3", &["edge", "1.2.3"], &semver, &["edge", "1.2.3"]),
         ];

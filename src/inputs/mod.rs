@@ -136,12 +136,37 @@ pub enum OutputFormat {
     Json,
 }
 
-/// Which server generation to talk to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApiGeneration {
+/// Which SpaceONE server generation to speak (`spaceone-api`). `Auto` asks the server
+/// through reflection; a detected or registered generation is always `V1` or `V2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Generation {
+    #[default]
     Auto,
     V1,
     V2,
+}
+
+impl std::fmt::Display for Generation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Generation::Auto => "auto",
+            Generation::V1 => "1.x",
+            Generation::V2 => "2.x",
+        })
+    }
+}
+
+impl std::str::FromStr for Generation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Generation::Auto),
+            "1" | "1.x" | "v1" => Ok(Generation::V1),
+            "2" | "2.x" | "v2" => Ok(Generation::V2),
+            _ => Err(format!("`{s}` must be auto, 1 or 2")),
+        }
+    }
 }
 
 /// Validated inputs. Paths are as given (relative to the working directory).
@@ -172,7 +197,7 @@ pub struct Inputs {
     pub spaceone_token: Option<Secret>,
     pub spaceone_domain_id: Option<String>,
     pub spaceone_ca_cert: Option<PathBuf>,
-    pub spaceone_api: ApiGeneration,
+    pub spaceone_api: Generation,
     pub registry_type: Option<String>,
     pub dry_run: bool,
     pub source_date_epoch: Option<u64>,
@@ -477,11 +502,7 @@ impl Inputs {
             spaceone_token: raw.spaceone_token,
             spaceone_domain_id: raw.spaceone_domain_id,
             spaceone_ca_cert: raw.spaceone_ca_cert.map(Into::into),
-            spaceone_api: match raw.spaceone_api.as_str() {
-                "1" => ApiGeneration::V1,
-                "2" => ApiGeneration::V2,
-                _ => ApiGeneration::Auto,
-            },
+            spaceone_api: raw.spaceone_api.parse().expect("checked"),
             registry_type: raw.registry_type,
             dry_run: parse_bool(&raw.dry_run).expect("checked"),
             source_date_epoch: raw.source_date_epoch.map(|v| v.parse().expect("checked")),

@@ -201,10 +201,7 @@ pub(super) fn check_endpoint(v: &str) -> Result<(), String> {
 }
 
 pub(super) fn check_api(v: &str) -> Result<(), String> {
-    match v {
-        "auto" | "1" | "2" => Ok(()),
-        _ => Err(format!("`{v}` must be auto, 1 or 2")),
-    }
+    v.parse::<super::Generation>().map(drop)
 }
 
 pub(super) fn check_registry_type(v: &str) -> Result<(), String> {

@@ -97,7 +97,7 @@ impl Publication {
             registration: registration.request,
             spaceone: registration.options,
             dry_run: inputs.dry_run,
-            generation: inputs.spaceone_api.into(),
+            generation: inputs.spaceone_api,
             domain_id: inputs.spaceone_domain_id.clone(),
             notes,
         }
@@ -475,7 +475,7 @@ pub fn spaceone_options(inputs: &Inputs) -> Result<spaceone::SpaceOneOptions, Pl
         token: inputs.spaceone_token.clone(),
         domain_id: inputs.spaceone_domain_id.clone(),
         ca_cert: inputs.spaceone_ca_cert.clone(),
-        generation: inputs.spaceone_api.into(),
+        generation: inputs.spaceone_api,
         workspace_id: inputs.spaceone_workspace_id.clone(),
         policy: spaceone::Policy {
             replace: inputs.replace,

@@ -60,13 +60,3 @@ pub use request::{
 pub use retry::Retry;
 pub use translate::dropped_fields;
 pub use verbs::{manage, PluginVerb};
-
-impl From<crate::inputs::ApiGeneration> for Generation {
-    fn from(g: crate::inputs::ApiGeneration) -> Self {
-        match g {
-            crate::inputs::ApiGeneration::Auto => Generation::Auto,
-            crate::inputs::ApiGeneration::V1 => Generation::V1,
-            crate::inputs::ApiGeneration::V2 => Generation::V2,
-        }
-    }
-}

@@ -142,62 +142,10 @@ pub fn check_request(
     Ok(warnings)
 }
 
-/// A version `packaging.version.Version` parses (PEP 440, public and local parts):
-/// `[v]N(.N)*[{a|b|c|rc|alpha|beta|pre|preview}N][.postN][.devN][+local]`, separators
-/// `.`, `-` or `_` between parts as PEP 440 allows.
+/// A version `packaging.version.Version` parses (PEP 440, public and local parts), as the
+/// 2.x server sorts a HARBOR repository's tags.
 pub fn is_pep440(v: &str) -> bool {
-    let v = v.trim().to_ascii_lowercase();
-    let (public, local) = match v.split_once('+') {
-        Some((p, l)) => (p.to_string(), Some(l.to_string())),
-        None => (v.clone(), None),
-    };
-    if let Some(l) = local {
-        let ok = !l.is_empty()
-            && l.split(['.', '-', '_'])
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()));
-        if !ok {
-            return false;
-        }
-    }
-    let mut s = public.strip_prefix('v').unwrap_or(&public);
-    if let Some((epoch, rest)) = s.split_once('!') {
-        if epoch.is_empty() || !epoch.bytes().all(|b| b.is_ascii_digit()) {
-            return false;
-        }
-        s = rest;
-    }
-    // Release: N(.N)*
-    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
-    let n = digits(s);
-    if n == 0 {
-        return false;
-    }
-    s = &s[n..];
-    while let Some(rest) = s.strip_prefix('.') {
-        let n = digits(rest);
-        if n == 0 {
-            break;
-        }
-        s = &rest[n..];
-    }
-    // Optional segments, each: separator? label separator? number?
-    let segment = |s: &mut &str, labels: &[&str]| -> bool {
-        let t = s.trim_start_matches(['.', '-', '_']);
-        let Some(label) = labels.iter().find(|l| t.starts_with(**l)) else {
-            return false;
-        };
-        let t = t[label.len()..].trim_start_matches(['.', '-', '_']);
-        let n = digits(t);
-        *s = &t[n..];
-        true
-    };
-    segment(
-        &mut s,
-        &["alpha", "beta", "preview", "pre", "rc", "a", "b", "c"],
-    );
-    segment(&mut s, &["post", "rev", "r"]);
-    segment(&mut s, &["dev"]);
-    s.is_empty()
+    v.trim().parse::<pep440_rs::Version>().is_ok()
 }
 
 const TYPES: &[&str] = &[

@@ -19,50 +19,15 @@
 //! Turning the neutral request into one generation's messages is `translate.rs`.
 
 use std::fmt;
-use std::str::FromStr;
 
 use super::error::SpaceOneError;
 use super::manifest::{JsonObject, PluginManifest};
 use crate::host::RegistryHost;
+pub use crate::inputs::Generation;
 use crate::reference::Reference;
 
 /// The longest last image segment the server accepts (`MAX_IMAGE_NAME_LENGTH`, 1.9+ and 2.x).
 pub const MAX_PLUGIN_ID_LEN: usize = 48;
-
-/// Which server generation to speak. `Auto` asks the server through reflection; a
-/// detected or registered generation is always `V1` or `V2`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Generation {
-    #[default]
-    Auto,
-    V1,
-    V2,
-}
-
-impl fmt::Display for Generation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Generation::Auto => "auto",
-            Generation::V1 => "1.x",
-            Generation::V2 => "2.x",
-        })
-    }
-}
-
-impl FromStr for Generation {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "" | "auto" => Ok(Generation::Auto),
-            "1" | "1.x" | "v1" => Ok(Generation::V1),
-            "2" | "2.x" | "v2" => Ok(Generation::V2),
-            _ => Err(format!(
-                "`{s}` is not a SpaceONE generation (auto, 1.x or 2.x)"
-            )),
-        }
-    }
-}
 
 /// Where the server finds the image's tags (`PublicRegistryType`). The names are the
 /// union of both generations; which ones a server can be sent differs (see `translate.rs`).
