@@ -13,9 +13,11 @@
 //! 3. a CI default (e.g. `CI_REGISTRY_IMAGE` for `image` in GitLab);
 //! 4. the built-in default.
 //!
-//! Values are validated once, here, for syntax only (no file system, no network); a bad
-//! value is an [`InputError`] that names the variable it came from. The typed result is
-//! deserialized with `envy` from the resolved values, so field types live in one struct.
+//! Each row names the field of [`Inputs`] its value parses into and the parser, so a value
+//! is parsed once, into its type, and a new input is one row and one field. Values are
+//! checked for syntax only (no file system, no network); a bad value is an [`InputError`]
+//! that names the variable it came from. The CI's own variables (`GITHUB_SHA`,
+//! `CI_REGISTRY`, `HOME` …) are typed by `envy` into one struct, `Environment`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,7 +29,6 @@ pub use table::{InputDef, Kind, INPUTS};
 mod values;
 
 pub use values::{parse_bool, parse_key_values, split_list};
-use values::{parse_size, parse_timezone};
 
 /// The value parsers, for the fuzz targets only.
 #[cfg(feature = "fuzzing")]
@@ -42,13 +43,20 @@ use crate::oci::Platform;
 use crate::reference::Reference;
 use crate::secret::Secret;
 
-/// Where the image goes.
+/// Where the image goes; without `output`, a registry when there is an `image`, else an
+/// OCI layout in `oci-layout`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     Registry,
     OciLayout(PathBuf),
     /// A `docker save`-style tar, for `docker load`.
     DockerArchive(PathBuf),
+}
+
+impl Default for Output {
+    fn default() -> Output {
+        Output::OciLayout("oci-layout".into())
+    }
 }
 
 impl Output {
@@ -67,8 +75,9 @@ impl Output {
 }
 
 /// What a run does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Verb {
+    #[default]
     Publish,
     Merge,
     List,
@@ -130,8 +139,9 @@ impl Verb {
 }
 
 /// How the final result is printed on stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutputFormat {
+    #[default]
     Text,
     Json,
 }
@@ -169,8 +179,10 @@ impl std::str::FromStr for Generation {
     }
 }
 
-/// Validated inputs. Paths are as given (relative to the working directory).
-#[derive(Debug)]
+/// Validated inputs. Paths are as given (relative to the working directory). Each input's
+/// row in [`INPUTS`] parses its value into its field; the other fields come from the CI's
+/// own variables.
+#[derive(Debug, Default)]
 pub struct Inputs {
     pub verb: Verb,
     pub context: PathBuf,
@@ -195,6 +207,8 @@ pub struct Inputs {
     pub plugin_manifest: Option<PathBuf>,
     pub spaceone_endpoint: Option<String>,
     pub spaceone_token: Option<Secret>,
+    /// `github-token`: action.yml passes the workflow's token, for ghcr.io.
+    pub github_token: Option<Secret>,
     pub spaceone_domain_id: Option<String>,
     pub spaceone_ca_cert: Option<PathBuf>,
     pub spaceone_api: Generation,
@@ -204,8 +218,8 @@ pub struct Inputs {
     pub semver_tags: bool,
     pub sha_tag: bool,
     pub dev_build: bool,
-    /// Offset from UTC in seconds for dev-build stamps.
-    pub timezone: jiff::tz::TimeZone,
+    /// The zone of dev-build stamps (always set: `UTC` by default).
+    pub timezone: Option<jiff::tz::TimeZone>,
     pub labels: Vec<(String, String)>,
     pub cache_repo: Option<Reference>,
     pub no_cache: bool,
@@ -264,59 +278,6 @@ pub enum CiEnv {
     GitLab,
 }
 
-/// The raw, resolved values, typed by `envy`.
-#[derive(Deserialize)]
-struct Raw {
-    verb: String,
-    context: String,
-    dockerfile: Option<String>,
-    image: Option<String>,
-    version: Option<String>,
-    tags: Option<String>,
-    build_args: Option<String>,
-    target: Option<String>,
-    platforms: Option<String>,
-    registry_username: Option<String>,
-    registry_password: Option<Secret>,
-    registry_logins: Option<Secret>,
-    registry_mirrors: Option<String>,
-    work_dir: Option<String>,
-    registry_ca_cert: Option<String>,
-    insecure_registries: Option<String>,
-    output: Option<String>,
-    plugin_manifest: Option<String>,
-    spaceone_endpoint: Option<String>,
-    spaceone_token: Option<Secret>,
-    spaceone_domain_id: Option<String>,
-    spaceone_ca_cert: Option<String>,
-    spaceone_api: String,
-    registry_type: Option<String>,
-    dry_run: String,
-    source_date_epoch: Option<String>,
-    semver_tags: String,
-    sha_tag: String,
-    dev_build: String,
-    timezone: String,
-    labels: Option<String>,
-    cache_repo: Option<String>,
-    no_cache: String,
-    secrets: Option<Secret>,
-    registry_chunk_size: Option<String>,
-    replace: String,
-    create_local_repository: String,
-    allow_non_version_tags: String,
-    spaceone_workspace_id: Option<String>,
-    plugin_id: Option<String>,
-    repository_id: Option<String>,
-    resource_type: Option<String>,
-    provider: Option<String>,
-    push_by_digest: String,
-    digests: Option<String>,
-    digests_dir: Option<String>,
-    dotenv_file: Option<String>,
-    output_format: String,
-}
-
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("input `{input}` ({variable}): {problem}")]
 pub struct InputError {
@@ -365,13 +326,13 @@ impl Inputs {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let mut resolved: BTreeMap<String, String> = BTreeMap::new();
-        let mut sources = BTreeMap::new();
+        let env = Environment::read(&vars)?;
+        let mut inputs = Inputs::default();
         for def in INPUTS {
             let candidates = [
                 (github_variable(def.name), get(&github_variable(def.name))),
                 (plain_variable(def.name), get(&plain_variable(def.name))),
-                ci_default(def.name, &get),
+                ci_default(def.name, &env),
                 (
                     "default".to_string(),
                     Some(def.default.to_string()).filter(|d| !d.is_empty()),
@@ -381,192 +342,56 @@ impl Inputs {
             else {
                 continue;
             };
-            (def.check)(&value).map_err(|problem| InputError {
+            (def.set)(&mut inputs, &value).map_err(|problem| InputError {
                 input: def.name,
                 variable: source.clone(),
                 problem,
             })?;
-            resolved.insert(def.name.replace('-', "_"), value);
-            sources.insert(def.name, source);
+            inputs.sources.insert(def.name, source);
         }
-        let github_token = resolved.get("github_token").map(|t| Secret::new(t.clone()));
-        let raw: Raw = envy::from_iter(resolved).map_err(|e| InputError {
-            input: "?",
-            variable: "?".into(),
-            problem: e.to_string(),
-        })?;
-        let mut inputs = Inputs::from_raw(raw, sources);
-        inputs.ci_credentials = ci_credentials(&get, github_token);
-        inputs.unknown = unknown_variables(&vars);
-        inputs.cache_dir = cache_dir(&get);
-        inputs.revision = get("GITHUB_SHA").or_else(|| get("CI_COMMIT_SHA"));
-        inputs.source_url = match (get("GITHUB_SERVER_URL"), get("GITHUB_REPOSITORY")) {
-            (Some(server), Some(repo)) => Some(format!("{server}/{repo}")),
-            _ => get("CI_PROJECT_URL"),
-        };
-        inputs.docker_config = get("DOCKER_CONFIG")
-            .map(PathBuf::from)
-            .or_else(|| get("HOME").map(|h| PathBuf::from(h).join(".docker")));
-        inputs.auth_files = get("REGISTRY_AUTH_FILE")
-            .map(PathBuf::from)
-            .into_iter()
-            .chain(get("XDG_RUNTIME_DIR").map(|d| PathBuf::from(d).join("containers/auth.json")))
-            .collect();
-        inputs.debug = get("RUNNER_DEBUG").as_deref() == Some("1");
-        inputs.ci = if get("GITHUB_ACTIONS").as_deref() == Some("true") {
-            CiEnv::GitHub {
-                output: get("GITHUB_OUTPUT").map(PathBuf::from),
-                summary: get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+        // A tag in `image` is one more tag; an image alone means a push.
+        if let Some(tag) = inputs.image.as_ref().and_then(|i| i.tag.clone()) {
+            if !inputs.tags.contains(&tag) {
+                inputs.tags.push(tag);
             }
-        } else if get("GITLAB_CI").is_some() {
+        }
+        if inputs.image.is_some() && !inputs.sources.contains_key("output") {
+            inputs.output = Output::Registry;
+        }
+        inputs.ci_credentials = ci_credentials(&env, inputs.github_token.clone());
+        inputs.unknown = unknown_variables(&vars);
+        inputs.cache_dir = cache_dir(&env);
+        inputs.revision = env.github_sha.clone().or_else(|| env.ci_commit_sha.clone());
+        inputs.source_url = match (&env.github_server_url, &env.github_repository) {
+            (Some(server), Some(repo)) => Some(format!("{server}/{repo}")),
+            _ => env.ci_project_url.clone(),
+        };
+        inputs.docker_config = env
+            .docker_config
+            .clone()
+            .or_else(|| env.home.as_ref().map(|h| h.join(".docker")));
+        inputs.auth_files = env
+            .registry_auth_file
+            .clone()
+            .into_iter()
+            .chain(
+                env.xdg_runtime_dir
+                    .as_ref()
+                    .map(|d| d.join("containers/auth.json")),
+            )
+            .collect();
+        inputs.debug = env.runner_debug.as_deref() == Some("1");
+        inputs.ci = if env.github_actions.as_deref() == Some("true") {
+            CiEnv::GitHub {
+                output: env.github_output.clone(),
+                summary: env.github_step_summary.clone(),
+            }
+        } else if env.gitlab_ci.is_some() {
             CiEnv::GitLab
         } else {
             CiEnv::None
         };
         Ok(inputs)
-    }
-
-    fn from_raw(raw: Raw, sources: BTreeMap<&'static str, String>) -> Inputs {
-        let mut images: Vec<Reference> = raw
-            .image
-            .as_deref()
-            .map(split_list)
-            .unwrap_or_default()
-            .iter()
-            .map(|i| i.parse().expect("checked"))
-            .collect();
-        let image = (!images.is_empty()).then(|| images.remove(0));
-        let also_push = images;
-        let mut tags: Vec<String> = raw.tags.as_deref().map(split_list).unwrap_or_default();
-        if let Some(tag) = image.as_ref().and_then(|i| i.tag.clone()) {
-            if !tags.contains(&tag) {
-                tags.push(tag);
-            }
-        }
-        let output = match raw.output {
-            Some(o) => Output::parse(&o).expect("checked"),
-            None if image.is_some() => Output::Registry,
-            None => Output::OciLayout("oci-layout".into()),
-        };
-        Inputs {
-            verb: Verb::parse(&raw.verb).expect("checked"),
-            context: raw.context.into(),
-            dockerfile: raw.dockerfile.map(Into::into),
-            image,
-            also_push,
-            version: raw.version,
-            tags,
-            build_args: raw
-                .build_args
-                .as_deref()
-                .map(|v| parse_key_values(v).expect("checked"))
-                .unwrap_or_default(),
-            target: raw.target,
-            platforms: raw
-                .platforms
-                .as_deref()
-                .map(|v| {
-                    split_list(v)
-                        .iter()
-                        .map(|p| Platform::parse_buildable(p).expect("checked"))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            registry_username: raw.registry_username,
-            registry_password: raw.registry_password,
-            work_dir: raw.work_dir.map(PathBuf::from),
-            registry_mirrors: raw
-                .registry_mirrors
-                .as_deref()
-                .map(|v| values::parse_registry_mirrors(v).expect("checked"))
-                .unwrap_or_default(),
-            registry_logins: raw
-                .registry_logins
-                .map(|s| {
-                    values::parse_registry_logins(s.expose())
-                        .expect("checked")
-                        .into_iter()
-                        .map(|(prefix, user, password)| (prefix, user, Secret::new(password)))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            registry_ca_cert: raw.registry_ca_cert.map(Into::into),
-            insecure_registries: raw
-                .insecure_registries
-                .as_deref()
-                .map(split_list)
-                .unwrap_or_default(),
-            output,
-            plugin_manifest: raw.plugin_manifest.map(Into::into),
-            spaceone_endpoint: raw.spaceone_endpoint,
-            spaceone_token: raw.spaceone_token,
-            spaceone_domain_id: raw.spaceone_domain_id,
-            spaceone_ca_cert: raw.spaceone_ca_cert.map(Into::into),
-            spaceone_api: raw.spaceone_api.parse().expect("checked"),
-            registry_type: raw.registry_type,
-            dry_run: parse_bool(&raw.dry_run).expect("checked"),
-            source_date_epoch: raw.source_date_epoch.map(|v| v.parse().expect("checked")),
-            semver_tags: parse_bool(&raw.semver_tags).expect("checked"),
-            sha_tag: parse_bool(&raw.sha_tag).expect("checked"),
-            dev_build: parse_bool(&raw.dev_build).expect("checked"),
-            timezone: parse_timezone(&raw.timezone).expect("checked"),
-            labels: raw
-                .labels
-                .as_deref()
-                .map(|v| parse_key_values(v).expect("checked"))
-                .unwrap_or_default(),
-            cache_repo: raw.cache_repo.map(|r| r.parse().expect("checked")),
-            no_cache: parse_bool(&raw.no_cache).expect("checked"),
-            secrets_values: raw
-                .secrets
-                .map(|s| {
-                    values::parse_secrets(s.expose())
-                        .expect("checked")
-                        .into_iter()
-                        .map(|(k, v)| (k, Secret::new(v)))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            registry_chunk_size: raw
-                .registry_chunk_size
-                .map(|v| parse_size(&v).expect("checked")),
-            replace: parse_bool(&raw.replace).expect("checked"),
-            create_local_repository: parse_bool(&raw.create_local_repository).expect("checked"),
-            allow_non_version_tags: parse_bool(&raw.allow_non_version_tags).expect("checked"),
-            spaceone_workspace_id: raw.spaceone_workspace_id,
-            plugin_id: raw.plugin_id,
-            repository_id: raw.repository_id,
-            resource_type: raw.resource_type,
-            provider: raw.provider,
-            push_by_digest: parse_bool(&raw.push_by_digest).expect("checked"),
-            digests: raw
-                .digests
-                .as_deref()
-                .map(|v| {
-                    split_list(v)
-                        .iter()
-                        .map(|d| d.parse().expect("checked"))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            digests_dir: raw.digests_dir.map(Into::into),
-            dotenv_file: raw.dotenv_file.map(Into::into),
-            output_format: if raw.output_format == "json" {
-                OutputFormat::Json
-            } else {
-                OutputFormat::Text
-            },
-            revision: None,
-            source_url: None,
-            docker_config: None,
-            auth_files: vec![],
-            ci_credentials: vec![],
-            sources,
-            unknown: vec![],
-            cache_dir: PathBuf::new(),
-            debug: false,
-            ci: CiEnv::None,
-        }
     }
 
     /// The variable an input's value came from (for messages), or its plain name.
@@ -614,21 +439,74 @@ fn not_utf8(input: &'static str, variable: String, bytes: &[u8]) -> InputError {
     }
 }
 
+/// The CI's and the system's variables we read besides the inputs, typed by `envy`
+/// (which matches `GITHUB_SHA` to `github_sha`); empty values count as unset, as for inputs.
+#[derive(Deserialize, Default)]
+struct Environment {
+    gitlab_ci: Option<String>,
+    ci_registry_image: Option<String>,
+    ci_commit_tag: Option<String>,
+    ci_commit_sha: Option<String>,
+    ci_project_url: Option<String>,
+    ci_registry: Option<String>,
+    ci_registry_user: Option<String>,
+    ci_registry_password: Option<Secret>,
+    ci_job_token: Option<Secret>,
+    github_actions: Option<String>,
+    github_ref_type: Option<String>,
+    github_ref_name: Option<String>,
+    github_sha: Option<String>,
+    github_server_url: Option<String>,
+    github_repository: Option<String>,
+    github_output: Option<PathBuf>,
+    github_step_summary: Option<PathBuf>,
+    github_token: Option<Secret>,
+    github_actor: Option<String>,
+    runner_debug: Option<String>,
+    source_date_epoch: Option<String>,
+    docker_config: Option<PathBuf>,
+    registry_auth_file: Option<PathBuf>,
+    xdg_runtime_dir: Option<PathBuf>,
+    xdg_cache_home: Option<PathBuf>,
+    home: Option<PathBuf>,
+    tmpdir: Option<PathBuf>,
+}
+
+impl Environment {
+    fn read(vars: &BTreeMap<String, String>) -> Result<Environment, InputError> {
+        let set = vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.trim().to_string()))
+            // Variables are upper case; anything else (`INPUT_SPACEONE-TOKEN`, `home`) is
+            // not one we read, and could only collide with one once lower-cased.
+            .filter(|(k, v)| {
+                !v.is_empty()
+                    && k.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            });
+        envy::from_iter(set).map_err(|e| InputError {
+            input: "environment",
+            variable: "?".into(),
+            problem: e.to_string(),
+        })
+    }
+}
+
 /// Defaults that come from the CI's own variables.
-fn ci_default(name: &str, get: &dyn Fn(&str) -> Option<String>) -> (String, Option<String>) {
-    let gitlab = get("GITLAB_CI").is_some();
-    let from = |var: &str| (var.to_string(), get(var));
+fn ci_default(name: &str, env: &Environment) -> (String, Option<String>) {
+    let gitlab = env.gitlab_ci.is_some();
+    let from = |var: &str, value: &Option<String>| (var.to_string(), value.clone());
     match name {
-        "image" if gitlab => from("CI_REGISTRY_IMAGE"),
+        "image" if gitlab => from("CI_REGISTRY_IMAGE", &env.ci_registry_image),
         "version" if gitlab => {
-            let (var, tag) = from("CI_COMMIT_TAG");
+            let (var, tag) = from("CI_COMMIT_TAG", &env.ci_commit_tag);
             (var, tag.map(|t| strip_v(&t)))
         }
-        "version" if get("GITHUB_REF_TYPE").as_deref() == Some("tag") => {
-            let (var, tag) = from("GITHUB_REF_NAME");
+        "version" if env.github_ref_type.as_deref() == Some("tag") => {
+            let (var, tag) = from("GITHUB_REF_NAME", &env.github_ref_name);
             (var, tag.map(|t| strip_v(&t)))
         }
-        "source-date-epoch" => from("SOURCE_DATE_EPOCH"),
+        "source-date-epoch" => from("SOURCE_DATE_EPOCH", &env.source_date_epoch),
         _ => (String::new(), None),
     }
 }
@@ -641,31 +519,36 @@ pub fn strip_v(tag: &str) -> String {
     }
 }
 
-fn cache_dir(get: &dyn Fn(&str) -> Option<String>) -> PathBuf {
-    let base = get("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| get("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| {
-            get("TMPDIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| "/tmp".into())
-        });
+fn cache_dir(env: &Environment) -> PathBuf {
+    let base = env
+        .xdg_cache_home
+        .clone()
+        .or_else(|| env.home.as_ref().map(|h| h.join(".cache")))
+        .or_else(|| env.tmpdir.clone())
+        .unwrap_or_else(|| "/tmp".into());
     base.join("spaceone-publish")
 }
 
 fn ci_credentials(
-    get: &dyn Fn(&str) -> Option<String>,
+    env: &Environment,
     github_token: Option<Secret>,
 ) -> Vec<(String, String, Secret)> {
     let mut creds = vec![];
-    if let (Some(registry), Some(user)) = (get("CI_REGISTRY"), get("CI_REGISTRY_USER")) {
-        if let Some(password) = get("CI_REGISTRY_PASSWORD").or_else(|| get("CI_JOB_TOKEN")) {
-            creds.push((registry, user, Secret::new(password)));
+    if let (Some(registry), Some(user)) = (&env.ci_registry, &env.ci_registry_user) {
+        if let Some(password) = env
+            .ci_registry_password
+            .clone()
+            .or(env.ci_job_token.clone())
+        {
+            creds.push((registry.clone(), user.clone(), password));
         }
     }
     // A container action never sees GITHUB_TOKEN; action.yml passes it as `github-token`.
-    if let Some(token) = github_token.or_else(|| get("GITHUB_TOKEN").map(Secret::new)) {
-        let actor = get("GITHUB_ACTOR").unwrap_or_else(|| "github-actions".into());
+    if let Some(token) = github_token.or(env.github_token.clone()) {
+        let actor = env
+            .github_actor
+            .clone()
+            .unwrap_or_else(|| "github-actions".into());
         creds.push(("ghcr.io".into(), actor, token));
     }
     creds

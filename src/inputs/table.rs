@@ -1,13 +1,8 @@
 //! The inputs table: one row per input, in the order `--help` and `action.yml` list them.
-//! A uniform table, deliberately long: every input's name, kind, default and meaning are
-//! here and nowhere else.
+//! A uniform table, deliberately long: every input's name, kind, default, meaning and the
+//! field of `Inputs` it parses into are here and nowhere else.
 
-use super::values::{
-    any, check_api, check_bool, check_digests, check_endpoint, check_epoch, check_format,
-    check_image, check_images, check_insecure_registries, check_key_values, check_output,
-    check_platforms, check_registry_logins, check_registry_mirrors, check_registry_type,
-    check_secrets, check_size, check_tags, check_timezone, check_verb,
-};
+use super::{values, Inputs};
 
 /// How a value is checked and documented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,20 +26,46 @@ pub struct InputDef {
     pub default: &'static str,
     /// What the default is when it is not a constant, for `--help`.
     pub default_doc: &'static str,
-    pub(super) check: fn(&str) -> Result<(), String>,
+    /// Parses a value into its field of [`Inputs`]; the error says what is wrong with it.
+    pub(super) set: fn(&mut Inputs, &str) -> Result<(), String>,
 }
 
+/// A row: `field = parser` stores what the parser returns, `field = Some(parser)` fills
+/// an optional field, `=> setter` hands the value to a function of its own.
 macro_rules! input {
-    ($name:literal, $kind:ident, $default:literal, $default_doc:literal, $check:expr, $desc:literal) => {
+    ($name:literal, $kind:ident, $default:literal, $doc:literal, $field:ident = Some($parse:path), $desc:literal) => {
+        input!(@row $name, $kind, $default, $doc, $desc, |inputs: &mut Inputs, v: &str| {
+            inputs.$field = Some($parse(v)?);
+            Ok(())
+        })
+    };
+    ($name:literal, $kind:ident, $default:literal, $doc:literal, $field:ident = $parse:path, $desc:literal) => {
+        input!(@row $name, $kind, $default, $doc, $desc, |inputs: &mut Inputs, v: &str| {
+            inputs.$field = $parse(v)?;
+            Ok(())
+        })
+    };
+    ($name:literal, $kind:ident, $default:literal, $doc:literal, => $set:path, $desc:literal) => {
+        input!(@row $name, $kind, $default, $doc, $desc, $set)
+    };
+    (@row $name:literal, $kind:ident, $default:literal, $doc:literal, $desc:literal, $set:expr) => {
         InputDef {
             name: $name,
             kind: Kind::$kind,
             description: $desc,
             default: $default,
-            default_doc: $default_doc,
-            check: $check,
+            default_doc: $doc,
+            set: $set,
         }
     };
+}
+
+/// `image`: the first repository is the one registered, the others get the same digest.
+fn set_images(inputs: &mut Inputs, v: &str) -> Result<(), String> {
+    let mut images = values::images(v)?;
+    inputs.image = (!images.is_empty()).then(|| images.remove(0));
+    inputs.also_push = images;
+    Ok(())
 }
 
 /// The inputs, in the order `--help` and `action.yml` list them.
@@ -55,7 +76,7 @@ pub static INPUTS: &[InputDef] =
             Text,
             "publish",
             "",
-            check_verb,
+            verb = values::verb,
             "What to do: publish, merge (a multi-platform index from matrix jobs), list (the registered plugins), or deregister, enable, disable, get, versions (one plugin)."
         ),
         input!(
@@ -63,7 +84,7 @@ pub static INPUTS: &[InputDef] =
             Text,
             ".",
             "",
-            any,
+            context = values::path,
             "Build context: the directory COPY and ADD read from."
         ),
         input!(
@@ -71,7 +92,7 @@ pub static INPUTS: &[InputDef] =
             Text,
             "",
             "<context>/Dockerfile",
-            any,
+            dockerfile = Some(values::path),
             "Path of the Dockerfile."
         ),
         input!(
@@ -79,7 +100,7 @@ pub static INPUTS: &[InputDef] =
             List,
             "",
             "GitLab: CI_REGISTRY_IMAGE; none: local OCI output only",
-            check_images,
+            => set_images,
             "Repository to push to, `host/namespace/plugin-name` (a `:tag` adds a tag). Several (one per line) get the same digest from one build; the first is the one registered."
         ),
         input!(
@@ -87,7 +108,7 @@ pub static INPUTS: &[InputDef] =
             Text,
             "",
             "the git tag at HEAD (`v` stripped), else src/VERSION",
-            check_tags,
+            version = Some(values::version),
             "Version of the plugin: the image tag SpaceONE lists as a version."
         ),
         input!(
@@ -95,7 +116,7 @@ pub static INPUTS: &[InputDef] =
             List,
             "",
             "the version",
-            check_tags,
+            tags = values::tags,
             "Tags to push, one per line or comma-separated."
         ),
         input!(
@@ -103,7 +124,7 @@ pub static INPUTS: &[InputDef] =
             KeyValues,
             "",
             "",
-            check_key_values,
+            build_args = values::parse_key_values,
             "Build arguments, KEY=VALUE, one per line."
         ),
         input!(
@@ -111,7 +132,7 @@ pub static INPUTS: &[InputDef] =
             Text,
             "",
             "the last stage",
-            any,
+            target = Some(values::text),
             "Dockerfile stage to build."
         ),
         input!(
@@ -119,7 +140,7 @@ pub static INPUTS: &[InputDef] =
             List,
             "",
             "this machine's platform",
-            check_platforms,
+            platforms = values::platforms,
             "Platforms to build, e.g. linux/amd64."
         ),
         input!(
@@ -127,7 +148,7 @@ pub static INPUTS: &[InputDef] =
             Text,
             "",
             "docker config; github-token for ghcr.io; CI_REGISTRY_USER",
-            any,
+            registry_username = Some(values::text),
             "User name for the registry."
         ),
         input!(
@@ -135,7 +156,7 @@ pub static INPUTS: &[InputDef] =
             Secret,
             "",
             "",
-            any,
+            registry_password = Some(values::secret),
             "Password or token for the registry."
         ),
         input!(
@@ -143,7 +164,7 @@ pub static INPUTS: &[InputDef] =
             List,
             "",
             "",
-            check_registry_mirrors,
+            registry_mirrors = values::parse_registry_mirrors,
             "Pull base images from a mirror first: `docker.io=mirror.example.com/hub`, one per line (a bare `host[/path]` mirrors docker.io); falls back to the registry itself."
         ),
         input!(
@@ -151,7 +172,7 @@ pub static INPUTS: &[InputDef] =
             Secret,
             "",
             "",
-            check_registry_logins,
+            registry_logins = values::registry_logins,
             "Credentials per repository prefix, `docker.io/pyengine=USER:PASSWORD`, one per line; the longest prefix of each image wins over registry-username/registry-password."
         ),
         input!(
@@ -159,7 +180,7 @@ pub static INPUTS: &[InputDef] =
             Secret,
             "",
             "the workflow's token (in action.yml); GITHUB_TOKEN",
-            any,
+            github_token = Some(values::secret),
             "Token for ghcr.io when no registry-password is given (needs `packages: write`)."
         ),
         input!(
@@ -167,7 +188,7 @@ pub static INPUTS: &[InputDef] =
             Text,
             "",
             "system roots",
-            any,
+            registry_ca_cert = Some(values::path),
             "PEM file with extra CA certificates for registries."
         ),
         input!(
@@ -175,7 +196,7 @@ pub static INPUTS: &[InputDef] =
             List,
             "",
             "loopback hosts may use plain HTTP",
-            check_insecure_registries,
+            insecure_registries = values::insecure_registries,
             "Registry hosts (host:port) allowed over plain HTTP or without TLS verification."
         ),
         input!(
@@ -183,17 +204,17 @@ pub static INPUTS: &[InputDef] =
             Text,
             "",
             "registry when image is set, else oci:./oci-layout",
-            check_output,
+            output = values::output,
             "Where the image goes: `registry`, `oci:DIR` (an OCI image layout) or `docker-archive:FILE` (a tar for `docker load`, one platform)."
         ),
-        input!("plugin-manifest", Text, "", "a plugin YAML in the context, if any", any,
+        input!("plugin-manifest", Text, "", "a plugin YAML in the context, if any", plugin_manifest = Some(values::path),
         "SpaceONE plugin manifest (YAML, as for `spacectl exec register repository.Plugin -f`)."),
         input!(
             "spaceone-endpoint",
             Text,
             "",
             "none: registration skipped",
-            check_endpoint,
+            spaceone_endpoint = Some(values::endpoint),
             "Repository service endpoint, grpc://host:port or grpc+ssl://host:port."
         ),
         input!(
@@ -201,7 +222,7 @@ pub static INPUTS: &[InputDef] =
             Secret,
             "",
             "",
-            any,
+            spaceone_token = Some(values::secret),
             "SpaceONE API key or app token (sent as gRPC metadata `token`)."
         ),
         input!(
@@ -209,7 +230,7 @@ pub static INPUTS: &[InputDef] =
             Text,
             "",
             "",
-            any,
+            spaceone_domain_id = Some(values::text),
             "Domain id, sent as `domain_id` to 1.x servers."
         ),
         input!(
@@ -217,7 +238,7 @@ pub static INPUTS: &[InputDef] =
             Text,
             "",
             "system roots",
-            any,
+            spaceone_ca_cert = Some(values::path),
             "PEM file with CA certificates for the SpaceONE endpoint."
         ),
         input!(
@@ -225,7 +246,7 @@ pub static INPUTS: &[InputDef] =
             Text,
             "auto",
             "",
-            check_api,
+            spaceone_api = values::generation,
             "Server generation: auto (reflection), 1 or 2."
         ),
         input!(
@@ -233,7 +254,7 @@ pub static INPUTS: &[InputDef] =
             Text,
             "",
             "derived from the image host",
-            check_registry_type,
+            registry_type = Some(values::registry_type),
             "SpaceONE registry type (DOCKER_HUB, HARBOR, …)."
         ),
         input!(
@@ -241,7 +262,7 @@ pub static INPUTS: &[InputDef] =
             Bool,
             "false",
             "",
-            check_bool,
+            dry_run = values::parse_bool,
             "Build and print the registration request, but push and register nothing."
         ),
         input!(
@@ -249,57 +270,57 @@ pub static INPUTS: &[InputDef] =
             Text,
             "",
             "SOURCE_DATE_EPOCH, else the last commit's time",
-            check_epoch,
+            source_date_epoch = Some(values::epoch),
             "Timestamp for file times and `created`, for reproducible digests."
         ),
-        input!("semver-tags", Bool, "false", "", check_bool,
+        input!("semver-tags", Bool, "false", "", semver_tags = values::parse_bool,
             "Also tag X.Y and X, and `latest` for final releases (never for pre-releases)."),
-        input!("sha-tag", Bool, "false", "", check_bool, "Also tag `sha-<short commit>`."),
-        input!("dev-build", Bool, "false", "", check_bool,
+        input!("sha-tag", Bool, "false", "", sha_tag = values::parse_bool, "Also tag `sha-<short commit>`."),
+        input!("dev-build", Bool, "false", "", dev_build = values::parse_bool,
             "Version as a SpaceONE dev build: X.Y.Z.YYYYMMDD.HHMMSS from the commit time."),
-        input!("timezone", Text, "UTC", "", check_timezone,
+        input!("timezone", Text, "UTC", "", timezone = Some(values::parse_timezone),
             "Time zone of dev-build stamps: UTC, an offset such as +09:00, or an IANA name such as Asia/Seoul."),
-        input!("labels", KeyValues, "", "", check_key_values,
+        input!("labels", KeyValues, "", "", labels = values::parse_key_values,
             "Extra image labels, KEY=VALUE, one per line (OCI labels are added automatically)."),
-        input!("cache-repo", Text, "", "<image>/cache; none on Docker Hub", check_image,
+        input!("cache-repo", Text, "", "<image>/cache; none on Docker Hub", cache_repo = Some(values::image),
             "Repository holding cached layers of RUN steps."),
-        input!("no-cache", Bool, "false", "", check_bool, "Build without reading the layer cache."),
-        input!("secrets", Secret, "", "", check_secrets,
+        input!("no-cache", Bool, "false", "", no_cache = values::parse_bool, "Build without reading the layer cache."),
+        input!("secrets", Secret, "", "", secrets_values = values::build_secrets,
             "Build secrets for RUN --mount=type=secret, id=value, one per line; never in a layer or log."),
-        input!("registry-chunk-size", Text, "", "ghcr.io: 4MiB; others: 64MiB", check_size,
+        input!("registry-chunk-size", Text, "", "ghcr.io: 4MiB; others: 64MiB", registry_chunk_size = Some(values::parse_size),
             "Upload large blobs in chunks of this size (bytes, or KiB/MiB)."),
-        input!("work-dir", Text, "", "<cache directory>/build", any,
+        input!("work-dir", Text, "", "<cache directory>/build", work_dir = Some(values::path),
             "Where base images are unpacked and RUN steps execute; a faster or memory-backed volume speeds up cold builds."),
-        input!("replace", Bool, "false", "", check_bool,
+        input!("replace", Bool, "false", "", replace = values::parse_bool,
             "Deregister and register again when a field SpaceONE cannot update (image, provider, type) changed."),
-        input!("create-local-repository", Bool, "false", "", check_bool,
+        input!("create-local-repository", Bool, "false", "", create_local_repository = values::parse_bool,
             "On SpaceONE 1.x, create the `local` repository when it does not exist."),
-        input!("allow-non-version-tags", Bool, "false", "", check_bool,
+        input!("allow-non-version-tags", Bool, "false", "", allow_non_version_tags = values::parse_bool,
             "Push tags such as `latest` to a HARBOR-typed repository, which SpaceONE cannot sort."),
-        input!("spaceone-workspace-id", Text, "", "", any,
+        input!("spaceone-workspace-id", Text, "", "", spaceone_workspace_id = Some(values::text),
             "Workspace id sent as x_workspace_id metadata (system tokens)."),
-        input!("plugin-id", Text, "", "", any,
+        input!("plugin-id", Text, "", "", plugin_id = Some(values::text),
             "plugin_id for the verbs deregister, enable, disable, get and versions (default: from the image)."),
-        input!("repository-id", Text, "", "the local repository", any,
+        input!("repository-id", Text, "", "the local repository", repository_id = Some(values::text),
             "For `list`: the SpaceONE repository to list, or `all` (managed plugins included)."),
-        input!("resource-type", Text, "", "", any,
+        input!("resource-type", Text, "", "", resource_type = Some(values::text),
             "For `list`: only plugins of this service_type (1.x) or resource_type (2.x), e.g. inventory.Collector."),
-        input!("provider", Text, "", "", any,
+        input!("provider", Text, "", "", provider = Some(values::text),
             "For `list`: only plugins of this provider, e.g. aws."),
         input!(
             "push-by-digest",
             Bool,
             "false",
             "",
-            check_bool,
+            push_by_digest = values::parse_bool,
             "Push without tags and do not register: one platform of a matrix build, for `merge`."
         ),
-        input!("digests", List, "", "", check_digests,
+        input!("digests", List, "", "", digests = values::digests,
             "For `merge`: per-platform manifest digests pushed by matrix jobs."),
-        input!("digests-dir", Text, "", "", any,
+        input!("digests-dir", Text, "", "", digests_dir = Some(values::path),
             "For `merge`: a directory of files each holding one digest (written by matrix jobs)."),
-        input!("dotenv-file", Text, "", "", any,
+        input!("dotenv-file", Text, "", "", dotenv_file = Some(values::path),
             "Write the outputs as KEY=VALUE lines to this file (GitLab `artifacts: reports: dotenv`)."),
-        input!("output-format", Text, "text", "", check_format,
+        input!("output-format", Text, "text", "", output_format = values::output_format,
             "`text` for people, or `json`: one result object on stdout."),
     ];

@@ -212,3 +212,28 @@ fn every_verb_parses_by_its_name_and_plugin_verbs_print_it() {
     }
     assert!(Verb::parse("publsh").unwrap_err().contains("not a verb"));
 }
+
+#[test]
+fn every_documented_default_parses_into_its_field() {
+    for def in INPUTS.iter().filter(|d| !d.default.is_empty()) {
+        let mut inputs = Inputs::default();
+        assert_eq!((def.set)(&mut inputs, def.default), Ok(()), "{}", def.name);
+    }
+}
+
+#[test]
+fn ci_variables_with_empty_values_count_as_unset() {
+    let i = Inputs::from_vars(vars(&[
+        ("GITLAB_CI", "true"),
+        ("CI_REGISTRY_IMAGE", "  "),
+        ("HOME", "/home/runner"),
+        ("XDG_CACHE_HOME", ""),
+    ]))
+    .unwrap();
+    assert_eq!(i.image, None);
+    assert_eq!(i.ci, CiEnv::GitLab);
+    assert_eq!(
+        i.cache_dir,
+        PathBuf::from("/home/runner/.cache/spaceone-publish")
+    );
+}

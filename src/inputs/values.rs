@@ -1,8 +1,11 @@
 //! Parsers for input values: lists, booleans, `KEY=VALUE` lines.
 
+use std::path::PathBuf;
+
 use super::Output;
 use crate::oci::Platform;
 use crate::reference::{validate_tag, Reference};
+use crate::secret::Secret;
 
 pub fn split_list(v: &str) -> Vec<String> {
     v.split(['\n', ','])
@@ -57,14 +60,18 @@ fn key_value_lines(
         .collect()
 }
 
-pub(super) fn check_secrets(v: &str) -> Result<(), String> {
-    parse_secrets(v).map(|_| ())
+pub(super) fn build_secrets(v: &str) -> Result<Vec<(String, Secret)>, String> {
+    Ok(parse_secrets(v)?
+        .into_iter()
+        .map(|(id, value)| (id, Secret::new(value)))
+        .collect())
 }
 
 /// `host[:port]` entries: the hosts plain HTTP (or an unverified certificate) is allowed
 /// for. They are compared with an image's host, so a URL or a path would never match.
-pub(super) fn check_insecure_registries(v: &str) -> Result<(), String> {
-    split_list(v).iter().try_for_each(|entry| {
+pub(super) fn insecure_registries(v: &str) -> Result<Vec<String>, String> {
+    let entries = split_list(v);
+    for entry in &entries {
         let expected = "expected `host[:port]`, e.g. registry.local:5000";
         if entry.contains("://") {
             return Err(format!("`{entry}` has a scheme; {expected}"));
@@ -72,34 +79,45 @@ pub(super) fn check_insecure_registries(v: &str) -> Result<(), String> {
         if entry.contains('/') {
             return Err(format!("`{entry}` has a path; {expected}"));
         }
-        crate::host::RegistryHost::parse(entry)
-            .map(|_| ())
-            .map_err(|e| format!("{e}; {expected}"))
-    })
+        crate::host::RegistryHost::parse(entry).map_err(|e| format!("{e}; {expected}"))?;
+    }
+    Ok(entries)
 }
 
-pub(super) fn any(_: &str) -> Result<(), String> {
-    Ok(())
+pub(super) fn text(v: &str) -> Result<String, String> {
+    Ok(v.to_string())
 }
 
-pub(super) fn check_images(v: &str) -> Result<(), String> {
+pub(super) fn path(v: &str) -> Result<PathBuf, String> {
+    Ok(v.into())
+}
+
+pub(super) fn secret(v: &str) -> Result<Secret, String> {
+    Ok(Secret::new(v.to_string()))
+}
+
+pub(super) fn images(v: &str) -> Result<Vec<Reference>, String> {
     let images = split_list(v);
+    let mut parsed = Vec::with_capacity(images.len());
     for (i, image) in images.iter().enumerate() {
-        check_image(image).map_err(|e| match images.len() {
+        parsed.push(self::image(image).map_err(|e| match images.len() {
             1 => e,
             _ => format!("{image}: {e}"),
-        })?;
+        })?);
         if images[..i].contains(image) {
             return Err(format!("{image} is listed twice"));
         }
     }
-    Ok(())
+    Ok(parsed)
 }
 
 /// `PREFIX=USER:PASSWORD` lines. Errors name the line, never its content: it holds a
 /// password.
-pub(super) fn check_registry_logins(v: &str) -> Result<(), String> {
-    parse_registry_logins(v).map(|_| ())
+pub(super) fn registry_logins(v: &str) -> Result<Vec<(String, String, Secret)>, String> {
+    Ok(parse_registry_logins(v)?
+        .into_iter()
+        .map(|(prefix, user, password)| (prefix, user, Secret::new(password)))
+        .collect())
 }
 
 /// `(repository prefix, username, password)` from `registry-logins`.
@@ -127,10 +145,6 @@ pub fn parse_registry_logins(v: &str) -> Result<Vec<(String, String, String)>, S
         out.push((prefix.to_string(), user.to_string(), password.to_string()));
     }
     Ok(out)
-}
-
-pub(super) fn check_registry_mirrors(v: &str) -> Result<(), String> {
-    parse_registry_mirrors(v).map(|_| ())
 }
 
 /// `(registry, mirror location)` pairs; a bare location mirrors Docker Hub.
@@ -168,43 +182,54 @@ pub fn parse_registry_mirrors(v: &str) -> Result<Vec<(String, String)>, String> 
         .collect()
 }
 
-pub(super) fn check_image(v: &str) -> Result<(), String> {
+pub(super) fn image(v: &str) -> Result<Reference, String> {
     let r: Reference = v
         .parse()
         .map_err(|e: crate::reference::ReferenceError| e.reason)?;
     if r.digest.is_some() {
         return Err("the image to publish cannot carry a digest; give a tag or use `tags`".into());
     }
-    Ok(())
+    Ok(r)
 }
 
-pub(super) fn check_tags(v: &str) -> Result<(), String> {
-    split_list(v).iter().try_for_each(|t| validate_tag(t))
+pub(super) fn tags(v: &str) -> Result<Vec<String>, String> {
+    let tags = split_list(v);
+    tags.iter().try_for_each(|t| validate_tag(t))?;
+    Ok(tags)
 }
 
-pub(super) fn check_platforms(v: &str) -> Result<(), String> {
+/// One tag (`version`): a list here would be a typo, not several versions.
+pub(super) fn version(v: &str) -> Result<String, String> {
+    match tags(v)?.as_slice() {
+        [_] => Ok(v.to_string()),
+        _ => Err(format!("`{v}` is not one version")),
+    }
+}
+
+pub(super) fn platforms(v: &str) -> Result<Vec<Platform>, String> {
     split_list(v)
         .iter()
-        .try_for_each(|p| Platform::parse_buildable(p).map(|_| ()))
+        .map(|p| Platform::parse_buildable(p))
+        .collect()
 }
 
-pub(super) fn check_output(v: &str) -> Result<(), String> {
-    Output::parse(v).map(|_| ())
+pub(super) fn output(v: &str) -> Result<Output, String> {
+    Output::parse(v)
 }
 
-pub(super) fn check_endpoint(v: &str) -> Result<(), String> {
+pub(super) fn endpoint(v: &str) -> Result<String, String> {
     if v.starts_with("grpc://") || v.starts_with("grpc+ssl://") {
-        Ok(())
+        Ok(v.to_string())
     } else {
         Err(format!("`{v}` must start with grpc:// or grpc+ssl:// (e.g. grpc+ssl://repository.api.example.com:443)"))
     }
 }
 
-pub(super) fn check_api(v: &str) -> Result<(), String> {
-    v.parse::<super::Generation>().map(drop)
+pub(super) fn generation(v: &str) -> Result<super::Generation, String> {
+    v.parse()
 }
 
-pub(super) fn check_registry_type(v: &str) -> Result<(), String> {
+pub(super) fn registry_type(v: &str) -> Result<String, String> {
     const TYPES: [&str; 6] = [
         "DOCKER_HUB",
         "HARBOR",
@@ -214,7 +239,7 @@ pub(super) fn check_registry_type(v: &str) -> Result<(), String> {
         "GCP_PRIVATE_GCR",
     ];
     if TYPES.contains(&v) {
-        Ok(())
+        Ok(v.to_string())
     } else {
         Err(format!(
             "`{v}` is not a registry type (one of {})",
@@ -223,28 +248,16 @@ pub(super) fn check_registry_type(v: &str) -> Result<(), String> {
     }
 }
 
-pub(super) fn check_epoch(v: &str) -> Result<(), String> {
+pub(super) fn epoch(v: &str) -> Result<u64, String> {
     match v.parse::<u64>() {
         // `created` is RFC 3339, whose years have four digits.
         Ok(epoch) if epoch > crate::time::MAX_EPOCH => Err(format!(
             "`{v}` is after 9999 (at most {}, 9999-12-30T22:00:00Z), which `created` cannot hold",
             crate::time::MAX_EPOCH
         )),
-        Ok(_) => Ok(()),
+        Ok(epoch) => Ok(epoch),
         Err(_) => Err(format!("`{v}` is not a Unix timestamp in seconds")),
     }
-}
-
-pub(super) fn check_key_values(v: &str) -> Result<(), String> {
-    parse_key_values(v).map(|_| ())
-}
-
-pub(super) fn check_bool(v: &str) -> Result<(), String> {
-    parse_bool(v).map(|_| ())
-}
-
-pub(super) fn check_size(v: &str) -> Result<(), String> {
-    parse_size(v).map(|_| ())
 }
 
 /// The largest chunk: a bigger one is one request in all but name, and a typo.
@@ -275,10 +288,6 @@ pub fn parse_size(v: &str) -> Result<u64, String> {
             "`{v}` is not a size (bytes, or a number with KiB or MiB)"
         )),
     }
-}
-
-pub(super) fn check_timezone(v: &str) -> Result<(), String> {
-    parse_timezone(v).map(|_| ())
 }
 
 /// `UTC`, an offset (`+09:00`, `-0530`) or an IANA name (`Asia/Seoul`, `Europe/Berlin`,
@@ -314,21 +323,24 @@ pub fn parse_timezone(v: &str) -> Result<jiff::tz::TimeZone, String> {
     Ok(jiff::tz::TimeZone::fixed(offset))
 }
 
-pub(super) fn check_digests(v: &str) -> Result<(), String> {
-    split_list(v).iter().try_for_each(|d| {
-        d.parse::<crate::oci::Digest>()
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    })
+pub(super) fn digests(v: &str) -> Result<Vec<crate::oci::Digest>, String> {
+    split_list(v)
+        .iter()
+        .map(|d| {
+            d.parse()
+                .map_err(|e: crate::oci::DigestError| e.to_string())
+        })
+        .collect()
 }
 
-pub(super) fn check_format(v: &str) -> Result<(), String> {
+pub(super) fn output_format(v: &str) -> Result<super::OutputFormat, String> {
     match v {
-        "text" | "json" => Ok(()),
+        "text" => Ok(super::OutputFormat::Text),
+        "json" => Ok(super::OutputFormat::Json),
         _ => Err(format!("`{v}` must be text or json")),
     }
 }
 
-pub(super) fn check_verb(v: &str) -> Result<(), String> {
-    super::Verb::parse(v).map(|_| ())
+pub(super) fn verb(v: &str) -> Result<super::Verb, String> {
+    super::Verb::parse(v)
 }

@@ -344,7 +344,10 @@ impl Release {
                                not a git checkout (or no git), and no SOURCE_DATE_EPOCH";
                 return Err(input_error(inputs, "dev-build", problem.into()));
             }
-            Some(v) if inputs.dev_build => Some(tags::dev_version(&v, epoch, &inputs.timezone)),
+            Some(v) if inputs.dev_build => {
+                let zone = inputs.timezone.clone().unwrap_or(jiff::tz::TimeZone::UTC);
+                Some(tags::dev_version(&v, epoch, &zone))
+            }
             None if inputs.dev_build => {
                 let problem = "a dev build needs a base version: set `version` or add src/VERSION";
                 return Err(input_error(inputs, "dev-build", problem.into()));
