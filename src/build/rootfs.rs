@@ -10,7 +10,10 @@
 //! - its parent directories are then walked **one component at a time** from the root
 //!   handle with `openat(O_NOFOLLOW|O_DIRECTORY)`. A symlink met on the way is read and
 //!   followed *as if the rootfs were `/`*: an absolute target restarts at the root handle,
-//!   and `..` never climbs above it (the semantics of `openat2(RESOLVE_IN_ROOT)`);
+//!   and `..` never climbs above it: the semantics of `openat2(RESOLVE_IN_ROOT)`, which
+//!   does the walk in one system call where the kernel has it (5.6+, and no seccomp
+//!   profile refusing it); the component walk is kept for the kernels that do not, for
+//!   the directories it must create, and as the last word on any error;
 //! - the **last component is never followed**: callers create, replace or remove exactly
 //!   that name inside the parent's handle (kaniko's CVE-2026-28406 came from following it).
 //!
@@ -23,11 +26,16 @@ use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
 
 /// How many symlinks one resolution may follow before it is called a loop (Linux's limit).
 const MAX_SYMLINKS: usize = 40;
+
+/// Set once `openat2` is refused (a kernel before 5.6, or a container's seccomp profile):
+/// from then on every walk goes component by component.
+static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
 
 /// An open root directory.
 #[derive(Debug)]
@@ -170,7 +178,46 @@ impl Root {
         Ok(bytes)
     }
 
-    fn walk(&self, mut parts: VecDeque<OsString>, create: bool) -> io::Result<OwnedFd> {
+    /// The directory `parts` name, every symlink followed inside the root: by the kernel
+    /// when it can, else (or when that fails in any way but a plain "not a directory") by
+    /// the component walk, whose answer stands.
+    fn walk(&self, parts: VecDeque<OsString>, create: bool) -> io::Result<OwnedFd> {
+        if parts.is_empty() || NO_OPENAT2.load(Ordering::Relaxed) {
+            return self.walk_components(parts, create);
+        }
+        let mut path = Vec::new();
+        for part in &parts {
+            if !path.is_empty() {
+                path.push(b'/');
+            }
+            path.extend_from_slice(part.as_bytes());
+        }
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let resolve = rfs::ResolveFlags::IN_ROOT | rfs::ResolveFlags::NO_MAGICLINKS;
+        match rfs::openat2(
+            &self.dir,
+            OsStr::from_bytes(&path),
+            flags,
+            Mode::empty(),
+            resolve,
+        ) {
+            Ok(fd) => return Ok(fd),
+            Err(rustix::io::Errno::NOTDIR) => {
+                return Err(io::Error::from_raw_os_error(libc::ENOTDIR))
+            }
+            Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {
+                NO_OPENAT2.store(true, Ordering::Relaxed);
+            }
+            // ENOENT (maybe to be created), ELOOP (a magic link the walk may follow),
+            // EAGAIN (a rename raced the lookup), and the rest: the walk decides.
+            Err(_) => {}
+        }
+        self.walk_components(parts, create)
+    }
+
+    /// [`Root::walk`] one `openat(O_NOFOLLOW)` per component, symlinks read and followed
+    /// by hand.
+    fn walk_components(&self, mut parts: VecDeque<OsString>, create: bool) -> io::Result<OwnedFd> {
         let mut stack: Vec<OwnedFd> = vec![rustix::io::dup(&self.dir)?];
         let mut links = 0;
         while let Some(part) = parts.pop_front() {
@@ -329,6 +376,66 @@ mod tests {
         assert!(root.read(Path::new("rel/secret")).is_err());
         symlink("../../secret", rootdir.join("real/s")).unwrap();
         assert!(root.read(Path::new("real/s")).is_err());
+    }
+
+    /// The kernel's walk and the component walk agree on every path: the same directory,
+    /// or the same error.
+    #[test]
+    fn openat2_and_the_component_walk_resolve_alike() {
+        use std::os::unix::fs::MetadataExt;
+        let outer = tempfile::tempdir().unwrap();
+        let rootdir = outer.path().join("root");
+        std::fs::create_dir_all(rootdir.join("real/deep/er")).unwrap();
+        std::fs::create_dir_all(outer.path().join("host-dir")).unwrap();
+        std::fs::write(rootdir.join("file"), "x").unwrap();
+        for (link, target) in [
+            ("abs", "/"),
+            ("rel", "../../../.."),
+            ("toreal", "/real"),
+            ("updeep", "real/deep/../../real/deep"),
+            ("host", "../host-dir"),
+            ("dangling", "/nowhere"),
+            ("tofile", "/file"),
+            ("loop1", "loop2"),
+            ("loop2", "loop1"),
+        ] {
+            symlink(target, rootdir.join(link)).unwrap();
+        }
+        symlink("../../../real", rootdir.join("real/deep/er/up")).unwrap();
+        let root = Root::open(&rootdir).unwrap();
+        let id = |r: io::Result<OwnedFd>| {
+            r.map(|fd| {
+                let m = File::from(fd).metadata().unwrap();
+                (m.dev(), m.ino())
+            })
+            .map_err(|e| e.raw_os_error())
+        };
+        for path in [
+            "real",
+            "abs/real",
+            "rel/real/deep",
+            "toreal/deep/er",
+            "updeep/er",
+            "host",
+            "real/deep/er/up/deep",
+            "dangling",
+            "tofile",
+            "file",
+            "file/x",
+            "loop1",
+            "missing",
+        ] {
+            let parts: VecDeque<OsString> = clean(Path::new(path)).into_iter().collect();
+            assert_eq!(
+                id(root.walk(parts.clone(), false)),
+                id(root.walk_components(parts, false)),
+                "{path}"
+            );
+        }
+        assert!(
+            !NO_OPENAT2.load(Ordering::Relaxed),
+            "this kernel has openat2"
+        );
     }
 
     #[test]
