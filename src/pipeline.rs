@@ -72,8 +72,9 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
         .map(|(image, options)| Ok((image.clone(), registry::Client::new(options.clone())?)))
         .collect::<Result<Vec<_>, Error>>()?;
     // The pre-flight checks are independent round trips to different servers: they run
-    // at once, and their errors are reported in this order, whichever came first.
-    let (session, credentials, platforms) = tokio::join!(
+    // at once, and their errors are reported in this order, whichever came first. The
+    // base a RUN will need starts unpacking meanwhile (dropped unused if a check fails).
+    let (session, credentials, platforms, mut early) = tokio::join!(
         connect(
             plan.publication.spaceone.as_ref(),
             plan.publication.registration.as_ref(),
@@ -83,6 +84,7 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
         ),
         output::check_credentials(&plan, &also_push, &registry, reporter),
         build::check_platforms(&plan.build, &plan.platforms, &registry),
+        build::start_early(&plan.build, &registry, &store, reporter),
     );
     let session = session?;
     credentials?;
@@ -92,7 +94,8 @@ pub async fn publish(inputs: Inputs, reporter: &dyn Reporter) -> Result<Report, 
     for platform in &plan.platforms {
         reporter.event(Event::Phase(Phase::Build(platform)));
         plan.build.platform = platform.clone();
-        let (mut image, spent) = build::build(&plan.build, &registry, &store, reporter).await?;
+        let (mut image, spent) =
+            build::build(&plan.build, &registry, &store, reporter, early.take()).await?;
         timings.extend(spent);
         image
             .annotations

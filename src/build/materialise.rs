@@ -7,7 +7,7 @@
 //! following it. The download checks the digest when the stream ends, after the extractor
 //! has read everything; a mismatch fails the step, and the rootfs (which holds files from
 //! bytes nobody vouched for) is dropped with the build. The bytes are kept in the blob
-//! store on the way only when something later needs them ([`Builder::keeps`]): a push to
+//! store on the way only when something later needs them ([`Materialiser::keeps`]): a push to
 //! another registry, a local output, another stage that may unpack the same base.
 //! A push to the base's own registry mounts the layer and never needs its bytes here.
 
@@ -17,13 +17,15 @@ use std::sync::Arc;
 
 use bytes::{Buf as _, Bytes};
 
+use std::path::PathBuf;
+
 use super::rootfs::Root;
 use super::run::Rootfs;
-use super::{unpack, BuildError, Builder, StepError};
+use super::{unpack, BuildError, BuildPlan, Builder, StepError};
 use crate::events::Event;
-use crate::oci::{BlobWriter, Image, Layer, LayerOrigin};
+use crate::oci::{BlobStore, BlobWriter, Digest, Image, Layer, LayerOrigin};
 use crate::reference::Reference;
-use crate::registry::RegistryError;
+use crate::registry::{self, RegistryError};
 
 /// Chunks in flight between a download and the extractor (reqwest's are ≤ 16 KiB or so).
 const QUEUE: usize = 64;
@@ -60,18 +62,25 @@ impl Builder<'_> {
 
     /// Downloads (if needed) and unpacks every layer of `image` into a new rootfs.
     pub(super) async fn unpack(&self, image: &Image, line: usize) -> Result<Rootfs, BuildError> {
-        let mut fs = Rootfs::create(&self.plan.work_dir)
-            .map_err(|e| self.step_error(line, "cannot create a rootfs", e.into()))?;
-        let size: u64 = image.layers.iter().map(|l| l.descriptor.size).sum();
-        self.reporter.event(Event::Note(&format!(
-            "unpacking {} layer(s), {} compressed, into {}",
-            image.layers.len(),
-            crate::events::human_size(size),
-            fs.root.host_path().display()
-        )));
+        let mut fs = self.new_rootfs(image, line)?;
         for layer in &image.layers {
             self.apply_to(&mut fs, layer, line).await?;
         }
+        Ok(fs)
+    }
+
+    /// An empty rootfs for `image`'s files, announced in the log.
+    pub(super) fn new_rootfs(&self, image: &Image, line: usize) -> Result<Rootfs, BuildError> {
+        let fs = self
+            .files
+            .rootfs()
+            .map_err(|f| self.step_error(line, &f.message, f.source))?;
+        self.reporter.event(Event::Note(&format!(
+            "unpacking {} layer(s), {} compressed, into {}",
+            image.layers.len(),
+            crate::events::human_size(image.layers.iter().map(|l| l.descriptor.size).sum()),
+            fs.root.host_path().display()
+        )));
         Ok(fs)
     }
 
@@ -96,57 +105,111 @@ impl Builder<'_> {
         line: usize,
     ) -> Result<(), BuildError> {
         let started = std::time::Instant::now();
-        let result = self.apply_layer_to(fs, layer, line).await;
-        let nanos = started.elapsed().as_nanos() as u64;
-        self.unpack_nanos.fetch_add(nanos, Ordering::Relaxed);
-        fs.last = None;
-        result
-    }
-
-    async fn apply_layer_to(
-        &self,
-        fs: &mut Rootfs,
-        layer: &Layer,
-        line: usize,
-    ) -> Result<(), BuildError> {
-        let digest = &layer.descriptor.digest;
-        let source = match &layer.origin {
-            LayerOrigin::Remote(reference) if !self.store.contains(digest) => Some(reference),
-            _ => None,
-        };
-        let applied = match source {
-            Some(reference) => self.stream_into(fs, reference, layer, line).await?,
-            None => {
-                let blob = self
-                    .store
-                    .open_blob(digest)
-                    .map_err(|e| self.step_error(line, "cannot read a layer", e.into()))?;
-                let root = fs.root.clone();
-                let name = digest.to_string();
-                tokio::task::spawn_blocking(move || unpack::apply_layer(&root, blob, &name))
-                    .await
-                    .expect("unpacking panicked")
-                    .map_err(|e| self.step_error(line, "cannot unpack a layer", e.into()))?
-            }
-        };
-        self.warn_devices(layer, &applied);
+        let result = self.files.apply(fs, layer).await;
+        self.count_unpack(started.elapsed());
+        let applied = result.map_err(|f| self.step_error(line, &f.message, f.source))?;
+        self.warn_devices(&layer.descriptor.digest, &applied);
         Ok(())
     }
 
+    pub(super) fn count_unpack(&self, spent: std::time::Duration) {
+        self.unpack_nanos
+            .fetch_add(spent.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    pub(super) fn warn_devices(&self, digest: &Digest, applied: &unpack::Applied) {
+        if applied.devices_skipped > 0 {
+            self.reporter.event(Event::Warning(&format!(
+                "layer {digest}: {} device node(s) not created (no CAP_MKNOD)",
+                applied.devices_skipped
+            )));
+        }
+        if let Some((first, count)) = &applied.devices_refused {
+            self.reporter.event(Event::Warning(&format!(
+                "layer {digest}: {count} device node(s) not created, `{first}` the first: only \
+                 FIFOs and /dev/null, zero, full, random, urandom and tty are (a RUN could reach \
+                 the host's devices through any other)"
+            )));
+        }
+    }
+}
+
+/// Why a layer could not be applied; the builder adds the Dockerfile line.
+#[derive(Debug)]
+pub(super) struct Failure {
+    pub message: String,
+    pub source: StepError,
+}
+
+fn failure(message: impl Into<String>, source: impl Into<StepError>) -> Failure {
+    Failure {
+        message: message.into(),
+        source: source.into(),
+    }
+}
+
+/// What applying layers needs, owned, so an unpack can also run as a task of its own
+/// (the base started early, `early.rs`).
+#[derive(Clone)]
+pub(super) struct Materialiser {
+    pub registry: registry::Client,
+    pub store: BlobStore,
+    pub work_dir: PathBuf,
+    /// The repositories the image is pushed to ([`BuildPlan::delivered_to`]).
+    pub delivered_to: Vec<Reference>,
+    /// More than one stage is built, so a base's layers may be unpacked more than once.
+    pub several_stages: bool,
+}
+
+impl Materialiser {
+    pub fn new(plan: &BuildPlan, registry: &registry::Client, store: &BlobStore) -> Materialiser {
+        Materialiser {
+            registry: registry.clone(),
+            store: store.clone(),
+            work_dir: plan.work_dir.clone(),
+            delivered_to: plan.delivered_to.clone(),
+            several_stages: false,
+        }
+    }
+
+    pub fn rootfs(&self) -> Result<Rootfs, Failure> {
+        Rootfs::create(&self.work_dir).map_err(|e| failure("cannot create a rootfs", e))
+    }
+
+    /// Applies one layer to `fs`: from the blob store if it is there, else while it
+    /// downloads.
+    pub async fn apply(&self, fs: &mut Rootfs, layer: &Layer) -> Result<unpack::Applied, Failure> {
+        fs.last = None;
+        let digest = &layer.descriptor.digest;
+        if let LayerOrigin::Remote(reference) = &layer.origin {
+            if !self.store.contains(digest) {
+                return self.stream_into(fs, reference, layer).await;
+            }
+        }
+        let blob = self
+            .store
+            .open_blob(digest)
+            .map_err(|e| failure("cannot read a layer", e))?;
+        let root = fs.root.clone();
+        let name = digest.to_string();
+        tokio::task::spawn_blocking(move || unpack::apply_layer(&root, blob, &name))
+            .await
+            .expect("unpacking panicked")
+            .map_err(|e| failure("cannot unpack a layer", e))
+    }
+
     /// Unpacks a layer while it downloads from `reference`, keeping its bytes in the blob
-    /// store when [`Builder::keeps`] says so.
+    /// store when [`Materialiser::keeps`] says so.
     async fn stream_into(
         &self,
         fs: &Rootfs,
         reference: &Reference,
         layer: &Layer,
-        line: usize,
-    ) -> Result<unpack::Applied, BuildError> {
+    ) -> Result<unpack::Applied, Failure> {
         let digest = &layer.descriptor.digest;
         let download_error = |e: RegistryError| {
-            self.step_error(
-                line,
-                &format!("cannot download layer {digest} of {reference}"),
+            failure(
+                format!("cannot download layer {digest} of {reference}"),
                 StepError::Registry(Box::new(e)),
             )
         };
@@ -159,7 +222,7 @@ impl Builder<'_> {
             true => Some(
                 self.store
                     .writer()
-                    .map_err(|e| self.step_error(line, "cannot keep a layer", e.into()))?,
+                    .map_err(|e| failure("cannot keep a layer", e))?,
             ),
             false => None,
         };
@@ -192,11 +255,10 @@ impl Builder<'_> {
         let unpacked = unpacking.await.expect("unpacking panicked");
         // A failed or wrong download explains a failed unpack, never the other way round.
         downloaded.map_err(download_error)?;
-        let (applied, copy) =
-            unpacked.map_err(|e| self.step_error(line, "cannot unpack a layer", e.into()))?;
+        let (applied, copy) = unpacked.map_err(|e| failure("cannot unpack a layer", e))?;
         if let Some(copy) = copy {
             copy.commit_expecting(digest)
-                .map_err(|e| self.step_error(line, "cannot keep a layer", e.into()))?;
+                .map_err(|e| failure("cannot keep a layer", e))?;
         }
         Ok(applied)
     }
@@ -205,29 +267,11 @@ impl Builder<'_> {
     /// another registry (it cannot mount it), a local output, or another stage.
     fn keeps(&self, source: &Reference) -> bool {
         self.several_stages
-            || self.plan.delivered_to.is_empty()
+            || self.delivered_to.is_empty()
             || self
-                .plan
                 .delivered_to
                 .iter()
                 .any(|target| !target.same_registry(source))
-    }
-
-    fn warn_devices(&self, layer: &Layer, applied: &unpack::Applied) {
-        let digest = &layer.descriptor.digest;
-        if applied.devices_skipped > 0 {
-            self.reporter.event(Event::Warning(&format!(
-                "layer {digest}: {} device node(s) not created (no CAP_MKNOD)",
-                applied.devices_skipped
-            )));
-        }
-        if let Some((first, count)) = &applied.devices_refused {
-            self.reporter.event(Event::Warning(&format!(
-                "layer {digest}: {count} device node(s) not created, `{first}` the first: only \
-                 FIFOs and /dev/null, zero, full, random, urandom and tty are (a RUN could reach \
-                 the host's devices through any other)"
-            )));
-        }
     }
 }
 

@@ -30,6 +30,7 @@ pub mod context;
 mod copy;
 pub mod dockerfile;
 pub mod dockerignore;
+mod early;
 mod error;
 pub mod expand;
 mod file_writers;
@@ -63,6 +64,7 @@ use rootfs::Root;
 use run::Rootfs;
 use stage::StageState;
 
+pub use early::{start_early, EarlyBase};
 pub(crate) use error::instruction_error;
 pub use error::{BuildError, StepError};
 pub use platforms::check_platforms;
@@ -100,50 +102,20 @@ pub struct BuildPlan {
 }
 
 /// Builds the target stage into an image whose new layers are in `store`, and says where
-/// the time went.
+/// the time went. `early` is the base [`start_early`] began to unpack, if it did.
 pub async fn build(
     plan: &BuildPlan,
     registry: &registry::Client,
     store: &BlobStore,
     reporter: &dyn Reporter,
+    early: Option<EarlyBase>,
 ) -> Result<(Image, timings::Timings), BuildError> {
     let df = &plan.dockerfile;
     let target = df.target(plan.target.as_deref())?;
-    let globals = stage::global_args(&df.global_args, &plan.build_args, df.escape)
-        .map_err(|e| instruction_error(df, target.line, e.to_string()))?;
-    let io_fail = |e: std::io::Error| BuildError::Step {
-        path: df.path.clone(),
-        line: target.line,
-        message: format!("cannot use the work directory {}", plan.work_dir.display()),
-        source: Some(Box::new(StepError::Io(e))),
-    };
-    std::fs::create_dir_all(&plan.work_dir).map_err(io_fail)?;
-    let scratch = tempfile::Builder::new()
-        .prefix("scratch-")
-        .tempdir_in(&plan.work_dir)
-        .map_err(io_fail)?;
-    let mut builder = Builder {
-        plan,
-        registry,
-        store,
-        reporter,
-        globals,
-        built: BTreeMap::new(),
-        images: HashMap::new(),
-        scratch,
-        cache: cache::Cache::new(
-            plan.cache_repo.as_ref(),
-            !plan.no_cache,
-            plan.cache_write,
-            registry,
-            reporter,
-        ),
-        timings: timings::Timings::default(),
-        unpack_nanos: std::sync::atomic::AtomicU64::new(0),
-        several_stages: false,
-    };
+    let mut builder = Builder::new(plan, registry, store, reporter, target)?;
+    builder.early = early;
     let stages = needed(df, &builder.globals, target);
-    builder.several_stages = stages.len() > 1;
+    builder.files.several_stages = stages.len() > 1;
     for index in stages {
         let stage = &df.stages[index];
         let built = builder.stage(stage).await?;
@@ -190,27 +162,62 @@ struct Builder<'a> {
     timings: timings::Timings,
     /// Nanoseconds spent downloading and unpacking layers (methods that take `&self`).
     unpack_nanos: std::sync::atomic::AtomicU64,
-    /// More than one stage is built, so a base's layers may be unpacked more than once.
-    several_stages: bool,
+    /// How layers are applied to a rootfs.
+    files: materialise::Materialiser,
+    /// The base being unpacked since before the build, for the first RUN that needs it.
+    early: Option<EarlyBase>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    fn new(
+        plan: &'a BuildPlan,
+        registry: &'a registry::Client,
+        store: &'a BlobStore,
+        reporter: &'a dyn Reporter,
+        target: &Stage,
+    ) -> Result<Builder<'a>, BuildError> {
+        let df = &plan.dockerfile;
+        let globals = stage::global_args(&df.global_args, &plan.build_args, df.escape)
+            .map_err(|e| instruction_error(df, target.line, e.to_string()))?;
+        let io_fail = |e: std::io::Error| BuildError::Step {
+            path: df.path.clone(),
+            line: target.line,
+            message: format!("cannot use the work directory {}", plan.work_dir.display()),
+            source: Some(Box::new(StepError::Io(e))),
+        };
+        std::fs::create_dir_all(&plan.work_dir).map_err(io_fail)?;
+        let scratch = tempfile::Builder::new()
+            .prefix("scratch-")
+            .tempdir_in(&plan.work_dir)
+            .map_err(io_fail)?;
+        Ok(Builder {
+            plan,
+            registry,
+            store,
+            reporter,
+            globals,
+            built: BTreeMap::new(),
+            images: HashMap::new(),
+            scratch,
+            cache: cache::Cache::new(
+                plan.cache_repo.as_ref(),
+                !plan.no_cache,
+                plan.cache_write,
+                registry,
+                reporter,
+            ),
+            timings: timings::Timings::default(),
+            unpack_nanos: std::sync::atomic::AtomicU64::new(0),
+            files: materialise::Materialiser::new(plan, registry, store),
+            early: None,
+        })
+    }
+
     async fn stage(&mut self, stage: &Stage) -> Result<Built, BuildError> {
         let plan = self.plan;
         let df = &plan.dockerfile;
         let base = self.base_image(stage).await?;
-        let name = stage
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("stage-{}", stage.index));
-        let mut state = StageState::new(
-            name,
-            base,
-            df.escape,
-            plan.build_args.clone(),
-            self.globals.clone(),
-            crate::time::rfc3339(plan.epoch),
-        );
+        let mut state = self.stage_state(stage, base);
         let mut fs: Option<Rootfs> = None;
         // Cache hits recorded in the image but not yet applied to `fs`.
         let mut behind: Vec<Layer> = Vec::new();
@@ -250,7 +257,7 @@ impl Builder<'_> {
                         roots.insert(word, root);
                     }
                     match &mut fs {
-                        None => fs = Some(self.unpack(&state.image, line).await?),
+                        None => fs = Some(self.first_files(&state.image, line).await?),
                         Some(fs) => self.catch_up(fs, &mut behind, line).await?,
                     }
                     let lookup = |word: &str| roots.get(word).cloned();
@@ -312,6 +319,23 @@ impl Builder<'_> {
             image: state.image,
             fs,
         })
+    }
+
+    /// A stage's state before its first instruction.
+    fn stage_state(&self, stage: &Stage, base: Image) -> StageState {
+        let plan = self.plan;
+        let name = stage
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("stage-{}", stage.index));
+        StageState::new(
+            name,
+            base,
+            plan.dockerfile.escape,
+            plan.build_args.clone(),
+            self.globals.clone(),
+            crate::time::rfc3339(plan.epoch),
+        )
     }
 
     /// Records a step's time; file steps also say it in the log (`DONE 2.3s`).

@@ -129,3 +129,45 @@ fn a_base_layer_is_kept_locally_only_when_the_push_cannot_mount_it() {
     let seen = pulled.layers.last().unwrap().entry("seen").unwrap();
     assert_eq!(seen.content.as_deref(), Some(&b"from the registry\n"[..]));
 }
+
+#[test]
+fn a_base_started_early_is_removed_when_a_pre_flight_check_fails() {
+    let reg = Registry::plain();
+    let (base, _) = push_base(&reg);
+    let work = tempfile::tempdir().unwrap();
+    let closed = crate::support::process::free_port();
+    let run = context()
+        .publish()
+        .input(
+            "image",
+            format!("{}/cloudforet/plugin-early-inven-collector", reg.host()),
+        )
+        .input("build-args", format!("BASE={base}"))
+        .input("work-dir", work.path())
+        .input("spaceone-endpoint", format!("grpc://127.0.0.1:{closed}"))
+        .input("spaceone-domain-id", "domain-test")
+        .run();
+    run.assert_exit(5);
+    assert!(
+        run.stderr
+            .contains("a RUN will execute: unpacking the base's 2 layer(s)"),
+        "the base did not start early\n{}",
+        run.report()
+    );
+    assert!(
+        !run.stderr.contains("cat /etc/greeting"),
+        "{}",
+        run.report()
+    );
+    assert!(
+        reg.tags("cloudforet/plugin-early-inven-collector")
+            .is_empty(),
+        "{}",
+        run.report()
+    );
+    assert_eq!(
+        entries(&work.path().join("rootfs")),
+        Vec::<String>::new(),
+        "the early rootfs outlived the run"
+    );
+}

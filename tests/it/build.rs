@@ -1,4 +1,4 @@
-//! Issue 4: RUN, snapshots and Dockerfile parity, through the real binary on busybox.
+//! RUN, snapshots and Dockerfile parity, through the real binary on busybox.
 //!
 //! Every build pushes to a real registry and the result is read back with skopeo; layers
 //! are checked entry by entry. `unprivileged()` runs the binary without CAP_SYS_ADMIN (as
@@ -400,7 +400,7 @@ fn bench_unpack_layer() {
     );
 }
 
-/// The snapshot benchmark of issue 4 (`cargo test --release --test it -- --ignored
+/// The snapshot benchmark (`cargo test --release --test it -- --ignored
 /// snapshot_100k --nocapture`): walk a 100k-file rootfs, change 1,000 files, walk again and
 /// diff. The goal is ≤ 1 s for the walk and diff.
 #[test]
@@ -565,7 +565,7 @@ fn pushed_blobs(run: &Run) -> Vec<String> {
         .collect()
 }
 
-/// Issue 4 item 5: the layer cache in the registry. A rebuild on a fresh machine (fresh
+/// The layer cache in the registry. A rebuild on a fresh machine (fresh
 /// HOME: empty blob store and work dir) runs no RUN, uploads nothing and gives the same
 /// digest; another image built from the same steps mounts the RUN layers from the cache
 /// repository; a changed later step reuses the first RUN (fetching its files) and runs
@@ -593,6 +593,12 @@ fn layer_cache_in_the_registry() {
         "{}",
         cold.report()
     );
+    assert!(
+        cold.stderr
+            .contains("taking the base unpacked since before the build"),
+        "a cold build starts the base early\n{}",
+        cold.report()
+    );
     let image = pulled(&reg, "cached");
     let n = image.layers.len() - 3;
     let run_layers = [&image.layers[n].digest, &image.layers[n + 2].digest];
@@ -605,6 +611,11 @@ fn layer_cache_in_the_registry() {
     assert!(
         !ran(&warm, "first-42") && !ran(&warm, "second-42"),
         "a RUN executed\n{}",
+        warm.report()
+    );
+    assert!(
+        !warm.stderr.contains("unpacking"),
+        "a warm rebuild unpacked a base\n{}",
         warm.report()
     );
     assert_eq!(
@@ -640,6 +651,13 @@ fn layer_cache_in_the_registry() {
     assert!(
         !ran(&changed, "first-42") && ran(&changed, "second-42"),
         "{}",
+        changed.report()
+    );
+    assert!(
+        changed
+            .stderr
+            .contains("taking the base unpacked since before the build"),
+        "the walk past a cache hit finds the miss and starts the base early\n{}",
         changed.report()
     );
     let image = pulled(&reg, "cached");

@@ -199,7 +199,7 @@ fn same_inputs_give_the_same_digest() {
 
 #[test]
 fn run_is_refused_with_its_line_and_nothing_is_pushed() {
-    // Since issue 4 RUN executes; on `scratch` there is no shell, so the step fails (exit 3)
+    // RUN executes; on `scratch` there is no shell, so the step fails (exit 3)
     // naming its line and the program, and nothing is pushed.
     let reg = Registry::plain();
     let ctx = Context::new()

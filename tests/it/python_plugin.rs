@@ -1,4 +1,4 @@
-//! Issue 4's first test: a SpaceONE-shaped Python plugin on a real Debian python base.
+//! A SpaceONE-shaped Python plugin on a real Debian python base.
 //!
 //! The base is made by debootstrap (cached between runs, see `support/debian.rs`) and
 //! pushed to the test registry by skopeo. The plugin's Dockerfile is shaped like a
@@ -110,7 +110,7 @@ fn plugin_context() -> Context {
 
 /// Runs the binary in `ctx`, with `docker_default_caps` under `setpriv` with Docker's
 /// default capability set (as in a GitHub container action; its RUN steps drop
-/// CAP_SYS_CHROOT and CAP_MKNOD too, issue 10), else with every capability (RUN steps get
+/// CAP_SYS_CHROOT and CAP_MKNOD too), else with every capability (RUN steps get
 /// namespaces); returns (exit code, stdout, stderr).
 fn publish_with(
     ctx: &Context,

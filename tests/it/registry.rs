@@ -1,4 +1,4 @@
-//! Issue 3: the registry client against the real `docker-registry` — plain, token auth
+//! The registry client against the real `docker-registry` — plain, token auth
 //! with our own token service, and behind a fault-injecting proxy — plus the binary
 //! killed mid-upload and run again. Library tests build images with `oci` types and
 //! push with `registry::Client` using [`Tuning::fast`] (no backoff); every test prints

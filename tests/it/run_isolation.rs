@@ -1,4 +1,4 @@
-//! Issue 10: RUN steps that cannot reach the publisher.
+//! RUN steps that cannot reach the publisher.
 //!
 //! A static C program, compiled here and copied into the image, tries every way out a
 //! compromised package has been seen to try; shell steps start `setsid` daemons. Each runs
