@@ -6,15 +6,17 @@
 //! The data flows `environment → Inputs → Plan → Image → Pushed → Registration → Report`,
 //! and each arrow is one call in [`pipeline`]:
 //!
-//! - [`inputs`]: every input (name, variables, default, validation); the only reader of the
-//!   environment.
+//! - [`inputs`]: every input (name, variables, default, the field it parses into, in one
+//!   table); the only reader of the environment.
 //! - [`plan`]: inputs resolved against the checkout (Dockerfile, version, plugin manifest).
 //! - [`digest`]: content digests (`sha256:…`), hashing while streaming; a leaf.
 //! - [`reference`]: image references, parsed and normalised once; [`host`]: registry
 //!   hosts (`name[:port]`, `[ipv6]:port`), split by one rule.
 //! - [`oci`]: digests, descriptors, manifests, the content-addressed blob store and the OCI
 //!   image layout.
-//! - [`build`]: the Dockerfile frontend and the deterministic layer writer.
+//! - [`build`]: the Dockerfile frontend, the stage loop, the rootfs (unpacked while the
+//!   base downloads, started beside the pre-flight checks) and the deterministic layer
+//!   writer.
 //! - [`registry`]: the distribution client behind `registry::push`.
 //! - [`spaceone`]: the Repository API of both server generations and the registration flow.
 //! - [`events`]: what the library reports ([`events::Event`]) and to whom

@@ -15,7 +15,8 @@
 //!
 //! Files are needed only for RUN (and for `COPY --from`, `RUN --mount=from=`): then
 //! `materialise` unpacks the stage's layers into a rootfs under the work dir ([`unpack`],
-//! while they download), every later COPY layer is applied to it too, and each RUN goes through
+//! while they download; `early` starts the base before the build when a RUN will execute),
+//! every later COPY layer is applied to it too, and each RUN goes through
 //! [`run`] ([`sandbox`] to execute, [`snapshot`] to find what changed). [`rootfs`] is the
 //! directory handle all of that goes through.
 //!

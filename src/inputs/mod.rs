@@ -25,7 +25,7 @@ use std::path::PathBuf;
 pub mod docs;
 mod table;
 
-pub use table::{InputDef, Kind, INPUTS};
+pub use table::{InputDef, Inputs, Kind, INPUTS};
 mod values;
 
 pub use values::{parse_bool, parse_key_values, split_list};
@@ -39,8 +39,6 @@ pub mod fuzz_values {
 
 use serde::Deserialize;
 
-use crate::oci::Platform;
-use crate::reference::Reference;
 use crate::secret::Secret;
 
 /// Where the image goes; without `output`, a registry when there is an `image`, else an
@@ -177,91 +175,6 @@ impl std::str::FromStr for Generation {
             _ => Err(format!("`{s}` must be auto, 1 or 2")),
         }
     }
-}
-
-/// Validated inputs. Paths are as given (relative to the working directory). Each input's
-/// row in [`INPUTS`] parses its value into its field; the other fields come from the CI's
-/// own variables.
-#[derive(Debug, Default)]
-pub struct Inputs {
-    pub verb: Verb,
-    pub context: PathBuf,
-    pub dockerfile: Option<PathBuf>,
-    pub image: Option<Reference>,
-    /// Further repositories that get the same digest (`image` lines after the first).
-    pub also_push: Vec<Reference>,
-    pub version: Option<String>,
-    pub tags: Vec<String>,
-    pub build_args: Vec<(String, String)>,
-    pub target: Option<String>,
-    pub platforms: Vec<Platform>,
-    pub registry_username: Option<String>,
-    pub registry_password: Option<Secret>,
-    /// `registry-mirrors`: (registry, mirror location).
-    pub registry_mirrors: Vec<(String, String)>,
-    /// `registry-logins`: (repository prefix, username, password).
-    pub registry_logins: Vec<(String, String, Secret)>,
-    pub registry_ca_cert: Option<PathBuf>,
-    pub insecure_registries: Vec<String>,
-    pub output: Output,
-    pub plugin_manifest: Option<PathBuf>,
-    pub spaceone_endpoint: Option<String>,
-    pub spaceone_token: Option<Secret>,
-    /// `github-token`: action.yml passes the workflow's token, for ghcr.io.
-    pub github_token: Option<Secret>,
-    pub spaceone_domain_id: Option<String>,
-    pub spaceone_ca_cert: Option<PathBuf>,
-    pub spaceone_api: Generation,
-    pub registry_type: Option<String>,
-    pub dry_run: bool,
-    pub source_date_epoch: Option<u64>,
-    pub semver_tags: bool,
-    pub sha_tag: bool,
-    pub dev_build: bool,
-    /// The zone of dev-build stamps (always set: `UTC` by default).
-    pub timezone: Option<jiff::tz::TimeZone>,
-    pub labels: Vec<(String, String)>,
-    pub cache_repo: Option<Reference>,
-    pub no_cache: bool,
-    /// `id=value` build secrets for `RUN --mount=type=secret`.
-    pub secrets_values: Vec<(String, Secret)>,
-    pub registry_chunk_size: Option<u64>,
-    pub replace: bool,
-    pub create_local_repository: bool,
-    pub allow_non_version_tags: bool,
-    pub spaceone_workspace_id: Option<String>,
-    pub plugin_id: Option<String>,
-    pub repository_id: Option<String>,
-    pub resource_type: Option<String>,
-    pub provider: Option<String>,
-    pub push_by_digest: bool,
-    pub digests: Vec<crate::oci::Digest>,
-    pub digests_dir: Option<PathBuf>,
-    pub dotenv_file: Option<PathBuf>,
-    pub output_format: OutputFormat,
-    /// The commit being built (`GITHUB_SHA`, `CI_COMMIT_SHA`), for labels and `sha-` tags.
-    pub revision: Option<String>,
-    /// The source repository's web address, for the `org.opencontainers.image.source` label.
-    pub source_url: Option<String>,
-    /// Docker's config directory (`DOCKER_CONFIG`, else `~/.docker`), for credentials.
-    pub docker_config: Option<PathBuf>,
-    /// podman/skopeo auth files (`REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`).
-    pub auth_files: Vec<PathBuf>,
-    /// Registry credentials a CI provides for its own registry (GitLab, GitHub's ghcr.io).
-    pub ci_credentials: Vec<(String, String, Secret)>,
-    /// Where each input's value came from, for messages (`INPUT_IMAGE`, `default`, …).
-    pub sources: BTreeMap<&'static str, String>,
-    /// Variables that look like inputs but are not (`PUBLISH_IMAGES`), with a suggestion.
-    pub unknown: Vec<String>,
-    /// Directory for the blob store and caches (`XDG_CACHE_HOME`, `~/.cache`, or the
-    /// temporary directory).
-    pub cache_dir: PathBuf,
-    /// `work-dir`: build roots; `None` is `<cache_dir>/build`.
-    pub work_dir: Option<PathBuf>,
-    /// `--debug` or GitHub's `RUNNER_DEBUG=1`.
-    pub debug: bool,
-    /// Which CI runs us, and its output files.
-    pub ci: CiEnv,
 }
 
 /// The CI system, as its predefined variables tell.
