@@ -14,16 +14,19 @@ use crate::build::{dockerfile, dockerignore, BuildPlan};
 use crate::inputs::{Inputs, Output};
 use crate::oci::Platform;
 use crate::reference::Reference;
-use crate::registry::{self, Credential, RegistryOptions};
-use crate::secret::Secret;
+use crate::registry::RegistryOptions;
 use crate::{spaceone, tags};
 
 mod checks;
 mod git;
+mod registration;
+mod servers;
 mod verbs;
 
 use git::{commit_time, git, git_tag, source_times, version_file};
 
+pub use registration::Registering;
+pub use servers::{registry_options, spaceone_options};
 pub use verbs::{ListPlan, MergePlan, PluginVerbPlan};
 
 /// Where the image goes.
@@ -376,198 +379,6 @@ impl Release {
     }
 }
 
-/// The registration request and where it goes.
-pub struct Registering {
-    pub request: Option<spaceone::PluginRequest>,
-    pub options: Option<spaceone::SpaceOneOptions>,
-}
-
-impl Registering {
-    pub fn resolve(
-        inputs: &Inputs,
-        context: &Path,
-        destination: &Destination,
-        release: &Release,
-        notes: &mut Vec<String>,
-    ) -> Result<Registering, PlanError> {
-        let manifest_path = inputs.plugin_manifest.clone().or_else(|| {
-            MANIFEST_CANDIDATES
-                .iter()
-                .map(|c| context.join(c))
-                .find(|p| p.is_file())
-        });
-        let manifest = match manifest_path.as_deref().map(spaceone::PluginManifest::load) {
-            Some(Err(e)) if inputs.spaceone_endpoint.is_none() => {
-                notes.push(format!(
-                    "no spaceone-endpoint, so nothing is registered; the plugin manifest is \
-                     not used: {e}"
-                ));
-                return Ok(Registering {
-                    request: None,
-                    options: None,
-                });
-            }
-            loaded => loaded.transpose()?,
-        };
-        if inputs.spaceone_endpoint.is_none() && manifest.is_none() {
-            return Ok(Registering {
-                request: None,
-                options: None,
-            });
-        }
-        let target = registration_target(destination, manifest.as_ref(), context);
-        let version = release.version.clone().ok_or_else(|| {
-            let problem =
-                "no version to register: set `version`, push a git tag, or add src/VERSION";
-            input_error(inputs, "version", problem.into())
-        })?;
-        let overrides = spaceone::RequestOverrides {
-            registry_type: inputs.registry_type.clone(),
-        };
-        let request = match spaceone::prepare(manifest.as_ref(), &target, &version, &overrides) {
-            Ok(request) => request.with_pushed_tags(&release.tags),
-            // Nothing is registered without an endpoint, so a manifest kept for another
-            // image (e.g. `test/spacectl/register_plugin.yaml`) must not stop the push.
-            Err(e) if inputs.spaceone_endpoint.is_none() => {
-                notes.push(format!(
-                    "no spaceone-endpoint, so nothing is registered; the plugin manifest would \
-                     not register this image: {e}"
-                ));
-                return Ok(Registering {
-                    request: None,
-                    options: None,
-                });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let pushing = matches!(destination, Destination::Registry(_));
-        let options = match &inputs.spaceone_endpoint {
-            Some(_) if pushing && !inputs.dry_run => Some(spaceone_options(inputs)?),
-            Some(_) if !pushing => {
-                notes.push(
-                    "the image is written locally, not pushed: registration is printed, not sent"
-                        .into(),
-                );
-                None
-            }
-            Some(_) => None,
-            None => {
-                notes.push("no spaceone-endpoint: registration is printed, not sent".into());
-                None
-            }
-        };
-        Ok(Registering {
-            request: Some(request),
-            options,
-        })
-    }
-}
-
-/// How to reach SpaceONE, checked as far as possible without the network.
-pub fn spaceone_options(inputs: &Inputs) -> Result<spaceone::SpaceOneOptions, PlanError> {
-    checks::spaceone_ca_cert(inputs)?;
-    let endpoint = inputs.spaceone_endpoint.clone().ok_or_else(|| {
-        input_error(
-            inputs,
-            "spaceone-endpoint",
-            "is required to talk to SpaceONE".into(),
-        )
-    })?;
-    let options = spaceone::SpaceOneOptions {
-        endpoint,
-        token: inputs.spaceone_token.clone(),
-        domain_id: inputs.spaceone_domain_id.clone(),
-        ca_cert: inputs.spaceone_ca_cert.clone(),
-        generation: inputs.spaceone_api,
-        workspace_id: inputs.spaceone_workspace_id.clone(),
-        policy: spaceone::Policy {
-            replace: inputs.replace,
-            create_local_repository: inputs.create_local_repository,
-            allow_non_version_tags: inputs.allow_non_version_tags,
-        },
-    };
-    options.validate()?;
-    Ok(options)
-}
-
-/// The `registry-logins` line whose prefix fits `repository` on `host` best.
-fn best_login<'a>(
-    inputs: &'a Inputs,
-    host: &str,
-    repository: &str,
-) -> Option<(&'a String, &'a Secret)> {
-    inputs
-        .registry_logins
-        .iter()
-        .filter_map(|(prefix, user, password)| {
-            registry::scope_fit(prefix, host, Some(repository)).map(|fit| (fit, user, password))
-        })
-        .max_by_key(|(fit, _, _)| *fit)
-        .map(|(_, user, password)| (user, password))
-}
-
-/// Registry options for pushing to `target`: explicit credentials go to its registry,
-/// before CI ones. The `registry-logins` line with the longest prefix of the repository
-/// wins; else `registry-username`/`registry-password`, which are for the first image's
-/// registry (and every other image there).
-pub fn registry_options(inputs: &Inputs, target: Option<&Reference>) -> RegistryOptions {
-    let first_host = inputs.image.as_ref().map(|i| i.registry.as_str());
-    let given = |t: &Reference| match (&inputs.registry_username, &inputs.registry_password) {
-        (Some(user), Some(password)) if first_host.is_none_or(|h| h == t.registry) => {
-            Some((user, password))
-        }
-        _ => None,
-    };
-    let credential = |registry: &str, (username, password): (&String, &Secret)| Credential {
-        registry: registry.to_string(),
-        username: username.clone(),
-        password: password.clone(),
-    };
-    let mut explicit: Vec<Credential> = target
-        .and_then(|t| {
-            best_login(inputs, &t.registry, &t.repository)
-                .or_else(|| given(t))
-                .map(|login| credential(&t.registry, login))
-        })
-        .into_iter()
-        .collect();
-    // A mirror's own login, when `registry-logins` names its host (pulls need it too).
-    for (_, location) in &inputs.registry_mirrors {
-        let (host, path) = location.split_once('/').unwrap_or((location, ""));
-        if let Some(login) = best_login(inputs, host, path) {
-            explicit.push(credential(host, login));
-        }
-    }
-    let ci = inputs
-        .ci_credentials
-        .iter()
-        .map(|(registry, username, password)| Credential {
-            registry: registry.clone(),
-            username: username.clone(),
-            password: password.clone(),
-        })
-        .collect();
-    RegistryOptions {
-        insecure: inputs.insecure_registries.clone(),
-        ca_cert: inputs.registry_ca_cert.clone(),
-        credentials: explicit,
-        ci_credentials: ci,
-        jobs: registry::DEFAULT_JOBS,
-        docker_config: inputs.docker_config.clone(),
-        auth_files: inputs.auth_files.clone(),
-        chunk_size: inputs.registry_chunk_size,
-        repository: target.map(|t| t.repository.clone()),
-        mirrors: inputs
-            .registry_mirrors
-            .iter()
-            .map(|(registry, location)| registry::Mirror {
-                registry: registry.clone(),
-                location: location.clone(),
-            })
-            .collect(),
-    }
-}
-
 fn checked_context(inputs: &Inputs) -> Result<PathBuf, PlanError> {
     let context = inputs.context.clone();
     if context.is_dir() {
@@ -586,35 +397,6 @@ fn input_error(inputs: &Inputs, input: &'static str, problem: String) -> PlanErr
         input,
         variable: inputs.source_of(input),
         problem,
-    }
-}
-
-/// The reference registration describes: the push target, or for a local output the
-/// manifest's `image` (else the context directory's name).
-fn registration_target(
-    destination: &Destination,
-    manifest: Option<&spaceone::PluginManifest>,
-    context: &Path,
-) -> Reference {
-    match destination {
-        Destination::Registry(r)
-        | Destination::Layout { name: Some(r), .. }
-        | Destination::DockerArchive { name: Some(r), .. } => r.clone(),
-        Destination::Layout { name: None, .. } | Destination::DockerArchive { name: None, .. } => {
-            let from_manifest = manifest
-                .and_then(|m| m.image())
-                .and_then(|i| i.parse::<Reference>().ok());
-            from_manifest.unwrap_or_else(|| {
-                let dir = context
-                    .canonicalize()
-                    .ok()
-                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_lowercase()));
-                let name = dir.unwrap_or_else(|| "plugin".into());
-                format!("localhost/{name}")
-                    .parse()
-                    .unwrap_or_else(|_| "localhost/plugin".parse().expect("valid"))
-            })
-        }
     }
 }
 
