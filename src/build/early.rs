@@ -71,19 +71,20 @@ pub async fn start_early(
     if base.layers.is_empty() || !builder.first_run_executes(target, &base).await {
         return None;
     }
+    let files = builder.files.clone();
+    let fs = files.rootfs().ok()?;
     reporter.event(Event::Note(&format!(
-        "a RUN will execute: unpacking the base's {} layer(s), {} compressed, while the \
-         checks run",
+        "unpacking {} layer(s), {} compressed, into {}, beside the checks (a RUN will execute)",
         base.layers.len(),
         crate::events::human_size(base.layers.iter().map(|l| l.descriptor.size).sum()),
+        fs.root.host_path().display()
     )));
-    let files = builder.files.clone();
     let layers = base
         .layers
         .iter()
         .map(|l| l.descriptor.digest.clone())
         .collect();
-    let task = tokio::spawn(async move { materialise(files, base).await });
+    let task = tokio::spawn(async move { materialise(files, fs, base).await });
     Some(EarlyBase {
         platform: plan.platform.clone(),
         layers,
@@ -91,16 +92,13 @@ pub async fn start_early(
     })
 }
 
-async fn materialise(files: Materialiser, image: Image) -> Result<Materialised, Failure> {
+async fn materialise(
+    files: Materialiser,
+    mut fs: Rootfs,
+    image: Image,
+) -> Result<Materialised, Failure> {
     let started = Instant::now();
-    let mut fs = files.rootfs()?;
-    let mut applied = Vec::with_capacity(image.layers.len());
-    for layer in &image.layers {
-        applied.push((
-            layer.descriptor.digest.clone(),
-            files.apply(&mut fs, layer).await?,
-        ));
-    }
+    let applied = files.apply_all(&mut fs, &image.layers).await?;
     Ok(Materialised {
         fs,
         applied,
@@ -181,9 +179,8 @@ impl Builder<'_> {
             self.warn_devices(digest, applied);
         }
         let mut fs = done.fs;
-        for layer in &image.layers[below..] {
-            self.apply_to(&mut fs, layer, line).await?;
-        }
+        self.apply_all(&mut fs, &image.layers[below..], line)
+            .await?;
         Ok(fs)
     }
 

@@ -63,9 +63,7 @@ impl Builder<'_> {
     /// Downloads (if needed) and unpacks every layer of `image` into a new rootfs.
     pub(super) async fn unpack(&self, image: &Image, line: usize) -> Result<Rootfs, BuildError> {
         let mut fs = self.new_rootfs(image, line)?;
-        for layer in &image.layers {
-            self.apply_to(&mut fs, layer, line).await?;
-        }
+        self.apply_all(&mut fs, &image.layers, line).await?;
         Ok(fs)
     }
 
@@ -91,8 +89,23 @@ impl Builder<'_> {
         behind: &mut Vec<Layer>,
         line: usize,
     ) -> Result<(), BuildError> {
-        for layer in std::mem::take(behind) {
-            self.apply_to(fs, &layer, line).await?;
+        let layers = std::mem::take(behind);
+        self.apply_all(fs, &layers, line).await
+    }
+
+    /// Applies `layers` to `fs` in order ([`Materialiser::apply_all`]), their time counted
+    /// as unpacking.
+    pub(super) async fn apply_all(
+        &self,
+        fs: &mut Rootfs,
+        layers: &[Layer],
+        line: usize,
+    ) -> Result<(), BuildError> {
+        let started = std::time::Instant::now();
+        let result = self.files.apply_all(fs, layers).await;
+        self.count_unpack(started.elapsed());
+        for (digest, applied) in result.map_err(|f| self.step_error(line, &f.message, f.source))? {
+            self.warn_devices(&digest, &applied);
         }
         Ok(())
     }
@@ -174,6 +187,58 @@ impl Materialiser {
 
     pub fn rootfs(&self) -> Result<Rootfs, Failure> {
         Rootfs::create(&self.work_dir).map_err(|e| failure("cannot create a rootfs", e))
+    }
+
+    /// Applies `layers` to `fs` in order. While one unpacks, the next one still in its
+    /// registry downloads into the blob store (and leaves it again once applied, when
+    /// nothing later needs it), so a base of several layers costs its unpacks plus about
+    /// its first download, not every download in turn. The first layer streams.
+    pub async fn apply_all(
+        &self,
+        fs: &mut Rootfs,
+        layers: &[Layer],
+    ) -> Result<Vec<(Digest, unpack::Applied)>, Failure> {
+        let mut applied = Vec::with_capacity(layers.len());
+        let mut next: Option<Prefetch> = None;
+        for (i, layer) in layers.iter().enumerate() {
+            let mut fetched = next.take();
+            next = layers.get(i + 1).and_then(|l| self.prefetch(l));
+            if let Some(fetched) = fetched.as_mut() {
+                fetched.wait().await?;
+            }
+            applied.push((
+                layer.descriptor.digest.clone(),
+                self.apply(fs, layer).await?,
+            ));
+            if let Some(fetched) = fetched.filter(|f| !self.keeps(&f.source)) {
+                self.store.remove(&fetched.digest);
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Starts downloading `layer` into the blob store, if it is not there yet.
+    fn prefetch(&self, layer: &Layer) -> Option<Prefetch> {
+        let LayerOrigin::Remote(source) = &layer.origin else {
+            return None;
+        };
+        let digest = layer.descriptor.digest.clone();
+        if self.store.contains(&digest) {
+            return None;
+        }
+        let (registry, store) = (self.registry.clone(), self.store.clone());
+        let (reference, wanted) = (source.clone(), digest.clone());
+        let task = tokio::spawn(async move {
+            registry
+                .fetch_blob(&reference, &wanted, &store)
+                .await
+                .map(drop)
+        });
+        Some(Prefetch {
+            source: source.clone(),
+            digest,
+            task,
+        })
     }
 
     /// Applies one layer to `fs`: from the blob store if it is there, else while it
@@ -272,6 +337,36 @@ impl Materialiser {
                 .delivered_to
                 .iter()
                 .any(|target| !target.same_registry(source))
+    }
+}
+
+/// A layer downloading into the blob store while an earlier one unpacks; stopped if
+/// dropped before it is waited for.
+struct Prefetch {
+    source: Reference,
+    digest: Digest,
+    task: tokio::task::JoinHandle<Result<(), RegistryError>>,
+}
+
+impl Prefetch {
+    async fn wait(&mut self) -> Result<(), Failure> {
+        let done = match (&mut self.task).await {
+            Ok(done) => done,
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Err(_) => unreachable!("a prefetch is aborted only when dropped"),
+        };
+        done.map_err(|e| {
+            failure(
+                format!("cannot download layer {} of {}", self.digest, self.source),
+                StepError::Registry(Box::new(e)),
+            )
+        })
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 

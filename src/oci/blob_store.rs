@@ -86,6 +86,12 @@ impl BlobStore {
         })
     }
 
+    /// Removes a blob that was stored for one use (a base layer the push will mount);
+    /// one already gone is fine.
+    pub fn remove(&self, digest: &Digest) {
+        let _ = fs::remove_file(self.path(digest));
+    }
+
     /// Stores small in-memory bytes (manifests, configs).
     pub fn put(&self, bytes: &[u8]) -> Result<StoredBlob, StoreError> {
         let mut w = self.writer()?;

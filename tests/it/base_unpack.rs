@@ -150,7 +150,7 @@ fn a_base_started_early_is_removed_when_a_pre_flight_check_fails() {
     run.assert_exit(5);
     assert!(
         run.stderr
-            .contains("a RUN will execute: unpacking the base's 2 layer(s)"),
+            .contains("beside the checks (a RUN will execute)"),
         "the base did not start early\n{}",
         run.report()
     );
