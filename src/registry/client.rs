@@ -47,20 +47,20 @@ const USER_AGENT: &str = concat!("spaceone-publish/", env!("CARGO_PKG_VERSION"))
 /// A distribution (OCI registry) client. See the module docs of `registry`.
 #[derive(Clone)]
 pub struct Client {
-    pub(super) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
-pub(super) struct Inner {
+struct Inner {
     http: reqwest::Client,
     http_insecure: reqwest::Client,
     insecure: Vec<String>,
-    pub jobs: usize,
-    pub tuning: Tuning,
+    jobs: usize,
+    tuning: Tuning,
     /// `registry-chunk-size`: `None` picks per registry (see `upload::Strategy`).
-    pub chunk_size: Option<u64>,
-    pub auth: Auth,
+    chunk_size: Option<u64>,
+    auth: Auth,
     /// `Warning` headers seen, each shown once per client.
-    pub warnings: Mutex<Warnings>,
+    warnings: Mutex<Warnings>,
     /// `registry-mirrors`: where to pull a registry's images from first.
     mirrors: Vec<super::Mirror>,
     endpoints: Mutex<HashMap<String, Arc<OnceCell<Arc<Endpoint>>>>>,
@@ -74,11 +74,46 @@ pub(super) struct Warnings {
 }
 
 impl Warnings {
-    pub fn note(&mut self, text: String) {
+    fn note(&mut self, text: String) {
         if !self.seen.contains(&text) {
             self.seen.push(text.clone());
             self.pending.push(text);
         }
+    }
+}
+
+/// What the transport and the operations read of a client's settings and state.
+impl Client {
+    /// Blobs sent at once by a push.
+    pub(super) fn jobs(&self) -> usize {
+        self.inner.jobs
+    }
+
+    pub(super) fn tuning(&self) -> &Tuning {
+        &self.inner.tuning
+    }
+
+    /// `registry-chunk-size`, if set.
+    pub(super) fn chunk_size(&self) -> Option<u64> {
+        self.inner.chunk_size
+    }
+
+    pub(super) fn auth(&self) -> &Auth {
+        &self.inner.auth
+    }
+
+    /// Records `Warning` header texts; each is shown once per client.
+    pub(super) fn note_warnings(&self, texts: impl IntoIterator<Item = String>) {
+        let mut texts = texts.into_iter().peekable();
+        if texts.peek().is_some() {
+            let mut warnings = self.inner.warnings.lock().expect("warnings lock");
+            texts.for_each(|t| warnings.note(t));
+        }
+    }
+
+    /// The warnings not shown yet, now counted as shown.
+    pub(super) fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut self.inner.warnings.lock().expect("warnings lock").pending)
     }
 }
 

@@ -78,7 +78,7 @@ impl Client {
         let session = self
             .session(target, Scopes::push(&target.repository, []))
             .await?;
-        if self.inner.auth.credential(session.host()).is_none() {
+        if self.auth().credential(session.host()).is_none() {
             return Ok(());
         }
         reporter.event(Event::Debug(&format!(
@@ -86,8 +86,7 @@ impl Client {
             target.name()
         )));
         let url = session.base_url();
-        self.inner
-            .tuning
+        self.tuning()
             .run(
                 |_| async {
                     let response = session.send(Request::new(Method::GET, url.clone())).await?;
@@ -149,7 +148,7 @@ impl Client {
         let session = self.session(target, scopes).await?;
         self.report_masks(reporter);
 
-        let tuning = &self.inner.tuning;
+        let tuning = self.tuning();
         let present = tuning
             .run(
                 |_| manifest::exists(&session, repository, image.digest()),
@@ -176,7 +175,7 @@ impl Client {
                 store,
                 reporter,
                 tuning,
-                chunk_size: self.inner.chunk_size,
+                chunk_size: self.chunk_size(),
             };
             let ctx = &ctx;
             // Futures are built by a plain iterator (lazy: nothing runs until polled) so
@@ -199,7 +198,7 @@ impl Client {
                 })
                 .collect();
             stream::iter(uploads)
-                .buffered(self.inner.jobs)
+                .buffered(self.jobs())
                 .try_collect::<Vec<_>>()
                 .await?
         };
@@ -242,8 +241,7 @@ impl Client {
         let by_digest_ref = [digest.to_string()];
         let references = if by_digest { &by_digest_ref[..] } else { tags };
         for reference in references {
-            self.inner
-                .tuning
+            self.tuning()
                 .run(
                     |_| manifest::put(session, &target.repository, reference, media_type, bytes),
                     |err, attempt, wait| retrying(reporter, &digest, err, attempt, wait),
@@ -264,15 +262,14 @@ impl Client {
 
     /// Announces tokens obtained so far for masking, before anything else is printed.
     pub(super) fn report_masks(&self, reporter: &dyn Reporter) {
-        for token in self.inner.auth.take_obtained() {
+        for token in self.auth().take_obtained() {
             reporter.event(Event::Mask(&token));
         }
     }
 
     /// Shows each `Warning` header the registry sent, once per client.
     pub(super) fn report_warnings(&self, reporter: &dyn Reporter) {
-        let pending =
-            std::mem::take(&mut self.inner.warnings.lock().expect("warnings lock").pending);
+        let pending = self.take_warnings();
         self.report_masks(reporter);
         for text in pending {
             reporter.event(Event::Warning(&format!("registry: {text}")));

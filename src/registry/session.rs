@@ -181,7 +181,7 @@ impl Session {
         method: &Method,
         url: &Url,
     ) -> Result<Response, RegistryError> {
-        let stall = self.client.inner.tuning.stall_timeout;
+        let stall = self.client.tuning().stall_timeout;
         let tick = (stall / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
         tokio::pin!(send);
         loop {
@@ -207,18 +207,21 @@ impl Session {
 
     /// Remembers `Warning` headers (RFC 7234 `299 - "text"`) for the push to show once.
     fn note_warnings(&self, response: &Response) {
-        let mut seen = None;
-        for value in response.headers().get_all(WARNING) {
-            let Ok(text) = value.to_str() else { continue };
-            // `299 - "text"`: the quoted part is the message.
-            let text = text
-                .split_once('"')
-                .map(|(_, rest)| rest.trim_end_matches('"'))
-                .unwrap_or(text)
-                .to_string();
-            seen.get_or_insert_with(|| self.client.inner.warnings.lock().expect("warnings lock"))
-                .note(text);
-        }
+        let texts = response
+            .headers()
+            .get_all(WARNING)
+            .into_iter()
+            .filter_map(|value| {
+                let text = value.to_str().ok()?;
+                // `299 - "text"`: the quoted part is the message.
+                Some(
+                    text.split_once('"')
+                        .map(|(_, rest)| rest.trim_end_matches('"'))
+                        .unwrap_or(text)
+                        .to_string(),
+                )
+            });
+        self.client.note_warnings(texts);
     }
 
     /// Sends `req` and fails unless the status is one of `ok`.
@@ -247,8 +250,7 @@ impl Session {
             host: self.endpoint.host.clone(),
             username: self
                 .client
-                .inner
-                .auth
+                .auth()
                 .credential(self.host())
                 .map(|c| c.username.clone()),
             push: scopes.pushes(),
@@ -271,7 +273,7 @@ impl Session {
 
     async fn authorization(&self) -> Result<Option<HeaderValue>, RegistryError> {
         let host_auth = self.endpoint.auth.read().expect("auth lock").clone();
-        let auth = &self.client.inner.auth;
+        let auth = self.client.auth();
         match host_auth {
             HostAuth::Anonymous => Ok(None),
             HostAuth::Basic => Ok(auth.basic(self.host())),
@@ -325,7 +327,7 @@ impl Session {
             }
         }
         let old_auth = self.endpoint.auth.read().expect("auth lock").clone();
-        let has_credential = self.client.inner.auth.credential(self.host()).is_some();
+        let has_credential = self.client.auth().credential(self.host()).is_some();
         if new_auth == HostAuth::Basic && (old_auth == HostAuth::Basic || !has_credential) {
             return false;
         }
@@ -338,7 +340,7 @@ impl Session {
                 .unwrap_or_default();
             self.scopes.lock().expect("scopes lock").merge(&wanted);
         }
-        self.client.inner.auth.forget(self.host(), &old_scopes);
+        self.client.auth().forget(self.host(), &old_scopes);
         *self.endpoint.auth.write().expect("auth lock") = new_auth;
         true
     }
