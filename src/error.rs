@@ -53,6 +53,12 @@ impl Error {
                     ..
                 } => 3,
                 build::BuildError::Layer { .. } => 1,
+                // A base layer the registry would not (or not rightly) serve: as when the
+                // push or an OCI-layout output downloads it.
+                build::BuildError::Step {
+                    source: Some(source),
+                    ..
+                } if matches!(**source, build::StepError::Registry(_)) => 4,
                 build::BuildError::Step { .. } => 3,
                 build::BuildError::Platform { .. }
                 | build::BuildError::Instruction { .. }

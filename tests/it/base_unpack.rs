@@ -61,7 +61,7 @@ fn entries(dir: &Path) -> Vec<String> {
 }
 
 #[test]
-fn a_base_layer_served_with_other_bytes_fails_the_build_and_leaves_no_build_root() {
+fn a_base_layer_served_with_other_bytes_exits_4_and_leaves_no_build_root() {
     let reg = Registry::plain();
     let (base, layer) = push_base(&reg);
     // A well-formed layer, so only the digest can tell: the extractor accepts it whole.
@@ -73,7 +73,7 @@ fn a_base_layer_served_with_other_bytes_fails_the_build_and_leaves_no_build_root
         .input("build-args", format!("BASE={base}"))
         .input("work-dir", work.path())
         .run();
-    run.assert_exit(3);
+    run.assert_exit(4);
     assert!(
         run.stderr
             .contains(&format!("cannot download layer {}", layer.digest))
