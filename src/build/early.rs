@@ -18,7 +18,7 @@
 use std::time::{Duration, Instant};
 
 use super::dockerfile::{InstructionKind, Stage};
-use super::materialise::{Failure, Materialiser};
+use super::materialise::{joined, Failure, Materialiser};
 use super::run::Rootfs;
 use super::stage_graph::needed;
 use super::{cache, config, copy, run, unpack, BuildError, BuildPlan, Builder};
@@ -159,21 +159,16 @@ impl Builder<'_> {
         image: &Image,
         line: usize,
     ) -> Result<Rootfs, BuildError> {
-        let Some(early) = self.early.take().filter(|e| self.serves(e, image)) else {
+        let Some(mut early) = self.early.take().filter(|e| self.serves(e, image)) else {
             return self.unpack(image, line).await;
         };
         let below = early.layers.len();
         self.reporter.event(Event::Note(&format!(
             "taking the base unpacked since before the build ({below} layer(s))"
         )));
-        let mut early = early;
-        let done = (&mut early.task).await;
-        let done = match done {
-            Ok(done) => done,
-            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-            Err(_) => return self.unpack(image, line).await, // aborted: cannot happen here
-        };
-        let done = done.map_err(|f| self.step_error(line, &f.message, f.source))?;
+        let done = joined(&mut early.task)
+            .await
+            .map_err(|f| self.step_error(line, &f.message, f.source))?;
         self.count_unpack(done.spent);
         for (digest, applied) in &done.applied {
             self.warn_devices(digest, applied);

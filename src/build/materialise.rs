@@ -117,12 +117,7 @@ impl Builder<'_> {
         layer: &Layer,
         line: usize,
     ) -> Result<(), BuildError> {
-        let started = std::time::Instant::now();
-        let result = self.files.apply(fs, layer).await;
-        self.count_unpack(started.elapsed());
-        let applied = result.map_err(|f| self.step_error(line, &f.message, f.source))?;
-        self.warn_devices(&layer.descriptor.digest, &applied);
-        Ok(())
+        self.apply_all(fs, std::slice::from_ref(layer), line).await
     }
 
     pub(super) fn count_unpack(&self, spent: std::time::Duration) {
@@ -272,12 +267,7 @@ impl Materialiser {
         layer: &Layer,
     ) -> Result<unpack::Applied, Failure> {
         let digest = &layer.descriptor.digest;
-        let download_error = |e: RegistryError| {
-            failure(
-                format!("cannot download layer {digest} of {reference}"),
-                StepError::Registry(Box::new(e)),
-            )
-        };
+        let download_error = |e| download_failure(digest, reference, e);
         let mut download = self
             .registry
             .download_blob(reference, digest)
@@ -350,17 +340,26 @@ struct Prefetch {
 
 impl Prefetch {
     async fn wait(&mut self) -> Result<(), Failure> {
-        let done = match (&mut self.task).await {
-            Ok(done) => done,
-            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-            Err(_) => unreachable!("a prefetch is aborted only when dropped"),
-        };
-        done.map_err(|e| {
-            failure(
-                format!("cannot download layer {} of {}", self.digest, self.source),
-                StepError::Registry(Box::new(e)),
-            )
-        })
+        joined(&mut self.task)
+            .await
+            .map_err(|e| download_failure(&self.digest, &self.source, e))
+    }
+}
+
+fn download_failure(digest: &Digest, source: &Reference, e: RegistryError) -> Failure {
+    failure(
+        format!("cannot download layer {digest} of {source}"),
+        StepError::Registry(Box::new(e)),
+    )
+}
+
+/// A task's output. Tasks here are aborted only by dropping their handle, so a handle
+/// still held has a finished or panicked task behind it.
+pub(super) async fn joined<T>(task: &mut tokio::task::JoinHandle<T>) -> T {
+    match task.await {
+        Ok(done) => done,
+        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+        Err(_) => unreachable!("a task is aborted only when its handle is dropped"),
     }
 }
 

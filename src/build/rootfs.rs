@@ -185,13 +185,11 @@ impl Root {
         if parts.is_empty() || NO_OPENAT2.load(Ordering::Relaxed) {
             return self.walk_components(parts, create);
         }
-        let mut path = Vec::new();
-        for part in &parts {
-            if !path.is_empty() {
-                path.push(b'/');
-            }
-            path.extend_from_slice(part.as_bytes());
-        }
+        let path = parts
+            .iter()
+            .map(|p| p.as_bytes())
+            .collect::<Vec<_>>()
+            .join(&b'/');
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let resolve = rfs::ResolveFlags::IN_ROOT | rfs::ResolveFlags::NO_MAGICLINKS;
         match rfs::openat2(

@@ -484,6 +484,13 @@ mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
 
+    /// An empty root at `<dir>/r`, with the directory that holds it.
+    fn empty_root() -> (tempfile::TempDir, Root) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(&dir.path().join("r")).unwrap();
+        (dir, root)
+    }
+
     fn tar_of(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         build(&mut b);
@@ -518,8 +525,7 @@ mod tests {
 
     #[test]
     fn whiteouts_opaque_links_and_modes() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = Root::open(&dir.path().join("r")).unwrap();
+        let (dir, root) = empty_root();
         let lower = tar_of(|b| {
             raw(b, tar::EntryType::Directory, "etc/", "", b"");
             raw(b, tar::EntryType::Regular, "etc/a", "", b"a");
@@ -561,8 +567,7 @@ mod tests {
     /// first as a parent and then as a file, must still end as its last entry says.
     #[test]
     fn a_first_layer_that_repeats_paths_ends_as_its_last_entries_say() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = Root::open(&dir.path().join("r")).unwrap();
+        let (dir, root) = empty_root();
         let layer = tar_of(|b| {
             raw(b, tar::EntryType::Regular, "etc/motd", "", b"first");
             raw(b, tar::EntryType::Regular, "x/y/z", "", b"deep");
@@ -614,8 +619,7 @@ mod tests {
 
     #[test]
     fn hostile_entries_stay_inside() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = Root::open(&dir.path().join("r")).unwrap();
+        let (dir, root) = empty_root();
         std::fs::write(dir.path().join("victim"), "host").unwrap();
         let layer = tar_of(|b| {
             raw(b, tar::EntryType::Regular, "/escape", "", b"x");
@@ -638,8 +642,7 @@ mod tests {
 
     #[test]
     fn a_sparse_entry_claiming_gigabytes_is_refused_not_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = Root::open(&dir.path().join("r")).unwrap();
+        let (dir, root) = empty_root();
         let claimed: u64 = 10 << 30;
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::GNUSparse);
