@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The realistic workload: a SpaceONE-shaped plugin on the debootstrapped Debian python base
-# the tests make (one ~43 MiB gzip layer, ~6,400 files), `COPY pkg/*`, `RUN pip install -r`
-# from a local wheel, `COPY src`, `RUN pip install .`. `spaceone-publish` against `buildah
-# bud` (vfs, chroot) + `buildah push` on the same loopback docker-registry, cold and warm,
-# median of RUNS runs each; then the base unpack alone against `tar -xzf` of the same blob.
+# the tests make (one 78 MiB gzip layer: 187 MiB, 8,908 files, 11,104 entries),
+# `COPY pkg/*`, `RUN pip install -r` from a local wheel, `COPY src`, `RUN pip install .`.
+# `spaceone-publish` against `buildah bud` (vfs, chroot) + `buildah push` on the same
+# loopback docker-registry, cold and warm, median of RUNS runs each; then the base unpack
+# alone against `tar -xzf` of the same blob.
 #
 # Usage: bench/plugin.sh [runs (default 3)]
 # Needs: the base fixture (run `cargo test --test it python_plugin` once), docker-registry,
-# skopeo, buildah, /usr/bin/time, python3; run as root. Figures: bench/README.md.
+# skopeo, buildah, /usr/bin/time, python3, ~8 GB free under $TMPDIR (trees are kept until
+# the end); run as root. Figures: bench/README.md.
 set -euo pipefail
 
 RUNS=${1:-3}
@@ -106,7 +108,17 @@ EOF
 printf 'def main():\n    print("plugin_x")\n' > "$CTX/src/spaceone/plugin_x/__init__.py"
 echo 1.0.0 > "$CTX/src/VERSION"
 
+# Before each timed step: the previous step's writes on disk and the page cache emptied
+# (every tool then reads its input from disk), and a moment for the disk to go idle, so no
+# step pays for another's writeback. Without this, on this VM kind, a step's time moved
+# by 2-3x with whatever ran before it.
+quiet() {
+  sync
+  if [ -w /proc/sys/vm/drop_caches ]; then echo 3 > /proc/sys/vm/drop_caches; fi
+  sleep 2
+}
 timed() { # label, command… → "seconds rss-KiB" appended to $WORK/<label>
+  quiet
   local label=$1; shift
   /usr/bin/time -f "%e %M" -o "$WORK/time" bash -c "$*" >"$WORK/out.log" 2>&1 || { cat "$WORK/out.log"; exit 1; }
   cat "$WORK/time" >> "$WORK/$label"
@@ -124,27 +136,25 @@ export WORK REG BIN CTX ITBIN LAYER
 export -f ours buildah_bud
 
 for i in $(seq "$RUNS"); do
-  # Cold: empty cache directory and a cache repository never written. Each timed step
-  # starts with the previous one's writes on disk (sync), so none pays for another's.
-  sync
+  # Cold: empty cache directory and a cache repository never written.
   timed ours-cold "ours $WORK/home-cold-$i $REG/cache/cold-$i"
   grep -o '"unpack_seconds":[0-9.e-]*' "$WORK/out.log" | cut -d: -f2 >> "$WORK/unpack"
   # Warm: the same cache directory and repository (every RUN a layer-cache hit).
   timed ours-warm "ours $WORK/home-cold-$i $REG/cache/cold-$i"
   if command -v buildah >/dev/null; then
-    sync
     timed buildah-cold "buildah_bud $WORK/buildah-$i"
     buildah --root "$WORK/buildah-$i" --runroot "$WORK/buildah-$i-run" --storage-driver vfs \
       rmi "$REG/bench/buildah:1.0.0" >/dev/null 2>&1 || true
     timed buildah-warm "buildah_bud $WORK/buildah-$i"
-    rm -rf "$WORK/buildah-$i" "$WORK/buildah-$i-run"
   fi
-  sync
-  timed unpack-alone "BENCH_LAYER=$LAYER BENCH_DIR=$WORK $ITBIN --ignored --exact build::bench_unpack_layer --nocapture"
-  sync
-  mkdir -p "$WORK/tar-$i"
+  # Both leave their tree (the test keeps its temporary directory).
+  mkdir -p "$WORK/unpack-$i" "$WORK/tar-$i"
+  timed unpack-alone "BENCH_LAYER=$LAYER BENCH_DIR=$WORK/unpack-$i $ITBIN --ignored --exact build::bench_unpack_layer --nocapture"
   timed tar "tar -xzf $LAYER -C $WORK/tar-$i"
-  rm -rf "$WORK/tar-$i" "$WORK/home-cold-$i"
+  # Nothing is deleted until the end: on ext4, allocating inodes near ones freed in the
+  # last minutes (RECENTCY_MIN, 60 s; 300 s more while their block is dirty) scans past
+  # each of them, so a step right after a big `rm -rf` pays for it (a fifth of an unpack's
+  # samples in a profile). Only a tool's own clean-up, inside its timed run, remains.
 done
 
 python3 - "$WORK" "$RUNS" "$(nproc)" <<'PY'

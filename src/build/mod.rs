@@ -35,6 +35,7 @@ mod early;
 mod error;
 pub mod expand;
 mod file_writers;
+mod inflate;
 pub mod layer;
 mod materialise;
 pub mod mounts;

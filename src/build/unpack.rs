@@ -35,7 +35,7 @@ use std::sync::Arc;
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode};
 
 use super::file_writers::{
-    fchown, ids, timestamps, write_file, FileJob, FileMeta, FileWriters, MAX_JOB_BYTES,
+    ids, set_owner_and_mode, timestamps, write_file, FileJob, FileMeta, FileWriters, MAX_JOB_BYTES,
 };
 use super::rootfs::{clean, list, remove_all, Root};
 
@@ -109,7 +109,20 @@ pub const HARMLESS_DEVICES: &[(&str, u32, u32)] = &[
 ];
 
 /// Applies the layer read from `blob` (`layer` names it in errors) to `root`.
-pub fn apply_layer(root: &Root, blob: impl Read, layer: &str) -> Result<Applied, UnpackError> {
+pub fn apply_layer(
+    root: &Root,
+    blob: impl Read + Send,
+    layer: &str,
+) -> Result<Applied, UnpackError> {
+    apply(root, blob, layer, FileWriters::for_this_machine())
+}
+
+fn apply(
+    root: &Root,
+    blob: impl Read + Send,
+    layer: &str,
+    writers: FileWriters,
+) -> Result<Applied, UnpackError> {
     let mut reader = BufReader::with_capacity(1 << 16, blob);
     let magic = {
         use std::io::BufRead;
@@ -120,11 +133,13 @@ pub fn apply_layer(root: &Root, blob: impl Read, layer: &str) -> Result<Applied,
         buf.get(..4).map(|m| [m[0], m[1], m[2], m[3]])
     };
     match magic {
-        Some([0x1f, 0x8b, _, _]) => apply_tar(root, flate2::read::GzDecoder::new(reader), layer),
+        Some([0x1f, 0x8b, _, _]) => {
+            super::inflate::inflated(reader, |tar| apply_tar(root, tar, layer, writers))
+        }
         Some([0x28, 0xb5, 0x2f, 0xfd]) => Err(UnpackError::Zstd {
             layer: layer.to_string(),
         }),
-        _ => apply_tar(root, reader, layer),
+        _ => apply_tar(root, reader, layer, writers),
     }
 }
 
@@ -151,15 +166,12 @@ fn escaping(name: &[u8]) -> Option<String> {
     }
 }
 
-struct DirMeta {
-    path: PathBuf,
-    mode: u32,
-    uid: u64,
-    gid: u64,
-    mtime: u64,
-}
-
-fn apply_tar(root: &Root, stream: impl Read, layer: &str) -> Result<Applied, UnpackError> {
+fn apply_tar(
+    root: &Root,
+    stream: impl Read,
+    layer: &str,
+    writers: FileWriters,
+) -> Result<Applied, UnpackError> {
     let archive_err = |source| UnpackError::Archive {
         layer: layer.to_string(),
         source,
@@ -178,8 +190,8 @@ fn apply_tar(root: &Root, stream: impl Read, layer: &str) -> Result<Applied, Unp
         .is_empty();
     let mut made: HashSet<PathBuf> = HashSet::new();
     let mut opaque: Vec<PathBuf> = Vec::new();
-    let mut dirs: Vec<DirMeta> = Vec::new();
-    let writers = FileWriters::for_this_machine();
+    // Directories of this layer and their metadata, set once their entries are in.
+    let mut dirs: Vec<(PathBuf, FileMeta)> = Vec::new();
     // Paths of files still with the writers, and the last parent handle resolved.
     let mut in_flight: HashSet<PathBuf> = HashSet::new();
     let mut last_parent: Option<(PathBuf, Arc<OwnedFd>)> = None;
@@ -285,16 +297,19 @@ fn apply_tar(root: &Root, stream: impl Read, layer: &str) -> Result<Applied, Unp
                 if existing.is_some() {
                     remove_all(dir.as_fd(), &name).map_err(entry_err)?;
                 }
-                rfs::mkdirat(&dir, &name, Mode::from_raw_mode(0o700))
+                // Owner-writable until its entries are in (its own mode comes last), and
+                // otherwise as it will be, so that most need no chmod then.
+                let bits = (mode & 0o777) | 0o700;
+                rfs::mkdirat(&dir, &name, Mode::from_raw_mode(bits))
                     .map_err(|e| entry_err(e.into()))?;
             }
-            dirs.push(DirMeta {
-                path,
+            let meta = FileMeta {
                 mode,
                 uid,
                 gid,
                 mtime,
-            });
+            };
+            dirs.push((path, meta));
             continue;
         }
         if existing_is_dir && !kind.is_dir() {
@@ -430,18 +445,17 @@ fn apply_tar(root: &Root, stream: impl Read, layer: &str) -> Result<Applied, Unp
         })?;
     }
     // Deepest first, so a directory's mtime is set after its children were made.
-    dirs.sort_by(|a, b| b.path.cmp(&a.path));
-    for meta in dirs {
+    dirs.sort_by(|a, b| b.0.cmp(&a.0));
+    for (path, meta) in dirs {
         let set = || -> io::Result<()> {
-            let fd = root.dir(&meta.path, false)?;
-            fchown(&fd, meta.uid, meta.gid)?;
-            rfs::fchmod(&fd, Mode::from_raw_mode(meta.mode))?;
+            let fd = root.dir(&path, false)?;
+            set_owner_and_mode(&fd, meta)?;
             rfs::futimens(&fd, &timestamps(meta.mtime))?;
             Ok(())
         };
         set().map_err(|source| UnpackError::Entry {
             layer: layer.to_string(),
-            entry: format!("{}/", meta.path.display()),
+            entry: format!("{}/", path.display()),
             source,
         })?;
     }
@@ -523,8 +537,21 @@ mod tests {
         b.append(&h, data).unwrap();
     }
 
+    /// The unpack with the reader writing every file, and with two writer threads (which
+    /// only machines of four cores or more use).
+    const WRITERS: [usize; 2] = [0, 2];
+
     #[test]
     fn whiteouts_opaque_links_and_modes() {
+        for writers in WRITERS {
+            whiteouts_opaque_links_and_modes_with(writers);
+        }
+    }
+
+    fn whiteouts_opaque_links_and_modes_with(writers: usize) {
+        let apply_layer = |root: &Root, blob: &[u8], layer: &str| {
+            apply(root, blob, layer, FileWriters::start(writers))
+        };
         let (dir, root) = empty_root();
         let lower = tar_of(|b| {
             raw(b, tar::EntryType::Directory, "etc/", "", b"");
@@ -567,6 +594,15 @@ mod tests {
     /// first as a parent and then as a file, must still end as its last entry says.
     #[test]
     fn a_first_layer_that_repeats_paths_ends_as_its_last_entries_say() {
+        for writers in WRITERS {
+            a_first_layer_that_repeats_paths_with(writers);
+        }
+    }
+
+    fn a_first_layer_that_repeats_paths_with(writers: usize) {
+        let apply_layer = |root: &Root, blob: &[u8], layer: &str| {
+            apply(root, blob, layer, FileWriters::start(writers))
+        };
         let (dir, root) = empty_root();
         let layer = tar_of(|b| {
             raw(b, tar::EntryType::Regular, "etc/motd", "", b"first");

@@ -398,6 +398,9 @@ fn bench_unpack_layer() {
         applied.entries,
         started.elapsed().as_secs_f64()
     );
+    // Left for the caller to remove, untimed, as `tar -xzf`'s tree is: deleting it here
+    // would charge this figure with thousands of unlinks that tar's does not include.
+    println!("tree: {}", dir.keep().display());
 }
 
 /// The snapshot benchmark (`cargo test --release --test it -- --ignored
