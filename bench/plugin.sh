@@ -8,8 +8,8 @@
 #
 # Usage: bench/plugin.sh [runs (default 3)]
 # Needs: the base fixture (run `cargo test --test it python_plugin` once), docker-registry,
-# skopeo, buildah, /usr/bin/time, python3, ~8 GB free under $TMPDIR (trees are kept until
-# the end); run as root. Figures: bench/README.md.
+# skopeo, buildah, /usr/bin/time, python3, mkfs.ext4 and loop devices, ~4 GB free under
+# $TMPDIR; run as root. Figures: bench/README.md.
 set -euo pipefail
 
 RUNS=${1:-3}
@@ -18,7 +18,9 @@ LAYER=$(ls "$HERE"/target/test-fixtures/debian-python/*/layer.tar.gz 2>/dev/null
 [ -n "$LAYER" ] || { echo "no base fixture: run 'cargo test --test it python_plugin' first" >&2; exit 2; }
 WORK=$(mktemp -d)
 REG_PID=""
+MOUNTS=()
 cleanup() {
+  for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || true; done
   if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
@@ -135,26 +137,44 @@ buildah_bud() { # $1: storage root
 export WORK REG BIN CTX ITBIN LAYER
 export -f ours buildah_bud
 
+# Each tool's steps of a run get a file system of their own, made just before (ext4 on a
+# loop device, as mkfs.ext4 makes it, journal included), as a CI runner starts on a fresh
+# disk. On a file system that has just had a big tree deleted, allocating inodes near the
+# freed ones scans past each of them (ext4's `recently_deleted`: 60 s, 300 s more while
+# their inode-table block is dirty): a step right after another's `rm -rf` (or a tool's own
+# clean-up of its build root) paid for it, about a fifth of an unpack's samples in a profile.
+fresh_fs() { # $1: mount point
+  truncate -s 16G "$1.img"
+  mkfs.ext4 -q -F "$1.img"
+  mkdir -p "$1"
+  mount -o loop "$1.img" "$1"
+  MOUNTS+=("$1")
+}
+drop_fs() {
+  for m in "${MOUNTS[@]}"; do umount "$m" && rm -f "$m.img"; done
+  MOUNTS=()
+}
+
 for i in $(seq "$RUNS"); do
   # Cold: empty cache directory and a cache repository never written.
-  timed ours-cold "ours $WORK/home-cold-$i $REG/cache/cold-$i"
+  fresh_fs "$WORK/ours-$i"
+  timed ours-cold "ours $WORK/ours-$i/home $REG/cache/cold-$i"
   grep -o '"unpack_seconds":[0-9.e-]*' "$WORK/out.log" | cut -d: -f2 >> "$WORK/unpack"
   # Warm: the same cache directory and repository (every RUN a layer-cache hit).
-  timed ours-warm "ours $WORK/home-cold-$i $REG/cache/cold-$i"
+  timed ours-warm "ours $WORK/ours-$i/home $REG/cache/cold-$i"
   if command -v buildah >/dev/null; then
-    timed buildah-cold "buildah_bud $WORK/buildah-$i"
-    buildah --root "$WORK/buildah-$i" --runroot "$WORK/buildah-$i-run" --storage-driver vfs \
-      rmi "$REG/bench/buildah:1.0.0" >/dev/null 2>&1 || true
-    timed buildah-warm "buildah_bud $WORK/buildah-$i"
+    fresh_fs "$WORK/buildah-$i"
+    timed buildah-cold "buildah_bud $WORK/buildah-$i/storage"
+    buildah --root "$WORK/buildah-$i/storage" --runroot "$WORK/buildah-$i/storage-run" \
+      --storage-driver vfs rmi "$REG/bench/buildah:1.0.0" >/dev/null 2>&1 || true
+    timed buildah-warm "buildah_bud $WORK/buildah-$i/storage"
   fi
-  # Both leave their tree (the test keeps its temporary directory).
-  mkdir -p "$WORK/unpack-$i" "$WORK/tar-$i"
+  # The unpack alone leaves its tree, as tar does (the test keeps its temporary directory).
+  fresh_fs "$WORK/unpack-$i"
   timed unpack-alone "BENCH_LAYER=$LAYER BENCH_DIR=$WORK/unpack-$i $ITBIN --ignored --exact build::bench_unpack_layer --nocapture"
+  fresh_fs "$WORK/tar-$i"
   timed tar "tar -xzf $LAYER -C $WORK/tar-$i"
-  # Nothing is deleted until the end: on ext4, allocating inodes near ones freed in the
-  # last minutes (RECENTCY_MIN, 60 s; 300 s more while their block is dirty) scans past
-  # each of them, so a step right after a big `rm -rf` pays for it (a fifth of an unpack's
-  # samples in a profile). Only a tool's own clean-up, inside its timed run, remains.
+  drop_fs
 done
 
 python3 - "$WORK" "$RUNS" "$(nproc)" <<'PY'
