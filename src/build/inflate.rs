@@ -40,17 +40,10 @@ fn inflate(mut gzip: impl Read, buffers: &SyncSender<io::Result<Vec<u8>>>) {
             .take(BUFFER as u64)
             .read_to_end(&mut buffer)
             .map(|_| buffer);
-        let full = matches!(&item, Ok(b) if b.len() == BUFFER);
-        let short = matches!(&item, Ok(b) if !b.is_empty() && b.len() < BUFFER);
-        // The stream's end is an empty buffer; an error ends it too. A failed send means
+        // An empty buffer is the stream's end; an error ends it too. A failed send means
         // the reader is done.
-        if buffers.send(item).is_err() {
-            return;
-        }
-        if short {
-            let _ = buffers.send(Ok(Vec::new()));
-        }
-        if !full {
+        let last = !matches!(&item, Ok(b) if !b.is_empty());
+        if buffers.send(item).is_err() || last {
             return;
         }
     }

@@ -541,53 +541,55 @@ mod tests {
     /// only machines of four cores or more use).
     const WRITERS: [usize; 2] = [0, 2];
 
+    fn apply_with(
+        writers: usize,
+        root: &Root,
+        blob: &[u8],
+        layer: &str,
+    ) -> Result<Applied, UnpackError> {
+        apply(root, blob, layer, FileWriters::start(writers))
+    }
+
     #[test]
     fn whiteouts_opaque_links_and_modes() {
         for writers in WRITERS {
-            whiteouts_opaque_links_and_modes_with(writers);
+            let (dir, root) = empty_root();
+            let lower = tar_of(|b| {
+                raw(b, tar::EntryType::Directory, "etc/", "", b"");
+                raw(b, tar::EntryType::Regular, "etc/a", "", b"a");
+                raw(b, tar::EntryType::Regular, "etc/b", "", b"b");
+                raw(b, tar::EntryType::Directory, "opt/", "", b"");
+                raw(b, tar::EntryType::Regular, "opt/old", "", b"o");
+                let mut h = header(tar::EntryType::Regular, 0o4755, 1);
+                b.append_data(&mut h, "bin/su", &b"x"[..]).unwrap();
+            });
+            apply_with(writers, &root, &lower[..], "lower").unwrap();
+            let upper = tar_of(|b| {
+                raw(b, tar::EntryType::Regular, "etc/.wh.a", "", b"");
+                raw(b, tar::EntryType::Regular, "opt/new", "", b"n");
+                raw(b, tar::EntryType::Regular, "opt/.wh..wh..opq", "", b"");
+                raw(b, tar::EntryType::Link, "etc/hard", "etc/b", b"");
+                raw(b, tar::EntryType::Symlink, "etc/link", "/etc/b", b"");
+            });
+            apply_with(writers, &root, &upper[..], "upper").unwrap();
+            let p = dir.path().join("r");
+            assert!(!p.join("etc/a").exists());
+            assert!(p.join("etc/b").exists());
+            assert!(!p.join("opt/old").exists());
+            assert_eq!(std::fs::read(p.join("opt/new")).unwrap(), b"n");
+            assert_eq!(
+                std::fs::metadata(p.join("etc/hard")).unwrap().ino(),
+                std::fs::metadata(p.join("etc/b")).unwrap().ino()
+            );
+            assert_eq!(
+                std::fs::read_link(p.join("etc/link")).unwrap(),
+                Path::new("/etc/b")
+            );
+            assert_eq!(
+                std::fs::metadata(p.join("bin/su")).unwrap().mode() & 0o7777,
+                0o4755
+            );
         }
-    }
-
-    fn whiteouts_opaque_links_and_modes_with(writers: usize) {
-        let apply_layer = |root: &Root, blob: &[u8], layer: &str| {
-            apply(root, blob, layer, FileWriters::start(writers))
-        };
-        let (dir, root) = empty_root();
-        let lower = tar_of(|b| {
-            raw(b, tar::EntryType::Directory, "etc/", "", b"");
-            raw(b, tar::EntryType::Regular, "etc/a", "", b"a");
-            raw(b, tar::EntryType::Regular, "etc/b", "", b"b");
-            raw(b, tar::EntryType::Directory, "opt/", "", b"");
-            raw(b, tar::EntryType::Regular, "opt/old", "", b"o");
-            let mut h = header(tar::EntryType::Regular, 0o4755, 1);
-            b.append_data(&mut h, "bin/su", &b"x"[..]).unwrap();
-        });
-        apply_layer(&root, &lower[..], "lower").unwrap();
-        let upper = tar_of(|b| {
-            raw(b, tar::EntryType::Regular, "etc/.wh.a", "", b"");
-            raw(b, tar::EntryType::Regular, "opt/new", "", b"n");
-            raw(b, tar::EntryType::Regular, "opt/.wh..wh..opq", "", b"");
-            raw(b, tar::EntryType::Link, "etc/hard", "etc/b", b"");
-            raw(b, tar::EntryType::Symlink, "etc/link", "/etc/b", b"");
-        });
-        apply_layer(&root, &upper[..], "upper").unwrap();
-        let p = dir.path().join("r");
-        assert!(!p.join("etc/a").exists());
-        assert!(p.join("etc/b").exists());
-        assert!(!p.join("opt/old").exists());
-        assert_eq!(std::fs::read(p.join("opt/new")).unwrap(), b"n");
-        assert_eq!(
-            std::fs::metadata(p.join("etc/hard")).unwrap().ino(),
-            std::fs::metadata(p.join("etc/b")).unwrap().ino()
-        );
-        assert_eq!(
-            std::fs::read_link(p.join("etc/link")).unwrap(),
-            Path::new("/etc/b")
-        );
-        assert_eq!(
-            std::fs::metadata(p.join("bin/su")).unwrap().mode() & 0o7777,
-            0o4755
-        );
     }
 
     /// A first layer skips the lookups (the root was empty), so what it says twice, or
@@ -595,28 +597,21 @@ mod tests {
     #[test]
     fn a_first_layer_that_repeats_paths_ends_as_its_last_entries_say() {
         for writers in WRITERS {
-            a_first_layer_that_repeats_paths_with(writers);
+            let (dir, root) = empty_root();
+            let layer = tar_of(|b| {
+                raw(b, tar::EntryType::Regular, "etc/motd", "", b"first");
+                raw(b, tar::EntryType::Regular, "x/y/z", "", b"deep");
+                raw(b, tar::EntryType::Regular, "etc/motd", "", b"second");
+                raw(b, tar::EntryType::Regular, "x/y", "", b"a file now");
+                raw(b, tar::EntryType::Directory, "x/", "", b"");
+                raw(b, tar::EntryType::Link, "etc/motd-link", "etc/motd", b"");
+            });
+            apply_with(writers, &root, &layer[..], "first").unwrap();
+            let p = dir.path().join("r");
+            assert_eq!(std::fs::read(p.join("etc/motd")).unwrap(), b"second");
+            assert_eq!(std::fs::read(p.join("x/y")).unwrap(), b"a file now");
+            assert_eq!(std::fs::read(p.join("etc/motd-link")).unwrap(), b"second");
         }
-    }
-
-    fn a_first_layer_that_repeats_paths_with(writers: usize) {
-        let apply_layer = |root: &Root, blob: &[u8], layer: &str| {
-            apply(root, blob, layer, FileWriters::start(writers))
-        };
-        let (dir, root) = empty_root();
-        let layer = tar_of(|b| {
-            raw(b, tar::EntryType::Regular, "etc/motd", "", b"first");
-            raw(b, tar::EntryType::Regular, "x/y/z", "", b"deep");
-            raw(b, tar::EntryType::Regular, "etc/motd", "", b"second");
-            raw(b, tar::EntryType::Regular, "x/y", "", b"a file now");
-            raw(b, tar::EntryType::Directory, "x/", "", b"");
-            raw(b, tar::EntryType::Link, "etc/motd-link", "etc/motd", b"");
-        });
-        apply_layer(&root, &layer[..], "first").unwrap();
-        let p = dir.path().join("r");
-        assert_eq!(std::fs::read(p.join("etc/motd")).unwrap(), b"second");
-        assert_eq!(std::fs::read(p.join("x/y")).unwrap(), b"a file now");
-        assert_eq!(std::fs::read(p.join("etc/motd-link")).unwrap(), b"second");
     }
 
     #[test]
