@@ -614,6 +614,47 @@ mod tests {
         }
     }
 
+    /// Owner and mode are changed only where the create did not give them already: what
+    /// the umask takes away, set-id and sticky bits, and another owner must still be set.
+    #[test]
+    fn owners_and_modes_the_create_cannot_give_are_still_set() {
+        let as_root = rustix::process::geteuid().is_root();
+        for writers in WRITERS {
+            let (dir, root) = empty_root();
+            let layer = tar_of(|b| {
+                for (kind, path, mode, uid, gid) in [
+                    (tar::EntryType::Directory, "tmp/", 0o1777, 0, 0),
+                    (tar::EntryType::Directory, "home/u/", 0o750, 1000, 42),
+                    (tar::EntryType::Regular, "home/u/notes", 0o664, 1000, 42),
+                    (tar::EntryType::Regular, "etc/shadow", 0o640, 0, 42),
+                    (tar::EntryType::Regular, "etc/motd", 0o644, 0, 0),
+                    (tar::EntryType::Regular, "usr/bin/locked", 0o000, 0, 0),
+                ] {
+                    let mut h = header(kind, mode, 0);
+                    h.set_uid(uid);
+                    h.set_gid(gid);
+                    b.append_data(&mut h, path, &b""[..]).unwrap();
+                }
+            });
+            apply_with(writers, &root, &layer[..], "modes").unwrap();
+            let p = dir.path().join("r");
+            for (path, mode, uid, gid) in [
+                ("tmp", 0o1777, 0, 0),
+                ("home/u", 0o750, 1000, 42),
+                ("home/u/notes", 0o664, 1000, 42),
+                ("etc/shadow", 0o640, 0, 42),
+                ("etc/motd", 0o644, 0, 0),
+                ("usr/bin/locked", 0o000, 0, 0),
+            ] {
+                let meta = std::fs::symlink_metadata(p.join(path)).unwrap();
+                assert_eq!(meta.mode() & 0o7777, mode, "{path} with {writers} writers");
+                if as_root {
+                    assert_eq!((meta.uid(), meta.gid()), (uid, gid), "{path}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn names_that_climb_out_are_refused() {
         for (name, link, says) in [
